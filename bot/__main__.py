@@ -1,0 +1,134 @@
+"""Command line: ``python -m bot [run]``, ``check``, ``manifest``.
+
+Configuration problems end the process with exit code 2 and one line per bad setting on
+stderr; never a traceback, never a secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from bot.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("bot")
+
+
+def _settings(need_slack: bool = True) -> Settings:
+    try:
+        return load_settings(need_slack=need_slack)
+    except ConfigError as exc:
+        for line in exc.lines:
+            print(f"config error: {line}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _configure_logging(settings: Settings) -> None:
+    from bot import logs
+
+    logs.configure(settings.log_format, settings.log_level, settings.secrets())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    settings = _settings()
+    _configure_logging(settings)
+    mode = args.mode if args.mode != "auto" else ("socket" if settings.socket_mode else "http")
+    if mode == "socket" and not settings.socket_mode:
+        print("config error: SLACK_APP_TOKEN: required for Socket Mode", file=sys.stderr)
+        return 2
+    from bot.runtime import describe
+
+    log.info("starting elastic-access-bot: %s", describe(settings) | {"mode": mode})
+    if mode == "http":
+        from bot.web.server import serve_http
+
+        return serve_http(settings, workers_threads=args.threads)
+    return _run_socket_mode(settings)
+
+
+def _run_socket_mode(settings: Settings) -> int:
+    """Socket Mode for Slack, plus the health endpoints on $PORT for the platform's probes."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.runtime import Runtime
+    from bot.web.server import serve_health
+
+    runtime = Runtime(settings)
+    runtime.start()
+    assert settings.slack_app_token is not None
+    handler = SocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value())
+    health = serve_health(runtime, settings.host, settings.port)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    handler.connect()
+    log.info("connected to Slack in Socket Mode")
+    done.wait()
+    log.info("shutting down")
+    runtime.stopping = True
+    handler.close()
+    health.shutdown()
+    runtime.stop()
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bot.check import run_checks
+
+    return run_checks(_settings())
+
+
+def cmd_manifest(args: argparse.Namespace) -> int:
+    from bot.manifest import render_manifest
+
+    sys.stdout.write(render_manifest(args.url))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="elastic-access-bot",
+        description="Just-in-time, time-bound Elastic Cloud access from Slack.",
+    )
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="run the bot (default)", description="Run the bot.")
+    run.add_argument(
+        "--mode",
+        choices=("auto", "http", "socket"),
+        default="auto",
+        help="http: serve /slack/events on $PORT; socket: Socket Mode; auto: socket if SLACK_APP_TOKEN is set",
+    )
+    run.add_argument("--threads", type=int, default=8, help="HTTP worker threads (default 8)")
+    run.set_defaults(func=cmd_run)
+    check = sub.add_parser(
+        "check",
+        help="check the configuration, Slack, Elastic Cloud and the database",
+        description="Validate the configuration and reach every dependency; exit 0 if all pass.",
+    )
+    check.set_defaults(func=cmd_check)
+    manifest = sub.add_parser(
+        "manifest",
+        help="print the Slack app manifest",
+        description="Print manifest.yml with the request URLs filled in.",
+    )
+    manifest.add_argument(
+        "--url", default=None, help="public base URL, e.g. https://access.example.com"
+    )
+    manifest.set_defaults(func=cmd_manifest)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        args = parser.parse_args(["run", *(argv or [])])
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,100 @@
+"""The grammar of ``/elastic-access``: text in, a typed command out, or a message saying why not."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.access.durations import DurationError, parse_duration
+from bot.access.errors import InvalidRequest
+
+USAGE = {
+    "request": "/elastic-access request <resource> <role> <duration> <justification…>",
+    "list": "/elastic-access list [active|pending|mine|all]",
+    "revoke": "/elastic-access revoke <id>",
+    "help": "/elastic-access help",
+}
+
+
+@dataclass(frozen=True)
+class OpenModal:
+    """Plain ``/elastic-access`` or ``request`` with no arguments: the form."""
+
+
+@dataclass(frozen=True)
+class FileRequest:
+    resource: str
+    role: str
+    duration: timedelta
+    justification: str
+
+
+@dataclass(frozen=True)
+class ListRequests:
+    filters: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Revoke:
+    request_id: int
+
+
+@dataclass(frozen=True)
+class Help:
+    error: str | None = None
+
+
+Command = OpenModal | FileRequest | ListRequests | Revoke | Help
+
+_ID = re.compile(r"^#?(\d{1,12})$")
+
+
+def parse_request_id(text: str) -> int:
+    match = _ID.match(text.strip())
+    if not match:
+        raise InvalidRequest(f"'{text}' is not a request ID; IDs look like #12")
+    return int(match.group(1))
+
+
+def parse_command(text: str) -> Command:
+    """Parse what followed the slash command. Raises :class:`InvalidRequest` for bad input."""
+    text = (text or "").strip()
+    if not text:
+        return OpenModal()
+    verb, _, rest = text.partition(" ")
+    verb = verb.lower()
+    rest = rest.strip()
+    if verb == "help":
+        return Help()
+    if verb == "request":
+        return OpenModal() if not rest else _parse_request(rest)
+    if verb == "list":
+        return ListRequests(tuple(rest.split()) if rest else ())
+    if verb == "revoke":
+        if not rest or len(rest.split()) != 1:
+            raise InvalidRequest(f"Usage: `{USAGE['revoke']}`")
+        return Revoke(parse_request_id(rest))
+    raise InvalidRequest(f"Unknown subcommand '{verb}'. Try `/elastic-access help`.")
+
+
+def _parse_request(rest: str) -> FileRequest:
+    try:
+        words = shlex.split(rest)
+    except ValueError:
+        words = rest.split()
+    if len(words) < 3:
+        raise InvalidRequest(f"Missing arguments. Usage: `{USAGE['request']}`")
+    resource, role, duration_text, *reason = words
+    try:
+        duration = parse_duration(duration_text)
+    except DurationError as exc:
+        raise InvalidRequest(f"Duration: {exc}.", field="duration") from exc
+    justification = " ".join(reason).strip()
+    if not justification:
+        raise InvalidRequest(
+            "A justification is required: say why you need this access, after the duration.",
+            field="justification",
+        )
+    return FileRequest(resource, role.lower(), duration, justification)

@@ -1,0 +1,50 @@
+"""An access request and its grant, as the core sees one row of the store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.access.resources import Resource, ResourceKind, Unit
+from bot.access.states import State
+
+
+@dataclass
+class AccessRequest:
+    id: int
+    requester_id: str
+    requester_email: str
+    resource: Resource
+    role_id: str
+    duration: timedelta
+    justification: str
+    state: State
+    created_at: datetime
+    approvers: list[str] = field(default_factory=list)
+    approvals_needed: int = 1
+    unit: Unit | None = None
+    elastic_user_id: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    decision_reason: str | None = None
+    granted_at: datetime | None = None
+    expires_at: datetime | None = None
+    ended_at: datetime | None = None
+    ended_by: str | None = None
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    added: list[Unit] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        """How every message names a request."""
+        return f"#{self.id}"
+
+    @property
+    def resource_label(self) -> str:
+        return self.resource.label
+
+
+def resource_from_row(kind: str, rid: str, name: str, project_type: str | None) -> Resource:
+    return Resource(ResourceKind(kind), rid, name, project_type)

@@ -1,0 +1,35 @@
+"""The rules the core applies to every request: limits, owners, retry pacing.
+
+Built from the validated settings at start; the core never reads the environment itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+
+@dataclass(frozen=True)
+class AccessPolicy:
+    organization_id: str
+    integration_name: str = "elastic-cloud"
+    integration_owners: tuple[str, ...] = ()
+    access_details: str = ""
+    max_duration: timedelta = timedelta(hours=12)
+    default_duration: timedelta = timedelta(hours=1)
+    min_duration: timedelta = timedelta(minutes=1)
+    #: How long a worker may hold a row before the sweep assumes it crashed.
+    lease: timedelta = timedelta(minutes=2)
+    #: Revocation retries: first delay, doubling up to ``retry_cap`` (never giving up).
+    retry_base: timedelta = timedelta(seconds=5)
+    retry_cap: timedelta = timedelta(seconds=60)
+    #: An expired grant still not revoked after this long alerts the integration owners.
+    overdue_alert_after: timedelta = timedelta(minutes=5)
+    #: The same request from the same person within this window is not filed twice.
+    dedupe_window: timedelta = timedelta(seconds=10)
+    auditors: tuple[str, ...] = field(default_factory=tuple)
+
+    def retry_delay(self, attempts: int) -> timedelta:
+        """Capped exponential backoff for the n-th failed attempt (1-based)."""
+        seconds = self.retry_base.total_seconds() * (2 ** max(0, attempts - 1))
+        return timedelta(seconds=min(seconds, self.retry_cap.total_seconds()))

@@ -1,0 +1,95 @@
+"""The small interfaces the core needs from the outside world.
+
+Slack, Elastic Cloud and SQLite implement these at the edges; tests hand in plain objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.access.model import AccessRequest
+from bot.access.resources import Resource, Unit
+
+
+@dataclass(frozen=True)
+class Person:
+    """A Slack user as the core needs them."""
+
+    id: str
+    email: str | None
+    name: str
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Member:
+    """An Elastic Cloud organization member and the units they hold now."""
+
+    user_id: str
+    email: str
+    units: frozenset[Unit]
+
+
+class Directory(Protocol):
+    """Who people are (Slack users, emails, user groups)."""
+
+    def person(self, user_id: str) -> Person | None: ...
+
+    def resolve(self, reference: str) -> list[Person]:
+        """A user ID, an email or an ``@group`` handle → the active people it names."""
+        ...
+
+
+class ElasticPort(Protocol):
+    """What the core asks of Elastic Cloud."""
+
+    organization_id: str
+
+    def find_member(self, email: str) -> Member | None: ...
+
+    def member(self, user_id: str) -> Member | None: ...
+
+    def add_units(self, user_id: str, units: Iterable[Unit]) -> None: ...
+
+    def remove_units(self, user_id: str, units: Iterable[Unit]) -> None: ...
+
+
+class Catalogue(Protocol):
+    """Grantable resources, answered from a cache."""
+
+    def find(self, text: str) -> Resource | None:
+        """A resource by key, ID or exact name (``organization`` for the org)."""
+        ...
+
+    def search(self, text: str, limit: int) -> list[Resource]: ...
+
+
+class Notifier(Protocol):
+    """Tells people what happened. Called only after the store has the new state."""
+
+    def request_filed(self, request: AccessRequest) -> None: ...
+
+    def request_decided(self, request: AccessRequest) -> None: ...
+
+    def request_granted(self, request: AccessRequest) -> None: ...
+
+    def request_failed(self, request: AccessRequest) -> None: ...
+
+    def request_ended(self, request: AccessRequest) -> None: ...
+
+    def revocation_overdue(self, request: AccessRequest, owners: list[str]) -> None: ...
+
+    def revocation_recovered(self, request: AccessRequest, owners: list[str]) -> None: ...
+
+    def notify_owners(self, owners: list[str], text: str) -> None: ...
+
+
+class UpstreamError(Exception):
+    """An outside service failed. ``retryable`` says whether trying again later may help."""
+
+    def __init__(self, message: str, *, retryable: bool, code: str | None = None) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.code = code

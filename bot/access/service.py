@@ -1,0 +1,562 @@
+"""The service that runs a request through its life: file, decide, grant, revoke, sweep.
+
+Every step writes the store first (one conditional write, with its audit event) and only then
+calls Elastic Cloud or tells anyone; a step that fails leaves the row in a state the sweep
+picks up again, so a crash or an outage delays work but never loses it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bot.access.errors import AccessError, AlreadyDecided, InvalidRequest, NotAllowed, NotFound
+from bot.access.model import AccessRequest
+from bot.access.policy import AccessPolicy
+from bot.access.ports import Catalogue, Directory, ElasticPort, Notifier, UpstreamError
+from bot.access.resources import Unit, role_label, unit_for
+from bot.access.states import State
+from bot.access.visibility import Viewer
+from bot.clock import Clock
+
+log = logging.getLogger(__name__)
+
+#: Who "acts" when nobody clicked: the expiry timer, the sweep.
+SYSTEM = "system"
+
+
+def holds(units: frozenset[Unit], unit: Unit) -> bool:
+    """Whether a member's current units already give ``unit`` (directly or via ``all``)."""
+    if unit in units:
+        return True
+    if unit.scope == "organization" or unit.target == "*":
+        return False
+    return Unit(unit.scope, unit.role_id, "*") in units
+
+
+class AccessService:
+    def __init__(
+        self,
+        *,
+        store,  # bot.store.Store (duck-typed: the core names no database)
+        elastic: ElasticPort,
+        directory: Directory,
+        catalogue: Catalogue,
+        notifier: Notifier,
+        clock: Clock,
+        policy: AccessPolicy,
+    ) -> None:
+        self.store = store
+        self.elastic = elastic
+        self.directory = directory
+        self.catalogue = catalogue
+        self.notifier = notifier
+        self.clock = clock
+        self.policy = policy
+        #: Called with (request_id, expires_at) when a grant gets an expiry (the scheduler).
+        self.on_expiry_set: Callable[[int, datetime], None] | None = None
+        #: Called with request_id when a grant ends early (to drop its timer).
+        self.on_ended: Callable[[int], None] | None = None
+
+    # ------------------------------------------------------------------ people and owners
+    def integration_owners(self, exclude: str | None = None) -> list[str]:
+        """The integration owners as Slack user IDs, resolved now (groups change)."""
+        ids: list[str] = []
+        for reference in self.policy.integration_owners:
+            for person in self.directory.resolve(reference):
+                if person.active and person.id != exclude and person.id not in ids:
+                    ids.append(person.id)
+        return ids
+
+    def approvers_for(self, request: AccessRequest) -> list[str]:
+        return self.integration_owners(exclude=request.requester_id)
+
+    def viewer(self, user_id: str) -> Viewer:
+        owners = set(self.integration_owners())
+        auditors: set[str] = set()
+        for reference in self.policy.auditors:
+            auditors.update(p.id for p in self.directory.resolve(reference))
+        return Viewer(user_id, is_owner=user_id in owners, is_auditor=user_id in auditors)
+
+    # ------------------------------------------------------------------ filing
+    def validate(
+        self, resource_text: str, role: str, duration: timedelta, justification: str
+    ) -> tuple:
+        """Check a request's own fields; raises :class:`InvalidRequest` naming the bad one."""
+        resource = self.catalogue.find(resource_text)
+        if resource is None:
+            raise InvalidRequest(
+                f"Unknown resource '{resource_text}'. Use a deployment name or ID, or "
+                "`organization`; `/elastic-access` opens a form that lists them.",
+                field="resource",
+            )
+        roles = resource.roles()
+        if role not in roles:
+            raise InvalidRequest(
+                f"'{role}' is not a role for {resource.label}. Valid roles: "
+                + ", ".join(f"`{r}`" for r in roles)
+                + ".",
+                field="role",
+            )
+        if duration < self.policy.min_duration:
+            raise InvalidRequest("Duration must be at least 1m.", field="duration")
+        if duration > self.policy.max_duration:
+            from bot.access.durations import format_duration
+
+            raise InvalidRequest(
+                f"Duration is longer than the maximum of {format_duration(self.policy.max_duration)}.",
+                field="duration",
+            )
+        if not justification.strip():
+            raise InvalidRequest("A justification is required.", field="justification")
+        return resource, roles
+
+    def file_request(
+        self,
+        requester_id: str,
+        resource_text: str,
+        role: str,
+        duration: timedelta,
+        justification: str,
+    ) -> AccessRequest:
+        """File a new request and send it to its approvers."""
+        now = self.clock.now()
+        resource, _ = self.validate(resource_text, role, duration, justification)
+        justification = justification.strip()
+        person = self.directory.person(requester_id)
+        if person is None or not person.email:
+            raise AccessError(
+                "I could not read the email address on your Slack profile, so I cannot match "
+                "you to an Elastic Cloud member. Ask a workspace admin to check your profile."
+            )
+        member = self.elastic.find_member(person.email)
+        if member is None:
+            raise AccessError(
+                f"No member of the Elastic Cloud organization has the email {person.email}. "
+                "Ask an organization owner to invite you, then request again."
+            )
+        unit = unit_for(resource, role, self.policy.organization_id)
+        fingerprint = hashlib.sha256(
+            f"{requester_id}|{unit.text}|{int(duration.total_seconds())}|{justification}".encode()
+        ).hexdigest()
+        if self.store.seen_recently(fingerprint, now, self.policy.dedupe_window):
+            raise AlreadyDecided("You filed this same request a moment ago; it is on its way.")
+        approvers = self.integration_owners(exclude=requester_id)
+        if not approvers:
+            self.notifier.notify_owners(
+                self.integration_owners(),
+                f"<@{requester_id}> asked for {role} on {resource.label}, but nobody other than "
+                "the requester can approve it. Add another integration owner.",
+            )
+            raise NotAllowed(
+                "Nobody other than you can approve this request (you are the only integration "
+                "owner). The integration owners have been told."
+            )
+        request = self.store.create_request(
+            requester_id=requester_id,
+            requester_email=person.email,
+            resource=resource,
+            role_id=role,
+            unit=unit,
+            duration=duration,
+            justification=justification,
+            approvers=approvers,
+            approvals_needed=1,
+            now=now,
+            elastic_user_id=member.user_id,
+        )
+        log.info(
+            "request %s filed by %s for %s on %s", request.ref, requester_id, role, resource.key
+        )
+        self.notifier.request_filed(request)
+        return request
+
+    # ------------------------------------------------------------------ deciding
+    def get(self, request_id: int) -> AccessRequest:
+        request = self.store.get(request_id)
+        if request is None:
+            raise NotFound(f"There is no request #{request_id}.")
+        return request
+
+    def check_decider(self, request: AccessRequest, actor_id: str) -> None:
+        """Authorise a decision where it happens: a current approver, never the requester."""
+        if actor_id == request.requester_id:
+            raise NotAllowed("You cannot approve or deny your own request.")
+        if actor_id not in self.approvers_for(request):
+            raise NotAllowed(f"You are not an approver of request {request.ref}.")
+        if request.state is not State.PENDING:
+            raise AlreadyDecided(_already(request))
+
+    def decide(
+        self, request_id: int, actor_id: str, approve: bool, reason: str | None = None
+    ) -> AccessRequest:
+        """Record an approver's decision. The first valid decision wins, once."""
+        request = self.get(request_id)
+        self.check_decider(request, actor_id)
+        now = self.clock.now()
+        if approve:
+            moved = self.store.transition(
+                request_id,
+                [State.PENDING],
+                State.APPROVED,
+                now=now,
+                actor=actor_id,
+                decided_by=actor_id,
+                decided_at=now,
+                release_lease=True,
+            )
+        else:
+            moved = self.store.transition(
+                request_id,
+                [State.PENDING],
+                State.DENIED,
+                now=now,
+                actor=actor_id,
+                detail={"reason": reason or ""},
+                decided_by=actor_id,
+                decided_at=now,
+                decision_reason=(reason or "").strip() or None,
+            )
+        if moved is None:
+            raise AlreadyDecided(_already(self.get(request_id)))
+        self.store.record_approval(
+            request_id, actor_id, "approve" if approve else "deny", reason, now
+        )
+        log.info("request %s %s by %s", moved.ref, moved.state.value, actor_id)
+        self.notifier.request_decided(moved)
+        if approve:
+            self.grant(request_id)
+        return self.get(request_id)
+
+    # ------------------------------------------------------------------ granting
+    def grant(self, request_id: int) -> None:
+        """Take an approved request to an active grant (or to a retry, or to failed)."""
+        now = self.clock.now()
+        request = self.store.claim(request_id, [State.APPROVED], now=now, lease=self.policy.lease)
+        if request is None:
+            return
+        expires_at = now + request.duration
+        try:
+            member = self.elastic.find_member(request.requester_email)
+        except UpstreamError as exc:
+            self._retry_later(request, exc, now)
+            return
+        if member is None:
+            self._fail(
+                request,
+                f"{request.requester_email} is no longer a member of the Elastic Cloud organization.",
+            )
+            return
+        to_add = [] if holds(member.units, request.unit) else [request.unit]
+        with self.store.db.write():
+            self.store.own_units(member.user_id, to_add, request.id, now)
+            moved = self.store.transition(
+                request.id,
+                [State.APPROVED],
+                State.GRANTING,
+                now=now,
+                actor=SYSTEM,
+                detail={"adding": [u.text for u in to_add], "expires_at": expires_at.isoformat()},
+                release_lease=False,
+                elastic_user_id=member.user_id,
+                granted_at=now,
+                expires_at=expires_at,
+                added=to_add,
+            )
+        if moved is None:
+            return
+        if self.on_expiry_set:
+            self.on_expiry_set(request.id, expires_at)
+        self._apply_grant(moved)
+
+    def _apply_grant(self, request: AccessRequest) -> None:
+        """Make Elastic hold what the GRANTING row says; idempotent, so safe to repeat."""
+        now = self.clock.now()
+        assert request.elastic_user_id
+        try:
+            member = self.elastic.member(request.elastic_user_id)
+            if member is None:
+                self._fail(request, "The Elastic Cloud member disappeared before the grant.")
+                return
+            missing = [u for u in request.added if not holds(member.units, u)]
+            if missing:
+                self.elastic.add_units(request.elastic_user_id, missing)
+                self.store.event(
+                    request.id, now, SYSTEM, "elastic_add", {"units": [u.text for u in missing]}
+                )
+                check = self.elastic.member(request.elastic_user_id)
+                if check is None or not holds(check.units, request.unit):
+                    raise UpstreamError(
+                        "Elastic Cloud accepted the role assignment but the member does not hold it.",
+                        retryable=True,
+                        code="confirm_mismatch",
+                    )
+        except UpstreamError as exc:
+            if exc.retryable:
+                self._retry_later(request, exc, now)
+            else:
+                self._fail(request, f"Elastic Cloud refused the role assignment: {exc}")
+            return
+        active = self.store.transition(
+            request.id,
+            [State.GRANTING],
+            State.ACTIVE,
+            now=self.clock.now(),
+            actor=SYSTEM,
+            event="granted",
+            detail={"units": [request.unit.text], "expires_at": request.expires_at.isoformat()},
+            attempts=0,
+            next_attempt_at=None,
+            last_error=None,
+        )
+        if active:
+            log.info("request %s granted until %s", active.ref, active.expires_at)
+            self.notifier.request_granted(active)
+
+    def _resume_granting(self, request_id: int) -> None:
+        now = self.clock.now()
+        request = self.store.claim(request_id, [State.GRANTING], now=now, lease=self.policy.lease)
+        if request is None:
+            return
+        if request.expires_at and request.expires_at <= now:
+            moved = self.store.transition(
+                request_id,
+                [State.GRANTING],
+                State.REVOKING,
+                now=now,
+                actor=SYSTEM,
+                event="expiring",
+                ended_by=SYSTEM,
+            )
+            if moved:
+                self._finish_revocation(request_id)
+            return
+        self._apply_grant(request)
+
+    def _fail(self, request: AccessRequest, why: str) -> None:
+        now = self.clock.now()
+        with self.store.db.write():
+            if request.elastic_user_id and request.added:
+                self.store.disown_units(request.elastic_user_id, request.added)
+            failed = self.store.transition(
+                request.id,
+                [State.APPROVED, State.GRANTING, State.PENDING],
+                State.FAILED,
+                now=now,
+                actor=SYSTEM,
+                detail={"error": why},
+                last_error=why,
+                ended_at=now,
+            )
+        if failed:
+            log.warning("request %s failed: %s", failed.ref, why)
+            if self.on_ended:
+                self.on_ended(failed.id)
+            self.notifier.request_failed(failed)
+
+    def _retry_later(self, request: AccessRequest, exc: Exception, now: datetime) -> None:
+        attempts = request.attempts + 1
+        delay = self.policy.retry_delay(attempts)
+        delay += timedelta(seconds=random.uniform(0, delay.total_seconds() / 4))
+        self.store.update_fields(
+            request.id,
+            now=now,
+            attempts=attempts,
+            next_attempt_at=now + delay,
+            last_error=str(exc)[:500],
+            lease_owner=None,
+            lease_until=None,
+        )
+        self.store.event(
+            request.id,
+            now,
+            SYSTEM,
+            "retry_scheduled",
+            {"error": str(exc)[:500], "attempt": attempts},
+        )
+        log.warning(
+            "request %s: %s (attempt %d, retrying in %s)", request.ref, exc, attempts, delay
+        )
+
+    # ------------------------------------------------------------------ revoking
+    def revoke(self, request_id: int, actor_id: str) -> AccessRequest:
+        """End an active grant now, on a person's word (requester, approver or owner)."""
+        request = self.get(request_id)
+        allowed = (
+            actor_id == request.requester_id
+            or actor_id in request.approvers
+            or actor_id in self.integration_owners()
+        )
+        if not allowed:
+            raise NotAllowed(
+                f"Only the requester, an approver or an integration owner can revoke {request.ref}."
+            )
+        if request.state is State.GRANTING:
+            raise AlreadyDecided(f"{request.ref} is still being granted; try again in a moment.")
+        if request.state is not State.ACTIVE:
+            raise AlreadyDecided(f"{request.ref} is not active (it is {request.state.value}).")
+        moved = self.store.transition(
+            request_id,
+            [State.ACTIVE],
+            State.REVOKING,
+            now=self.clock.now(),
+            actor=actor_id,
+            event="revoke_requested",
+            ended_by=actor_id,
+        )
+        if moved is None:
+            raise AlreadyDecided(f"{request.ref} is already ending.")
+        if self.on_ended:
+            self.on_ended(request_id)
+        self._finish_revocation(request_id)
+        return self.get(request_id)
+
+    def expire(self, request_id: int) -> None:
+        """The timer's entry point: end the grant if (and only if) its time has come."""
+        now = self.clock.now()
+        request = self.store.get(request_id)
+        if request is None or request.state is not State.ACTIVE:
+            if request is not None and request.state is State.REVOKING:
+                self._finish_revocation(request_id)
+            return
+        if request.expires_at is None or request.expires_at > now:
+            return
+        moved = self.store.transition(
+            request_id,
+            [State.ACTIVE],
+            State.REVOKING,
+            now=now,
+            actor=SYSTEM,
+            event="expiring",
+            ended_by=SYSTEM,
+        )
+        if moved:
+            self._finish_revocation(request_id)
+
+    def _finish_revocation(self, request_id: int) -> None:
+        """Remove exactly what this grant added and nobody else still needs; retry on failure."""
+        now = self.clock.now()
+        request = self.store.claim(request_id, [State.REVOKING], now=now, lease=self.policy.lease)
+        if request is None:
+            return
+        user_id = request.elastic_user_id
+        to_remove: set[Unit] = set()
+        try:
+            if user_id:
+                candidates = {request.unit} & self.store.owned_units(user_id)
+                candidates -= self.store.units_needed_by_others(user_id, request.id)
+                member = self.elastic.member(user_id) if candidates else None
+                if member is not None:
+                    to_remove = {u for u in candidates if u in member.units}
+                    if to_remove:
+                        self.elastic.remove_units(user_id, sorted(to_remove))
+                        self.store.event(
+                            request.id,
+                            now,
+                            SYSTEM,
+                            "elastic_remove",
+                            {"units": [u.text for u in to_remove]},
+                        )
+                        check = self.elastic.member(user_id)
+                        if check is not None and to_remove & check.units:
+                            raise UpstreamError(
+                                "Elastic Cloud accepted the removal but the member still holds the role.",
+                                retryable=True,
+                                code="confirm_mismatch",
+                            )
+                # Released whether present or not: what is gone no longer needs removing.
+                self.store.disown_units(user_id, candidates)
+        except UpstreamError as exc:
+            self._retry_later(request, exc, now)
+            return
+        final = State.EXPIRED if request.ended_by in (None, SYSTEM) else State.REVOKED
+        ended = self.store.transition(
+            request_id,
+            [State.REVOKING],
+            final,
+            now=self.clock.now(),
+            actor=request.ended_by or SYSTEM,
+            detail={"removed": sorted(u.text for u in to_remove)},
+            ended_at=self.clock.now(),
+            attempts=0,
+            next_attempt_at=None,
+        )
+        if ended is None:
+            return
+        log.info("request %s %s", ended.ref, ended.state.value)
+        self.notifier.request_ended(ended)
+        if self.store.was_alerted(request_id):
+            self.notifier.revocation_recovered(ended, self.integration_owners())
+
+    # ------------------------------------------------------------------ the sweep
+    def sweep(self) -> int:
+        """Act on every row that is due or abandoned. Returns how many rows it touched."""
+        touched = 0
+        for request_id, state in self.store.due_work(self.clock.now()):
+            touched += 1
+            try:
+                if state is State.ACTIVE:
+                    self.expire(request_id)
+                elif state is State.REVOKING:
+                    self._finish_revocation(request_id)
+                elif state is State.APPROVED:
+                    self.grant(request_id)
+                elif state is State.GRANTING:
+                    self._resume_granting(request_id)
+            except Exception:  # one bad row must not stop the others
+                log.exception("sweep: request #%s failed", request_id)
+        self._alert_overdue()
+        return touched
+
+    def _alert_overdue(self) -> None:
+        now = self.clock.now()
+        overdue = self.store.overdue(now, self.policy.overdue_alert_after)
+        if not overdue:
+            return
+        owners = self.integration_owners()
+        for request in overdue:
+            if self.store.mark_alerted(request.id, now):
+                self.notifier.revocation_overdue(request, owners)
+
+
+def _already(request: AccessRequest) -> str:
+    who = f" by <@{request.decided_by}>" if request.decided_by else ""
+    return f"Request {request.ref} was already {request.state.value}{who}."
+
+
+def describe(request: AccessRequest) -> str:
+    """One line naming a request (logs, fallbacks)."""
+    return f"{request.ref} {role_label(request.role_id)} on {request.resource.label}"
+
+
+LIST_STATES = {
+    "active": (State.ACTIVE, State.GRANTING, State.REVOKING),
+    "pending": (State.PENDING,),
+}
+
+
+def list_requests(service: AccessService, user_id: str, filters: tuple[str, ...], limit: int = 20):
+    """The requests ``user_id`` may see, filtered; returns (requests, total, scope label)."""
+    viewer = service.viewer(user_id)
+    words = [f.lower() for f in filters]
+    unknown = [w for w in words if w not in ("active", "pending", "mine", "all")]
+    if unknown:
+        raise InvalidRequest(
+            f"Unknown filter {', '.join(unknown)}. Use active, pending, mine or all."
+        )
+    states: list[State] = []
+    for word in words:
+        states.extend(LIST_STATES.get(word, ()))
+    own_only = "mine" in words or not viewer.sees_all
+    if "all" in words and not viewer.sees_all:
+        raise NotAllowed("Only integration owners and auditors can list everyone's requests.")
+    requests, total = service.store.list_requests(
+        requester_id=user_id if own_only else None, states=states or None, limit=limit
+    )
+    scope = ("your requests" if own_only else "all requests") + (
+        f", {' '.join(w for w in words if w in LIST_STATES)}" if states else ""
+    )
+    return requests, total, scope

@@ -1,0 +1,264 @@
+"""Settings: environment variables plus an optional TOML file (``ELASTIC_ACCESS_CONFIG``).
+
+The environment wins over the file. Every problem is reported at start, one line per bad
+setting, naming it, and the process stops; a bot that starts half-configured would fail
+later, in front of a user, with an Organization-owner key in hand.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from bot.access.durations import DurationError, parse_duration
+from bot.access.policy import AccessPolicy
+
+CONFIG_ENV = "ELASTIC_ACCESS_CONFIG"
+ACCESS_DETAILS_LIMIT = 400
+_NAME = re.compile(r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$")
+_OWNER = re.compile(r"^(?:[UW][A-Z0-9]{2,}|[^@\s]+@[^@\s]+\.[^@\s]+|@[\w.\-]+)$")
+
+
+class ConfigError(Exception):
+    """The configuration is not usable; ``lines`` holds one message per bad setting."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def _duration(value: Any, name: str) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    try:
+        return parse_duration(str(value))
+    except DurationError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        case_sensitive=False, extra="forbid", validate_default=True, env_ignore_empty=True
+    )
+
+    # -- Slack
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    # -- Elastic Cloud
+    elastic_cloud_api_key: SecretStr | None = None
+    elastic_cloud_api_key_file: Path | None = None
+    elastic_cloud_organization_id: str | None = None
+    elastic_cloud_api_url: str = "https://api.elastic-cloud.com"
+
+    # -- storage and serving
+    database_path: Path = Path("./elastic-access.db")
+    port: int = Field(default=3000, ge=1, le=65535)
+    host: str = "0.0.0.0"  # noqa: S104 - a server must listen beyond loopback
+    log_format: str = "text"
+    log_level: str = "INFO"
+
+    # -- integration settings (the product this replaces)
+    integration_name: str = "elastic-cloud"
+    access_details: str = ""
+    integration_owners: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    auditors: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_duration: timedelta = timedelta(hours=12)
+    default_duration: timedelta = timedelta(hours=1)
+
+    # -- operations
+    sweep_interval: timedelta = timedelta(seconds=15)
+    overdue_alert_after: timedelta = timedelta(minutes=5)
+    catalogue_refresh: timedelta = timedelta(minutes=10)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = os.environ.get(CONFIG_ENV)
+        if path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(path)))
+        return tuple(sources)
+
+    @field_validator(
+        "max_duration",
+        "default_duration",
+        "sweep_interval",
+        "overdue_alert_after",
+        "catalogue_refresh",
+        mode="before",
+    )
+    @classmethod
+    def _durations(cls, value: Any, info: Any) -> timedelta:
+        return _duration(value, info.field_name)
+
+    @field_validator("integration_owners", "auditors", mode="before")
+    @classmethod
+    def _owner_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: comma-separated
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("integration_owners", "auditors")
+    @classmethod
+    def _owner_forms(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not _OWNER.match(v.strip())]
+        if bad:
+            raise ValueError(
+                f"{', '.join(bad)} is not a Slack user ID (U…), an email or an @usergroup handle"
+            )
+        return [v.strip() for v in value]
+
+    @field_validator("integration_name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("must be letters, digits and single dashes, e.g. elastic-cloud")
+        return value
+
+    @field_validator("access_details")
+    @classmethod
+    def _details(cls, value: str) -> str:
+        if len(value) > ACCESS_DETAILS_LIMIT:
+            raise ValueError(f"is {len(value)} characters; at most {ACCESS_DETAILS_LIMIT} allowed")
+        return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value.lower() not in ("text", "json"):
+            raise ValueError("must be text or json")
+        return value.lower()
+
+    @field_validator("slack_api_url", "elastic_cloud_api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("must be an http(s) URL")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Settings:
+        if self.default_duration > self.max_duration:
+            raise ValueError("default_duration is longer than max_duration")
+        return self
+
+    # -- derived -----------------------------------------------------------------------------
+    @property
+    def socket_mode(self) -> bool:
+        return self.slack_app_token is not None
+
+    def api_key(self) -> str:
+        if self.elastic_cloud_api_key is not None:
+            return self.elastic_cloud_api_key.get_secret_value()
+        assert self.elastic_cloud_api_key_file is not None
+        return self.elastic_cloud_api_key_file.read_text().strip()
+
+    def secrets(self) -> list[str]:
+        """Every secret value this process holds (for the log redactor and the tests)."""
+        values = [
+            s.get_secret_value()
+            for s in (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token)
+            if s is not None
+        ]
+        with contextlib.suppress(OSError, AssertionError):
+            values.append(self.api_key())
+        return [v for v in values if v]
+
+    def policy(self) -> AccessPolicy:
+        return AccessPolicy(
+            organization_id=self.elastic_cloud_organization_id or "",
+            integration_name=self.integration_name,
+            integration_owners=tuple(self.integration_owners),
+            auditors=tuple(self.auditors),
+            access_details=self.access_details,
+            max_duration=self.max_duration,
+            default_duration=self.default_duration,
+            overdue_alert_after=self.overdue_alert_after,
+        )
+
+
+_ENV_STYLE = ("slack_", "elastic_", "database_", "port", "host", "log_")
+
+
+def _display_name(field: str) -> str:
+    """Environment-style settings are named as variables; integration settings as TOML keys."""
+    return field.upper() if field.startswith(_ENV_STYLE) else field
+
+
+def _requirements(settings: Settings, *, need_slack: bool) -> list[str]:
+    """Checks that depend on the run mode (which a field validator cannot see alone)."""
+    lines = []
+    if need_slack and settings.slack_bot_token is None:
+        lines.append("SLACK_BOT_TOKEN: required (the bot token, xoxb-…)")
+    if need_slack and not settings.socket_mode and settings.slack_signing_secret is None:
+        lines.append(
+            "SLACK_SIGNING_SECRET: required in HTTP mode (or set SLACK_APP_TOKEN for Socket Mode)"
+        )
+    if settings.elastic_cloud_api_key is None and settings.elastic_cloud_api_key_file is None:
+        lines.append("ELASTIC_CLOUD_API_KEY: required (or ELASTIC_CLOUD_API_KEY_FILE)")
+    elif settings.elastic_cloud_api_key is None:
+        path = settings.elastic_cloud_api_key_file
+        try:
+            if not settings.api_key():
+                lines.append(f"ELASTIC_CLOUD_API_KEY_FILE: {path} is empty")
+        except OSError as exc:
+            lines.append(f"ELASTIC_CLOUD_API_KEY_FILE: cannot read {path} ({exc.strerror})")
+    if not settings.elastic_cloud_organization_id:
+        lines.append("ELASTIC_CLOUD_ORGANIZATION_ID: required (the organization's ID)")
+    if not settings.integration_owners:
+        lines.append(
+            "integration_owners: required, at least one Slack user ID, email or @usergroup "
+            "(TOML key, or INTEGRATION_OWNERS as a comma-separated list)"
+        )
+    return lines
+
+
+def load_settings(*, need_slack: bool = True, **overrides: Any) -> Settings:
+    """Read and validate the settings, or raise :class:`ConfigError` listing every problem."""
+    path = os.environ.get(CONFIG_ENV)
+    if path and not Path(path).is_file():
+        raise ConfigError([f"{CONFIG_ENV}: {path} is not a readable file"])
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_lines(exc)) from None
+    except ValueError as exc:  # e.g. a TOML syntax error
+        raise ConfigError([f"{CONFIG_ENV}: {exc}"]) from None
+    problems = _requirements(settings, need_slack=need_slack)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _lines(exc: ValidationError) -> list[str]:
+    lines = []
+    for error in exc.errors(include_url=False, include_input=False):
+        loc = [str(p) for p in error.get("loc", ())]
+        name = _display_name(loc[0]) if loc else "configuration"
+        message = error.get("msg", "invalid").removeprefix("Value error, ")
+        if error.get("type") == "extra_forbidden":
+            message = "unknown setting (check the spelling)"
+        lines.append(f"{name}: {message}")
+    return lines

@@ -1,0 +1,118 @@
+"""What can be granted, discovered from Elastic Cloud and answered from a cache.
+
+The modal's type-ahead must answer in well under Slack's 3 seconds for thousands of
+deployments, so lookups never call Elastic: they read an in-memory index built from the
+``catalogue`` table, which a scheduled refresh (and start-up) rewrites.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+from bot.access.resources import PROJECT_TYPES, Resource, ResourceKind
+from bot.clock import Clock
+from bot.elastic.client import ElasticClient
+from bot.elastic.errors import ElasticError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class _Index:
+    resources: tuple[Resource, ...]
+    by_text: dict[str, Resource]
+
+
+def _index(resources: list[Resource]) -> _Index:
+    by_text: dict[str, Resource] = {}
+    for r in resources:
+        by_text.setdefault(r.key.lower(), r)
+        by_text.setdefault(r.id.lower(), r)
+    for r in resources:  # names last: an ID always wins over a same-looking name
+        by_text.setdefault(r.name.lower(), r)
+    return _Index(tuple(resources), by_text)
+
+
+class ResourceCatalogue:
+    def __init__(
+        self, store, elastic: ElasticClient, clock: Clock, organization_name: str = ""
+    ) -> None:
+        self.store = store
+        self.elastic = elastic
+        self.clock = clock
+        self.organization_name = organization_name
+        self._lock = threading.Lock()
+        self._index = _index(self._fixed())
+        self.refreshed = False
+
+    def _fixed(self) -> list[Resource]:
+        org_id = self.elastic.organization_id
+        return [
+            Resource(ResourceKind.ORGANIZATION, org_id, self.organization_name or org_id),
+            Resource(ResourceKind.ALL_DEPLOYMENTS, "all", "all deployments"),
+        ]
+
+    def load(self) -> int:
+        """Fill the index from the database (fast; used at start before any refresh)."""
+        cached = self.store.catalogue()
+        if cached:
+            self._swap(cached)
+        return len(cached)
+
+    def refresh(self) -> int:
+        """Read every resource from Elastic Cloud, store it, and swap the index."""
+        try:
+            self.organization_name = self.elastic.organization().name
+        except ElasticError as exc:
+            log.warning("catalogue: could not read the organization: %s", exc)
+        resources = self._fixed()
+        for deployment_id, name, tags in self.elastic.deployments():
+            resources.append(Resource(ResourceKind.DEPLOYMENT, deployment_id, name, tags=tags))
+        for project_type in PROJECT_TYPES:
+            try:
+                for project_id, name, tags in self.elastic.projects(project_type):
+                    resources.append(
+                        Resource(ResourceKind.PROJECT, project_id, name, project_type, tags)
+                    )
+            except ElasticError as exc:
+                log.warning("catalogue: could not list %s projects: %s", project_type, exc)
+        self.store.replace_catalogue(resources, self.clock.now())
+        self._swap(resources)
+        self.refreshed = True
+        log.info("catalogue refreshed: %d resources", len(resources))
+        return len(resources)
+
+    def _swap(self, resources: list[Resource]) -> None:
+        index = _index(resources)
+        with self._lock:
+            self._index = index
+
+    # -- the core's Catalogue port ----------------------------------------------------------
+    def find(self, text: str) -> Resource | None:
+        needle = (text or "").strip().lower()
+        if needle in ("organization", "org", "organisation"):
+            return self._index.resources[0]
+        if needle in ("all", "all-deployments", "all deployments"):
+            return self._index.resources[1]
+        return self._index.by_text.get(needle)
+
+    def search(self, text: str, limit: int = 100) -> list[Resource]:
+        needle = (text or "").strip().lower()
+        resources = self._index.resources
+        if not needle:
+            return list(resources[:limit])
+        starts, contains = [], []
+        for r in resources:
+            name = r.name.lower()
+            if name.startswith(needle) or r.id.lower().startswith(needle):
+                starts.append(r)
+            elif needle in name or needle in r.label.lower():
+                contains.append(r)
+            if len(starts) >= limit:
+                break
+        return (starts + contains)[:limit]
+
+    def all(self) -> tuple[Resource, ...]:
+        return self._index.resources

@@ -1,0 +1,186 @@
+"""An httpx client for the Elastic Cloud API calls the bot makes, with retries.
+
+Transient failures (429, 5xx, timeouts, connection errors) are retried here with capped,
+jittered exponential backoff (tenacity), honouring ``Retry-After``; longer outages are the
+service's business (its rows wait in the database and the sweep tries again).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import tenacity
+
+from bot.access.ports import Member
+from bot.access.resources import Unit
+from bot.elastic.assignments import from_assignments, to_body
+from bot.elastic.errors import ElasticError
+from bot.elastic.models import (
+    DeploymentsSearchResponse,
+    Organization,
+    OrganizationMemberships,
+    ProjectList,
+)
+
+log = logging.getLogger(__name__)
+
+PROJECT_TYPES = ("elasticsearch", "observability", "security")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    initial: float = 0.5
+    maximum: float = 10.0
+    total: float = 30.0
+
+
+def _wait(policy: RetryPolicy) -> tenacity.wait.wait_base:
+    backoff = tenacity.wait_exponential_jitter(
+        multiplier=policy.initial, max=policy.maximum, jitter=policy.initial
+    )
+
+    def wait(state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, ElasticError) and exc.retry_after is not None:
+            return min(exc.retry_after, policy.maximum)
+        return backoff(state)
+
+    return wait
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, ElasticError) and exc.retryable
+
+
+class ElasticClient:
+    """Speaks the Elastic Cloud API; knows nothing of Slack or of requests."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        organization_id: str,
+        *,
+        timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.organization_id = organization_id
+        self.retry = retry or RetryPolicy()
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            headers={
+                "Authorization": f"ApiKey {api_key}",
+                "Accept": "application/json",
+                "User-Agent": "elastic-access-bot",
+            },
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- plumbing ------------------------------------------------------------------------
+    def _call(self, method: str, path: str, *, json: Any = None, params: Any = None) -> Any:
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(_retryable),
+            wait=_wait(self.retry),
+            stop=tenacity.stop_after_attempt(self.retry.attempts)
+            | tenacity.stop_after_delay(self.retry.total),
+            reraise=True,
+            before_sleep=lambda s: log.warning(
+                "elastic %s %s failed (%s); retry %d",
+                method,
+                path,
+                s.outcome.exception(),
+                s.attempt_number,
+            ),
+        )
+        return retrying(self._once, method, path, json=json, params=params)
+
+    def _once(self, method: str, path: str, *, json: Any = None, params: Any = None) -> Any:
+        try:
+            response = self._http.request(method, path, json=json, params=params)
+        except httpx.TimeoutException as exc:
+            raise ElasticError(
+                f"Elastic Cloud did not answer in time ({type(exc).__name__})"
+            ) from exc
+        except httpx.TransportError as exc:
+            raise ElasticError(f"Could not reach Elastic Cloud ({type(exc).__name__})") from exc
+        if response.status_code >= 400:
+            raise ElasticError.from_response(response)
+        if not response.content:
+            return {}
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ElasticError(
+                f"Elastic Cloud answered HTTP {response.status_code} with a body that is not JSON",
+                status=502,
+            ) from exc
+
+    # -- organization and members ----------------------------------------------------------
+    def organization(self) -> Organization:
+        return Organization.model_validate(
+            self._call("GET", f"/api/v1/organizations/{self.organization_id}")
+        )
+
+    def members(self) -> list[Member]:
+        data = self._call("GET", f"/api/v1/organizations/{self.organization_id}/members")
+        out = []
+        for m in OrganizationMemberships.model_validate(data).members:
+            out.append(Member(m.user_id, m.email or "", from_assignments(m.role_assignments)))
+        return out
+
+    def find_member(self, email: str) -> Member | None:
+        wanted = email.strip().lower()
+        return next((m for m in self.members() if m.email.lower() == wanted), None)
+
+    def member(self, user_id: str) -> Member | None:
+        return next((m for m in self.members() if m.user_id == user_id), None)
+
+    # -- role assignments ------------------------------------------------------------------
+    def add_units(self, user_id: str, units: Iterable[Unit]) -> None:
+        body = to_body(units, self.organization_id)
+        if body:
+            self._call("POST", f"/api/v1/users/{user_id}/role_assignments", json=body)
+
+    def remove_units(self, user_id: str, units: Iterable[Unit]) -> None:
+        body = to_body(units, self.organization_id)
+        if body:
+            self._call("DELETE", f"/api/v1/users/{user_id}/role_assignments", json=body)
+
+    # -- resources -------------------------------------------------------------------------
+    def deployments(self, page_size: int = 100) -> Iterator[tuple[str, str, dict[str, str]]]:
+        """Every deployment as (id, name, tags), following the search cursor to the end."""
+        body: dict[str, Any] = {"size": page_size, "sort": ["id"]}
+        seen: set[str] = set()
+        while True:
+            page = DeploymentsSearchResponse.model_validate(
+                self._call("POST", "/api/v1/deployments/_search", json=body)
+            )
+            for hit in page.deployments:
+                if hit.id in seen:
+                    continue
+                seen.add(hit.id)
+                tags = {t.key: t.value for t in (hit.metadata.tags if hit.metadata else None) or []}
+                yield hit.id, hit.name, tags
+            if not page.cursor or not page.deployments:
+                return
+            body = {"cursor": page.cursor}
+
+    def projects(self, project_type: str) -> list[tuple[str, str, dict[str, str]]]:
+        data = ProjectList.model_validate(
+            self._call("GET", f"/api/v1/serverless/projects/{project_type}")
+        )
+        return [
+            (p.id, p.name, dict((p.metadata.tags if p.metadata else None) or {}))
+            for p in data.items
+        ]

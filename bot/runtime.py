@@ -1,0 +1,149 @@
+"""The composition root: builds every part from the settings and runs the start-up sequence.
+
+Start-up order matters for the revocation guarantee: migrations, then one catch-up sweep
+(revoke everything that fell due while we were down), then the timers, then ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import httpx
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.access.service import AccessService
+from bot.access.states import State
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.elastic.catalogue import ResourceCatalogue
+from bot.elastic.client import ElasticClient, RetryPolicy
+from bot.scheduler import Scheduler
+from bot.slack import blocks
+from bot.slack.app import create_app, web_client
+from bot.slack.directory import SlackDirectory
+from bot.slack.notifier import SlackNotifier
+from bot.store import Database, Store
+from bot.web.wsgi import WebApp
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        slack_client: WebClient | None = None,
+        elastic_transport: httpx.BaseTransport | None = None,
+        elastic_retry: RetryPolicy | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        self.policy = settings.policy()
+        self.db = Database(settings.database_path)
+        self.store = Store(self.db)
+        self.elastic = ElasticClient(
+            settings.elastic_cloud_api_url,
+            settings.api_key(),
+            settings.elastic_cloud_organization_id or "",
+            transport=elastic_transport,
+            retry=elastic_retry,
+        )
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
+        self.slack = slack_client or web_client(token, settings.slack_api_url)
+        self.directory = SlackDirectory(self.slack)
+        self.catalogue = ResourceCatalogue(self.store, self.elastic, self.clock)
+        self.notifier = SlackNotifier(self.slack, self.store, self.policy.access_details)
+        self.notifier.on_home_changed = self.publish_home
+        self.service = AccessService(
+            store=self.store,
+            elastic=self.elastic,
+            directory=self.directory,
+            catalogue=self.catalogue,
+            notifier=self.notifier,
+            clock=self.clock,
+            policy=self.policy,
+        )
+        self.scheduler = Scheduler(
+            self.service,
+            sweep_interval=settings.sweep_interval,
+            catalogue=self.catalogue,
+            catalogue_refresh=settings.catalogue_refresh,
+        )
+        self.service.on_expiry_set = self.scheduler.schedule_expiry
+        self.service.on_ended = self.scheduler.cancel
+        secret = (
+            settings.slack_signing_secret.get_secret_value()
+            if settings.slack_signing_secret
+            else None
+        )
+        self.bolt = create_app(self, signing_secret=secret, client=self.slack)
+        self.wsgi = WebApp(self, self.bolt)
+        self.started = False
+        self.stopping = False
+
+    def start(self) -> None:
+        began = time.monotonic()
+        applied = self.store.migrate()
+        if applied:
+            log.info("database migrations applied: %s", ", ".join(applied))
+        cached = self.catalogue.load()
+        if not cached:  # first start: the form needs resources before anyone opens it
+            try:
+                self.catalogue.refresh()
+            except Exception as exc:
+                log.warning("catalogue: first refresh failed (%s); retrying on schedule", exc)
+        caught_up = self.scheduler.sweep()
+        self.scheduler.start(refresh_now=bool(cached))
+        self.started = True
+        log.info(
+            "ready in %.2fs (catch-up sweep handled %d rows)", time.monotonic() - began, caught_up
+        )
+
+    def stop(self) -> None:
+        self.stopping = True
+        self.scheduler.stop(wait=True)
+        self.elastic.close()
+        self.db.close()
+        self.started = False
+
+    def readiness(self) -> dict[str, bool]:
+        recent = self.scheduler.last_sweep is not None and (
+            time.monotonic() - self.scheduler.last_sweep
+            < 3 * self.settings.sweep_interval.total_seconds() + 5
+        )
+        return {
+            "started": self.started,
+            "database": self.db.ping(),
+            "scheduler": self.scheduler.running,
+            "sweep_recent": recent,
+        }
+
+    def publish_home(self, user_id: str) -> None:
+        mine, _ = self.store.list_requests(requester_id=user_id, limit=50)
+        active = [r for r in mine if r.state in (State.ACTIVE, State.GRANTING)]
+        pending = [r for r in mine if r.state is State.PENDING]
+        waiting, _ = self.store.list_requests(states=[State.PENDING], limit=50)
+        to_approve = [r for r in waiting if user_id in r.approvers]
+        view = blocks.home_view(
+            active=active, pending=pending, to_approve=to_approve, now=self.clock.now()
+        )
+        try:
+            self.slack.views_publish(user_id=user_id, view=view)
+        except SlackApiError as exc:
+            log.warning("views.publish for %s failed: %s", user_id, exc.response.get("error"))
+
+
+def describe(settings: Settings) -> dict[str, Any]:
+    """What the process runs with, safe to log (no secrets)."""
+    return {
+        "mode": "socket" if settings.socket_mode else "http",
+        "database": str(settings.database_path),
+        "elastic": settings.elastic_cloud_api_url,
+        "organization": settings.elastic_cloud_organization_id,
+        "integration": settings.integration_name,
+    }

@@ -1,0 +1,490 @@
+"""Block Kit, rendered from core objects. Pure functions: no I/O, easy to look at in tests.
+
+Every message also carries a plain ``text`` (notifications, screen readers), and every view
+stays within Slack's limits (titles ≤ 24 characters, ≤ 100 blocks, option text ≤ 75).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.access.durations import format_duration
+from bot.access.model import AccessRequest
+from bot.access.resources import Resource, ResourceKind, role_label, roles_for
+from bot.access.states import State
+
+Blocks = list[dict[str, Any]]
+
+STATE_EMOJI = {
+    State.PENDING: ":hourglass_flowing_sand:",
+    State.APPROVED: ":white_check_mark:",
+    State.GRANTING: ":gear:",
+    State.ACTIVE: ":large_green_circle:",
+    State.REVOKING: ":gear:",
+    State.REVOKED: ":no_entry:",
+    State.EXPIRED: ":checkered_flag:",
+    State.DENIED: ":x:",
+    State.CANCELLED: ":heavy_multiplication_x:",
+    State.FAILED: ":warning:",
+}
+
+DURATION_PRESETS = ("15m", "30m", "1h", "2h", "4h", "8h", "12h", "1d", "3d", "7d")
+MAX_OPTION_TEXT = 75
+
+
+def when(moment: datetime | None) -> str:
+    """A time each reader sees in their own time zone, with a UTC fallback."""
+    if moment is None:
+        return "—"
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def _text(text: str, kind: str = "mrkdwn") -> dict[str, Any]:
+    return {"type": kind, "text": text[:3000]}
+
+
+def section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": _text(text)}
+
+
+def context(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [_text(text)]}
+
+
+def _plain(text: str, limit: int = MAX_OPTION_TEXT) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text[:limit], "emoji": True}
+
+
+def _option(text: str, value: str) -> dict[str, Any]:
+    return {"text": _plain(text), "value": value}
+
+
+def summary_fields(request: AccessRequest) -> dict[str, Any]:
+    fields = [
+        f"*Requester*\n<@{request.requester_id}>",
+        f"*Resource*\n{request.resource.label}",
+        f"*Role*\n`{request.role_id}` ({role_label(request.role_id)})",
+        f"*Duration*\n{format_duration(request.duration)}",
+    ]
+    return {"type": "section", "fields": [_text(f) for f in fields]}
+
+
+def _justification(request: AccessRequest) -> dict[str, Any]:
+    return section(f"*Justification*\n>{request.justification.replace(chr(10), chr(10) + '>')}")
+
+
+def status_line(request: AccessRequest) -> str:
+    emoji = STATE_EMOJI.get(request.state, "")
+    by = f" by <@{request.decided_by}>" if request.decided_by else ""
+    if request.state is State.PENDING:
+        return f"{emoji} Waiting for approval"
+    if request.state in (State.APPROVED, State.GRANTING):
+        return f"{emoji} Approved{by}; granting now"
+    if request.state is State.ACTIVE:
+        return f"{emoji} Approved{by}; active until {when(request.expires_at)}"
+    if request.state is State.DENIED:
+        reason = f": {request.decision_reason}" if request.decision_reason else ""
+        return f"{emoji} Denied{by}{reason}"
+    if request.state is State.REVOKING:
+        return f"{emoji} Approved{by}; access is being removed"
+    if request.state is State.EXPIRED:
+        return f"{emoji} Approved{by}; expired {when(request.ended_at)}"
+    if request.state is State.REVOKED:
+        who = (
+            f" by <@{request.ended_by}>"
+            if request.ended_by and request.ended_by != "system"
+            else ""
+        )
+        return f"{emoji} Approved{by}; revoked{who} {when(request.ended_at)}"
+    if request.state is State.FAILED:
+        return f"{emoji} Failed: {request.last_error or 'see the requester DM'}"
+    return f"{emoji} {request.state.value.capitalize()}"
+
+
+# -- approver card ----------------------------------------------------------------------------
+def approver_card(request: AccessRequest) -> tuple[str, Blocks]:
+    text = (
+        f"Access request {request.ref}: <@{request.requester_id}> asks for {request.role_id} on "
+        f"{request.resource.label} for {format_duration(request.duration)}"
+    )
+    blocks: Blocks = [
+        section(f"*Access request {request.ref}* needs your approval"),
+        summary_fields(request),
+        _justification(request),
+    ]
+    if request.state is State.PENDING:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"decide:{request.id}",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "approve",
+                        "text": _plain("Approve"),
+                        "style": "primary",
+                        "value": str(request.id),
+                    },
+                    {
+                        "type": "button",
+                        "action_id": "deny",
+                        "text": _plain("Deny"),
+                        "style": "danger",
+                        "value": str(request.id),
+                    },
+                ],
+            }
+        )
+        blocks.append(context(f"Requested {when(request.created_at)}"))
+    else:
+        blocks[0] = section(f"*Access request {request.ref}*")
+        blocks.append(context(status_line(request)))
+    return text, blocks
+
+
+# -- requester DMs ---------------------------------------------------------------------------
+def requester_update(request: AccessRequest, access_details: str = "") -> tuple[str, Blocks]:
+    """The message the requester gets at each state change."""
+    what = f"`{request.role_id}` on {request.resource.label}"
+    state = request.state
+    if state is State.PENDING:
+        approvers = ", ".join(f"<@{a}>" for a in request.approvers)
+        text = f"Request {request.ref} submitted: {request.role_id} on {request.resource.label}; sent to {approvers}"
+        body = f":inbox_tray: *Request {request.ref} submitted* — {what} for {format_duration(request.duration)}.\nSent for approval to {approvers}."
+    elif state in (State.APPROVED, State.GRANTING):
+        text = f"Request {request.ref} approved by <@{request.decided_by}>; granting now"
+        body = f":white_check_mark: *Request {request.ref} approved* by <@{request.decided_by}>. Granting {what} now."
+    elif state is State.ACTIVE:
+        text = f"Request {request.ref} granted: {request.role_id} on {request.resource.label} until {request.expires_at:%Y-%m-%d %H:%M} UTC"
+        body = (
+            f":large_green_circle: *Access granted* ({request.ref}) — {what}.\n"
+            f"It ends {when(request.expires_at)} ({format_duration(request.duration)})."
+        )
+    elif state is State.DENIED:
+        reason = f"\nReason: {request.decision_reason}" if request.decision_reason else ""
+        text = f"Request {request.ref} denied by <@{request.decided_by}>"
+        body = f":x: *Request {request.ref} denied* by <@{request.decided_by}> — {what}.{reason}"
+    elif state is State.FAILED:
+        text = f"Request {request.ref} failed"
+        body = (
+            f":warning: *Request {request.ref} failed* — {what} was not granted.\n"
+            f"{request.last_error or ''}\nNothing was changed in Elastic Cloud. Fix the cause and "
+            "request again, or ask an integration owner for help."
+        )
+    elif state is State.EXPIRED:
+        text = f"Request {request.ref} expired: {request.role_id} on {request.resource.label} was removed"
+        body = f":checkered_flag: *Access expired* ({request.ref}) — {what} has been removed."
+    elif state is State.REVOKED:
+        who = "you" if request.ended_by == request.requester_id else f"<@{request.ended_by}>"
+        text = f"Request {request.ref} revoked: {request.role_id} on {request.resource.label} was removed"
+        body = f":no_entry: *Access revoked* by {who} ({request.ref}) — {what} has been removed."
+    else:
+        text = f"Request {request.ref} is {state.value}"
+        body = text
+    blocks: Blocks = [section(body)]
+    if state is State.ACTIVE and access_details:
+        blocks.append(section(f"*How to sign in*\n{access_details}"))
+    if state is State.ACTIVE:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"grant:{request.id}",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "revoke_now",
+                        "text": _plain("Revoke now"),
+                        "value": str(request.id),
+                        "confirm": {
+                            "title": _plain("Revoke access?"),
+                            "text": _text(f"This removes {request.role_id} now."),
+                            "confirm": _plain("Revoke"),
+                            "deny": _plain("Keep"),
+                        },
+                    }
+                ],
+            }
+        )
+    return text, blocks
+
+
+def owner_alert(text: str) -> tuple[str, Blocks]:
+    return text, [section(f":rotating_light: {text}")]
+
+
+# -- the request modal -----------------------------------------------------------------------
+def resource_option(resource: Resource) -> dict[str, Any]:
+    return _option(resource.label, resource.key)
+
+
+def _role_options(resource: Resource | None) -> dict[str, Any]:
+    if resource is not None:
+        return {"options": [_option(f"{role_label(r)} ({r})", r) for r in resource.roles()]}
+    groups = [
+        ("Organization", roles_for(ResourceKind.ORGANIZATION)),
+        ("Deployments", roles_for(ResourceKind.DEPLOYMENT)),
+    ]
+    for project_type in ("elasticsearch", "observability", "security"):
+        groups.append(
+            (f"{project_type.capitalize()} projects", roles_for(ResourceKind.PROJECT, project_type))
+        )
+    return {
+        "option_groups": [
+            {
+                "label": _plain(label),
+                "options": [_option(f"{role_label(r)} ({r})", r) for r in roles],
+            }
+            for label, roles in groups
+        ]
+    }
+
+
+def duration_options(
+    max_duration: timedelta, default: timedelta
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    from bot.access.durations import parse_duration
+
+    values = [p for p in DURATION_PRESETS if parse_duration(p) <= max_duration]
+    for extra in (format_duration(default), format_duration(max_duration)):
+        if extra not in values:
+            values.append(extra)
+    values.sort(key=lambda v: parse_duration(v))
+    options = [_option(v, v) for v in values]
+    initial = next(o for o in options if o["value"] == format_duration(default))
+    return options, initial
+
+
+def request_modal(
+    *,
+    integration_name: str,
+    access_details: str,
+    max_duration: timedelta,
+    default_duration: timedelta,
+    resource: Resource | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    options, initial = duration_options(max_duration, default_duration)
+    blocks: Blocks = [
+        section(
+            f"Ask for time-bound access to *{integration_name}*. An approver gets a DM; "
+            "the role is removed automatically when the time is up."
+        ),
+    ]
+    if access_details:
+        blocks.append(context(access_details))
+    resource_element: dict[str, Any] = {
+        "type": "external_select",
+        "action_id": "resource",
+        "placeholder": _plain("Type a deployment or project name"),
+        "min_query_length": 0,
+    }
+    if resource is not None:
+        resource_element["initial_option"] = resource_option(resource)
+    blocks += [
+        {
+            "type": "input",
+            "block_id": "resource",
+            "dispatch_action": True,
+            "label": _plain("Resource"),
+            "element": resource_element,
+        },
+        {
+            "type": "input",
+            "block_id": "role",
+            "label": _plain("Role"),
+            "element": {
+                "type": "static_select",
+                "action_id": "role",
+                "placeholder": _plain("Pick a role"),
+            }
+            | _role_options(resource),
+        },
+        {
+            "type": "input",
+            "block_id": "duration",
+            "label": _plain("Duration"),
+            "element": {
+                "type": "static_select",
+                "action_id": "duration",
+                "options": options,
+                "initial_option": initial,
+            },
+        },
+        {
+            "type": "input",
+            "block_id": "justification",
+            "label": _plain("Justification"),
+            "element": {
+                "type": "plain_text_input",
+                "action_id": "justification",
+                "multiline": True,
+                "max_length": 1000,
+                "placeholder": _plain("Why do you need this access? (a ticket, an incident)"),
+            },
+        },
+    ]
+    return {
+        "type": "modal",
+        "callback_id": "request_access",
+        "title": _plain("Request access", 24),
+        "submit": _plain("Request", 24),
+        "close": _plain("Cancel", 24),
+        "private_metadata": json.dumps(metadata or {})[:3000],
+        "blocks": blocks,
+    }
+
+
+def deny_modal(request: AccessRequest, metadata: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "modal",
+        "callback_id": "deny_reason",
+        "title": _plain(f"Deny {request.ref}", 24),
+        "submit": _plain("Deny", 24),
+        "close": _plain("Back", 24),
+        "private_metadata": json.dumps(metadata)[:3000],
+        "blocks": [
+            summary_fields(request),
+            {
+                "type": "input",
+                "block_id": "reason",
+                "optional": True,
+                "label": _plain("Reason (sent to the requester)"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "reason",
+                    "multiline": True,
+                    "max_length": 500,
+                },
+            },
+        ],
+    }
+
+
+# -- list, help, home --------------------------------------------------------------------------
+def request_line(request: AccessRequest) -> str:
+    times = f"requested {when(request.created_at)}"
+    if request.expires_at and request.state in (State.ACTIVE, State.GRANTING):
+        times += f", ends {when(request.expires_at)}"
+    elif request.ended_at:
+        times += f", ended {when(request.ended_at)}"
+    return (
+        f"{STATE_EMOJI.get(request.state, '')} *{request.ref}* <@{request.requester_id}> · "
+        f"`{request.role_id}` on {request.resource.label} · {format_duration(request.duration)} · "
+        f"*{request.state.value}* · {times}"
+    )
+
+
+def request_list(requests: Sequence[AccessRequest], total: int, scope: str) -> tuple[str, Blocks]:
+    if not requests:
+        text = f"No requests to show ({scope})."
+        return text, [section(text)]
+    text = f"{total} request{'s' if total != 1 else ''} ({scope}), newest first"
+    blocks: Blocks = [section(f"*{text}*")]
+    lines = [request_line(r) for r in requests]
+    chunk: list[str] = []
+    for line in lines:  # several lines per section, each section under 3000 characters
+        if sum(len(x) + 1 for x in chunk) + len(line) > 2900:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    if total > len(requests):
+        blocks.append(context(f"Showing {len(requests)} of {total}."))
+    return text, blocks[:50]
+
+
+HELP = """*/elastic-access* — just-in-time access to Elastic Cloud
+• `/elastic-access` — open the request form
+• `/elastic-access request <resource> <role> <duration> <justification…>` — request without the form
+    _resource_: a deployment name or ID, or `organization`
+    _role_: `deployment-viewer`, `deployment-editor`, `deployment-admin` (deployments); `billing-admin`, `organization-admin` (organization)
+    _duration_: `30m`, `2h`, `1d`, `1h30m` (at most {max})
+• `/elastic-access list [active|pending|mine|all]` — requests you may see, newest first
+• `/elastic-access revoke <id>` — end an active grant now (requester, approver or integration owner)
+• `/elastic-access help` — this message
+Approvers get a DM with *Approve* and *Deny*. Access is removed automatically when it ends."""
+
+
+def help_text(max_duration: timedelta, error: str | None = None) -> str:
+    text = HELP.format(max=format_duration(max_duration))
+    return f":warning: {error}\n\n{text}" if error else text
+
+
+def home_view(
+    *,
+    active: Sequence[AccessRequest],
+    pending: Sequence[AccessRequest],
+    to_approve: Sequence[AccessRequest],
+    now: datetime,
+) -> dict[str, Any]:
+    blocks: Blocks = [
+        {"type": "header", "text": _plain("Elastic Cloud access", 150)},
+        {
+            "type": "actions",
+            "block_id": "home",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "open_request_modal",
+                    "text": _plain("Request access"),
+                    "style": "primary",
+                    "value": "home",
+                }
+            ],
+        },
+        {"type": "header", "text": _plain("My active access", 150)},
+    ]
+    if active:
+        for r in active[:15]:
+            left = format_duration(max(timedelta(0), (r.expires_at or now) - now))
+            blocks.append(
+                section(
+                    f"*{r.ref}* `{r.role_id}` on {r.resource.label} — {left} left (ends {when(r.expires_at)})"
+                )
+            )
+    else:
+        blocks.append(context("None right now."))
+    blocks.append({"type": "header", "text": _plain("My pending requests", 150)})
+    if pending:
+        blocks += [
+            section(
+                f"*{r.ref}* `{r.role_id}` on {r.resource.label} — waiting since {when(r.created_at)}"
+            )
+            for r in pending[:15]
+        ]
+    else:
+        blocks.append(context("None."))
+    blocks.append({"type": "header", "text": _plain("Waiting for my approval", 150)})
+    if to_approve:
+        for r in to_approve[:10]:
+            blocks.append(summary_fields(r))
+            blocks.append(
+                {
+                    "type": "actions",
+                    "block_id": f"home-decide:{r.id}",
+                    "elements": [
+                        {
+                            "type": "button",
+                            "action_id": "approve",
+                            "text": _plain("Approve"),
+                            "style": "primary",
+                            "value": str(r.id),
+                        },
+                        {
+                            "type": "button",
+                            "action_id": "deny",
+                            "text": _plain("Deny"),
+                            "style": "danger",
+                            "value": str(r.id),
+                        },
+                    ],
+                }
+            )
+    else:
+        blocks.append(context("Nothing to approve."))
+    return {"type": "home", "blocks": blocks[:100]}

@@ -1,0 +1,117 @@
+"""Buttons: Approve, Deny, Revoke now, Request access (App Home), resource picked in the form."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.access.errors import AccessError
+from bot.slack import blocks
+from bot.slack.listeners.commands import open_request_modal
+
+log = logging.getLogger(__name__)
+
+
+def _request_id(body: dict) -> int | None:
+    try:
+        return int(body["actions"][0]["value"])
+    except (KeyError, IndexError, ValueError, TypeError):
+        return None
+
+
+def _tell_clicker(respond: Respond, client: WebClient, body: dict, text: str) -> None:
+    """A message only the clicker sees, next to what they clicked."""
+    if body.get("response_url"):
+        respond(text=text, response_type="ephemeral", replace_original=False)
+        return
+    client.chat_postMessage(channel=body["user"]["id"], text=text)
+
+
+def register(app: App, runtime) -> None:
+    @app.action("approve")
+    def approve(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+        ack()
+        request_id = _request_id(body)
+        if request_id is None:
+            return
+        try:
+            runtime.service.decide(request_id, body["user"]["id"], approve=True)
+        except AccessError as exc:
+            _tell_clicker(respond, client, body, f":warning: {exc}")
+
+    @app.action("deny")
+    def deny(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+        ack()
+        request_id = _request_id(body)
+        if request_id is None:
+            return
+        user_id = body["user"]["id"]
+        try:
+            request = runtime.service.get(request_id)
+            runtime.service.check_decider(request, user_id)
+        except AccessError as exc:
+            _tell_clicker(respond, client, body, f":warning: {exc}")
+            return
+        metadata = {"request_id": request_id, "response_url": body.get("response_url")}
+        try:
+            client.views_open(
+                trigger_id=body["trigger_id"], view=blocks.deny_modal(request, metadata)
+            )
+        except SlackApiError as exc:
+            # The form could not open (slow trigger): deny without a reason rather than drop the click.
+            log.warning(
+                "deny form failed to open (%s); denying without a reason", exc.response.get("error")
+            )
+            try:
+                runtime.service.decide(request_id, user_id, approve=False)
+            except AccessError as err:
+                _tell_clicker(respond, client, body, f":warning: {err}")
+
+    @app.action("revoke_now")
+    def revoke_now(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+        ack()
+        request_id = _request_id(body)
+        if request_id is None:
+            return
+        try:
+            request = runtime.service.revoke(request_id, body["user"]["id"])
+            _tell_clicker(respond, client, body, f"{request.ref}: access removed.")
+        except AccessError as exc:
+            _tell_clicker(respond, client, body, f":warning: {exc}")
+
+    @app.action("open_request_modal")
+    def open_modal(ack: Ack, body: dict, client: WebClient) -> None:
+        ack()
+        open_request_modal(client, runtime, body["trigger_id"], {})
+
+    @app.action("resource")
+    def resource_picked(ack: Ack, body: dict, client: WebClient) -> None:
+        """Re-render the form so the role list shows only roles valid for the chosen resource."""
+        ack()
+        view = body.get("view") or {}
+        selected = (body["actions"][0].get("selected_option") or {}).get("value", "")
+        resource = runtime.catalogue.find(selected)
+        policy = runtime.policy
+        try:
+            metadata = json.loads(view.get("private_metadata") or "{}")
+        except ValueError:
+            metadata = {}
+        try:
+            client.views_update(
+                view_id=view["id"],
+                hash=view.get("hash"),
+                view=blocks.request_modal(
+                    integration_name=policy.integration_name,
+                    access_details=policy.access_details,
+                    max_duration=policy.max_duration,
+                    default_duration=policy.default_duration,
+                    resource=resource,
+                    metadata=metadata,
+                ),
+            )
+        except SlackApiError as exc:  # hash_conflict: the user is typing; the submit re-checks
+            log.info("views.update skipped: %s", exc.response.get("error"))

@@ -1,0 +1,107 @@
+"""``/elastic-access``: open the form, file a request, list, revoke, help."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from slack_bolt import Ack, App, Respond
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.access.commands import FileRequest, Help, ListRequests, OpenModal, Revoke, parse_command
+from bot.access.errors import AccessError
+from bot.access.service import list_requests
+from bot.slack import blocks
+
+log = logging.getLogger(__name__)
+COMMAND = "/elastic-access"
+
+
+def open_request_modal(client: WebClient, runtime, trigger_id: str, metadata: dict) -> None:
+    """Open the form first (the trigger lasts 3 s); nothing slow may come before this call."""
+    policy = runtime.policy
+    client.views_open(
+        trigger_id=trigger_id,
+        view=blocks.request_modal(
+            integration_name=policy.integration_name,
+            access_details=policy.access_details,
+            max_duration=policy.max_duration,
+            default_duration=policy.default_duration,
+            metadata=metadata,
+        ),
+    )
+
+
+def register(app: App, runtime) -> None:
+    @app.command(COMMAND)
+    def handle(ack: Ack, command: dict, respond: Respond, client: WebClient) -> None:
+        user_id = command["user_id"]
+        try:
+            parsed = parse_command(command.get("text", ""))
+        except AccessError as exc:
+            ack(
+                response_type="ephemeral",
+                text=blocks.help_text(runtime.policy.max_duration, str(exc)),
+            )
+            return
+        if isinstance(parsed, Help):
+            ack(response_type="ephemeral", text=blocks.help_text(runtime.policy.max_duration))
+            return
+        if isinstance(parsed, OpenModal):
+            ack()
+            try:
+                open_request_modal(
+                    client, runtime, command["trigger_id"], {"channel": command.get("channel_id")}
+                )
+            except SlackApiError as exc:
+                log.warning("views.open failed: %s", exc.response.get("error"))
+                respond(
+                    response_type="ephemeral",
+                    text=(
+                        "Slack did not let me open the request form in time. Please run "
+                        "`/elastic-access` again, or use `/elastic-access request <resource> <role> "
+                        "<duration> <justification>`."
+                    ),
+                )
+            return
+        if isinstance(parsed, ListRequests):
+            try:
+                requests, total, scope = list_requests(runtime.service, user_id, parsed.filters)
+            except AccessError as exc:
+                ack(response_type="ephemeral", text=f":warning: {exc}")
+                return
+            text, body = blocks.request_list(requests, total, scope)
+            ack(response_type="ephemeral", text=text, blocks=body)
+            return
+        # Filing and revoking call Elastic Cloud: acknowledge first, answer through respond().
+        ack()
+        try:
+            if isinstance(parsed, FileRequest):
+                request = runtime.service.file_request(
+                    user_id, parsed.resource, parsed.role, parsed.duration, parsed.justification
+                )
+                respond(
+                    response_type="ephemeral",
+                    text=(
+                        f"Request {request.ref} filed: `{request.role_id}` on {request.resource.label}. "
+                        f"I'll DM you when it is decided."
+                    ),
+                )
+            elif isinstance(parsed, Revoke):
+                request = runtime.service.revoke(parsed.request_id, user_id)
+                respond(
+                    response_type="ephemeral",
+                    text=f"Request {request.ref} is {request.state.value}: the role has been removed.",
+                )
+        except AccessError as exc:
+            respond(response_type="ephemeral", text=f":warning: {exc}")
+        except Exception:
+            log.exception("command %s failed", json.dumps(command.get("text", ""))[:200])
+            respond(
+                response_type="ephemeral",
+                text=(
+                    ":warning: Something went wrong on my side; nothing was filed. "
+                    "Please try again in a minute."
+                ),
+            )

@@ -1,0 +1,14 @@
+"""Type-ahead for the resource picker, answered from the cached catalogue (no Elastic call)."""
+
+from __future__ import annotations
+
+from slack_bolt import Ack, App
+
+from bot.slack import blocks
+
+
+def register(app: App, runtime) -> None:
+    @app.options("resource")
+    def resource_options(ack: Ack, payload: dict) -> None:
+        found = runtime.catalogue.search(payload.get("value", ""), limit=100)
+        ack(options=[blocks.resource_option(r) for r in found])

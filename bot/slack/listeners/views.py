@@ -1,0 +1,102 @@
+"""Modal submissions: the request form and the deny reason."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from slack_sdk.webhook import WebhookClient
+
+from bot.access.durations import DurationError, parse_duration
+from bot.access.errors import AccessError, InvalidRequest
+
+log = logging.getLogger(__name__)
+
+
+def _value(state: dict, block: str) -> str:
+    element = (state.get(block) or {}).get(block) or {}
+    if element.get("selected_option"):
+        return element["selected_option"].get("value", "")
+    return element.get("value") or ""
+
+
+def register(app: App, runtime) -> None:
+    @app.view("request_access")
+    def submit_request(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
+        user_id = body["user"]["id"]
+        state = view.get("state", {}).get("values", {})
+        resource, role = _value(state, "resource"), _value(state, "role")
+        justification = _value(state, "justification").strip()
+        errors: dict[str, str] = {}
+        try:
+            duration = parse_duration(_value(state, "duration"))
+        except DurationError as exc:
+            errors["duration"] = str(exc)
+            duration = None
+        if not resource:
+            errors["resource"] = "Pick a resource."
+        if not role:
+            errors["role"] = "Pick a role."
+        if not justification:
+            errors["justification"] = "Say why you need this access."
+        if not errors and duration is not None:
+            try:
+                runtime.service.validate(resource, role, duration, justification)
+            except InvalidRequest as exc:
+                errors[exc.field or "resource"] = str(exc)[:150]
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack()
+        try:
+            runtime.service.file_request(user_id, resource, role, duration, justification)
+        except AccessError as exc:
+            _dm(client, user_id, f":warning: Your access request was not filed: {exc}")
+        except Exception:
+            log.exception("filing a request from the form failed")
+            _dm(
+                client,
+                user_id,
+                ":warning: Something went wrong on my side; your request was not filed. Please try again.",
+            )
+
+    @app.view("deny_reason")
+    def submit_deny(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
+        user_id = body["user"]["id"]
+        try:
+            metadata = json.loads(view.get("private_metadata") or "{}")
+            request_id = int(metadata["request_id"])
+        except (ValueError, KeyError, TypeError):
+            ack(
+                response_action="errors",
+                errors={"reason": "This form is out of date; use the Deny button again."},
+            )
+            return
+        reason = _value(view.get("state", {}).get("values", {}), "reason").strip() or None
+        try:
+            request = runtime.service.get(request_id)
+            runtime.service.check_decider(request, user_id)
+        except AccessError as exc:
+            ack(response_action="errors", errors={"reason": str(exc)[:150]})
+            return
+        ack()
+        try:
+            runtime.service.decide(request_id, user_id, approve=False, reason=reason)
+        except AccessError as exc:
+            url = metadata.get("response_url")
+            if url:
+                WebhookClient(url).send(
+                    text=f":warning: {exc}", response_type="ephemeral", replace_original=False
+                )
+            else:
+                _dm(client, user_id, f":warning: {exc}")
+
+
+def _dm(client: WebClient, user_id: str, text: str) -> None:
+    try:
+        client.chat_postMessage(channel=user_id, text=text)
+    except SlackApiError as exc:
+        log.warning("DM to %s failed: %s", user_id, exc.response.get("error"))

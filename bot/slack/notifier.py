@@ -1,0 +1,119 @@
+"""Sends and updates the bot's DMs, and remembers (channel, ts) so cards can be updated later.
+
+A Slack failure here is logged and swallowed: the database already holds the truth, and a
+lost notification must never undo or block a grant or a revocation.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.access.model import AccessRequest
+from bot.slack import blocks
+from bot.store.repository import MessageRef
+
+log = logging.getLogger(__name__)
+
+APPROVER = "approver"
+REQUESTER = "requester"
+
+
+class SlackNotifier:
+    def __init__(self, client: WebClient, store, access_details: str = "") -> None:
+        self.client = client
+        self.store = store
+        self.access_details = access_details
+        #: Called with a user ID whose App Home should be re-rendered.
+        self.on_home_changed = None
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _post(self, user_id: str, text: str, body: blocks.Blocks) -> tuple[str, str] | None:
+        try:
+            response = self.client.chat_postMessage(channel=user_id, text=text, blocks=body)
+            return response["channel"], response["ts"]
+        except SlackApiError as exc:
+            log.warning("DM to %s failed: %s", user_id, exc.response.get("error"))
+            return None
+
+    def _update(self, ref: MessageRef, text: str, body: blocks.Blocks) -> None:
+        try:
+            self.client.chat_update(channel=ref.channel, ts=ref.ts, text=text, blocks=body)
+        except SlackApiError as exc:
+            log.warning(
+                "updating message %s/%s failed: %s", ref.channel, ref.ts, exc.response.get("error")
+            )
+
+    def _homes(self, user_ids: Iterable[str]) -> None:
+        if self.on_home_changed:
+            for user_id in set(user_ids):
+                try:
+                    self.on_home_changed(user_id)
+                except Exception:  # a home refresh is cosmetic; never let it break a flow
+                    log.exception("refreshing App Home for %s failed", user_id)
+
+    def _tell_requester(self, request: AccessRequest) -> None:
+        text, body = blocks.requester_update(request, self.access_details)
+        posted = self._post(request.requester_id, text, body)
+        if posted:
+            self.store.save_message(
+                MessageRef(request.id, REQUESTER, request.requester_id, *posted)
+            )
+
+    def _refresh_cards(self, request: AccessRequest) -> None:
+        text, body = blocks.approver_card(request)
+        for ref in self.store.messages(request.id, APPROVER):
+            self._update(ref, text, body)
+
+    # -- the core's Notifier port -----------------------------------------------------------
+    def request_filed(self, request: AccessRequest) -> None:
+        text, body = blocks.approver_card(request)
+        for approver in request.approvers:
+            posted = self._post(approver, text, body)
+            if posted:
+                self.store.save_message(MessageRef(request.id, APPROVER, approver, *posted))
+        self._tell_requester(request)
+        self._homes([request.requester_id, *request.approvers])
+
+    def request_decided(self, request: AccessRequest) -> None:
+        self._refresh_cards(request)
+        self._tell_requester(request)
+        self._homes([request.requester_id, *request.approvers])
+
+    def request_granted(self, request: AccessRequest) -> None:
+        self._refresh_cards(request)
+        self._tell_requester(request)
+        self._homes([request.requester_id])
+
+    def request_failed(self, request: AccessRequest) -> None:
+        self._refresh_cards(request)
+        self._tell_requester(request)
+        self._homes([request.requester_id, *request.approvers])
+
+    def request_ended(self, request: AccessRequest) -> None:
+        self._refresh_cards(request)
+        self._tell_requester(request)
+        self._homes([request.requester_id])
+
+    def revocation_overdue(self, request: AccessRequest, owners: list[str]) -> None:
+        self.notify_owners(
+            owners,
+            f"Access {request.ref} ({request.role_id} on {request.resource.label} for "
+            f"<@{request.requester_id}>) expired {blocks.when(request.expires_at)} but is not "
+            f"removed yet: {request.last_error or 'still retrying'}. The bot keeps retrying.",
+        )
+
+    def revocation_recovered(self, request: AccessRequest, owners: list[str]) -> None:
+        self.notify_owners(
+            owners,
+            f"Access {request.ref} ({request.role_id} on {request.resource.label} for "
+            f"<@{request.requester_id}>) has now been removed.",
+        )
+
+    def notify_owners(self, owners: list[str], text: str) -> None:
+        message, body = blocks.owner_alert(text)
+        for owner in owners:
+            self._post(owner, message, body)

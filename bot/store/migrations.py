@@ -1,0 +1,147 @@
+"""The schema, as forward-only migrations applied at start (sqlite-utils ``Migrations``).
+
+Never edit a migration that has shipped: add a new one. ``tests/test_migrations.py`` builds a
+database at every earlier version and checks that the current code opens it.
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+migrations = sqlite_utils.Migrations("elastic-access-bot")
+
+
+@migrations(name="0001_initial")
+def m0001_initial(db: sqlite_utils.Database) -> None:
+    db.execute(
+        """
+        CREATE TABLE requests (
+            id INTEGER PRIMARY KEY,
+            requester_id TEXT NOT NULL,
+            requester_email TEXT NOT NULL,
+            resource_kind TEXT NOT NULL,
+            resource_id TEXT NOT NULL,
+            resource_name TEXT NOT NULL,
+            project_type TEXT,
+            role_id TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            duration_seconds INTEGER NOT NULL,
+            justification TEXT NOT NULL,
+            state TEXT NOT NULL,
+            approvers TEXT NOT NULL DEFAULT '[]',
+            approvals_needed INTEGER NOT NULL DEFAULT 1,
+            elastic_user_id TEXT,
+            decided_by TEXT,
+            decided_at TEXT,
+            decision_reason TEXT,
+            granted_at TEXT,
+            expires_at TEXT,
+            ended_at TEXT,
+            ended_by TEXT,
+            added TEXT NOT NULL DEFAULT '[]',
+            lease_owner TEXT,
+            lease_until TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT,
+            last_error TEXT,
+            overdue_alerted_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX requests_state_expires ON requests (state, expires_at)")
+    db.execute("CREATE INDEX requests_requester ON requests (requester_id, created_at)")
+    db.execute("CREATE INDEX requests_created ON requests (created_at)")
+    db.execute(
+        "CREATE INDEX requests_live_user ON requests (elastic_user_id, state) "
+        "WHERE state IN ('granting', 'active', 'revoking')"
+    )
+    db.execute(
+        """
+        CREATE TABLE approvals (
+            request_id INTEGER NOT NULL REFERENCES requests(id),
+            approver_id TEXT NOT NULL,
+            decision TEXT NOT NULL,
+            reason TEXT,
+            at TEXT NOT NULL,
+            PRIMARY KEY (request_id, approver_id)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE messages (
+            request_id INTEGER NOT NULL REFERENCES requests(id),
+            kind TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            ts TEXT NOT NULL,
+            PRIMARY KEY (request_id, kind, user_id)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE owned_units (
+            elastic_user_id TEXT NOT NULL,
+            unit TEXT NOT NULL,
+            request_id INTEGER NOT NULL REFERENCES requests(id),
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (elastic_user_id, unit)
+        )
+        """
+    )
+    db.execute(
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            request_id INTEGER,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        )
+        """
+    )
+    db.execute("CREATE INDEX events_request ON events (request_id, id)")
+    db.execute("CREATE INDEX events_at ON events (at)")
+    # The audit trail is append-only: the database itself refuses edits and deletions.
+    db.execute(
+        "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
+    )
+    db.execute(
+        "CREATE TRIGGER events_no_delete BEFORE DELETE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
+    )
+    db.execute(
+        """
+        CREATE TABLE catalogue (
+            key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            id TEXT NOT NULL,
+            name TEXT NOT NULL,
+            project_type TEXT,
+            tags TEXT NOT NULL DEFAULT '{}',
+            refreshed_at TEXT NOT NULL
+        )
+        """
+    )
+    db.execute("CREATE INDEX catalogue_name ON catalogue (name COLLATE NOCASE)")
+    db.execute(
+        """
+        CREATE TABLE slash_dedupe (
+            fingerprint TEXT PRIMARY KEY,
+            request_id INTEGER,
+            at TEXT NOT NULL
+        )
+        """
+    )
+
+
+def apply(db: sqlite_utils.Database) -> list[str]:
+    """Apply pending migrations; returns the names applied (for the start-up log)."""
+    pending = [m.name for m in migrations.pending(db)]
+    migrations.apply(db)
+    return pending

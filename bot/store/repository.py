@@ -1,0 +1,458 @@
+"""The store the core talks to: requests, approvals, message references, owned units, events.
+
+Every state change is one conditional write (``UPDATE … WHERE id = ? AND state IN (…)``)
+inside an IMMEDIATE transaction together with its audit event, so the database is always the
+whole truth and two actors racing for the same move cannot both win.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.access.model import AccessRequest, resource_from_row
+from bot.access.resources import Resource, ResourceKind, Unit
+from bot.access.states import LIVE, State
+from bot.clock import from_iso, to_iso
+from bot.store import migrations
+from bot.store.database import Database
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    request_id: int
+    kind: str
+    user_id: str
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class Approval:
+    approver_id: str
+    decision: str
+    reason: str | None
+    at: datetime
+
+
+def _dt(value: str | None) -> datetime | None:
+    return from_iso(value) if value else None
+
+
+def _row_to_request(row: Any) -> AccessRequest:
+    return AccessRequest(
+        id=row["id"],
+        requester_id=row["requester_id"],
+        requester_email=row["requester_email"],
+        resource=resource_from_row(
+            row["resource_kind"], row["resource_id"], row["resource_name"], row["project_type"]
+        ),
+        role_id=row["role_id"],
+        duration=timedelta(seconds=row["duration_seconds"]),
+        justification=row["justification"],
+        state=State(row["state"]),
+        created_at=from_iso(row["created_at"]),
+        approvers=json.loads(row["approvers"]),
+        approvals_needed=row["approvals_needed"],
+        unit=Unit.parse(row["unit"]),
+        elastic_user_id=row["elastic_user_id"],
+        decided_by=row["decided_by"],
+        decided_at=_dt(row["decided_at"]),
+        decision_reason=row["decision_reason"],
+        granted_at=_dt(row["granted_at"]),
+        expires_at=_dt(row["expires_at"]),
+        ended_at=_dt(row["ended_at"]),
+        ended_by=row["ended_by"],
+        attempts=row["attempts"],
+        next_attempt_at=_dt(row["next_attempt_at"]),
+        last_error=row["last_error"],
+        added=[Unit.parse(u) for u in json.loads(row["added"])],
+    )
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return to_iso(value)
+    if isinstance(value, State):
+        return value.value
+    if isinstance(value, list):
+        return json.dumps([v.text if isinstance(v, Unit) else v for v in value])
+    return value
+
+
+class Store:
+    """SQLite implementation of the core's store."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.instance = uuid.uuid4().hex[:12]
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def migrate(self) -> list[str]:
+        return migrations.apply(self.db.utils)
+
+    # -- requests --------------------------------------------------------------------------
+    def create_request(
+        self,
+        *,
+        requester_id: str,
+        requester_email: str,
+        resource: Resource,
+        role_id: str,
+        unit: Unit,
+        duration: timedelta,
+        justification: str,
+        approvers: Sequence[str],
+        approvals_needed: int,
+        now: datetime,
+        elastic_user_id: str | None,
+    ) -> AccessRequest:
+        with self.db.write() as conn:
+            cur = conn.execute(
+                """
+                INSERT INTO requests (requester_id, requester_email, resource_kind, resource_id,
+                    resource_name, project_type, role_id, unit, duration_seconds, justification,
+                    state, approvers, approvals_needed, elastic_user_id, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                (
+                    requester_id,
+                    requester_email,
+                    resource.kind.value,
+                    resource.id,
+                    resource.name,
+                    resource.project_type,
+                    role_id,
+                    unit.text,
+                    int(duration.total_seconds()),
+                    justification,
+                    State.PENDING.value,
+                    json.dumps(list(approvers)),
+                    approvals_needed,
+                    elastic_user_id,
+                    to_iso(now),
+                    to_iso(now),
+                ),
+            )
+            request_id = int(cur.lastrowid or 0)
+            self._event(
+                conn,
+                request_id,
+                now,
+                requester_id,
+                "requested",
+                {
+                    "resource": resource.key,
+                    "role": role_id,
+                    "duration_seconds": int(duration.total_seconds()),
+                    "justification": justification,
+                    "approvers": list(approvers),
+                },
+            )
+        request = self.get(request_id)
+        assert request is not None
+        return request
+
+    def get(self, request_id: int) -> AccessRequest | None:
+        row = self.db.one("SELECT * FROM requests WHERE id = ?", (request_id,))
+        return _row_to_request(row) if row else None
+
+    def transition(
+        self,
+        request_id: int,
+        sources: Iterable[State],
+        target: State,
+        *,
+        now: datetime,
+        actor: str,
+        event: str | None = None,
+        detail: dict[str, Any] | None = None,
+        release_lease: bool = True,
+        **fields: Any,
+    ) -> AccessRequest | None:
+        """Move ``request_id`` to ``target`` if it is in one of ``sources``; None if it is not.
+
+        The move and its audit event are one transaction: nobody can see one without the other.
+        """
+        sources = tuple(s.value for s in sources)
+        values = {k: _encode(v) for k, v in fields.items()}
+        values["state"] = target.value
+        values["updated_at"] = to_iso(now)
+        if release_lease:
+            values["lease_owner"] = None
+            values["lease_until"] = None
+        assignments = ", ".join(f"{k} = ?" for k in values)
+        placeholders = ", ".join("?" for _ in sources)
+        with self.db.write() as conn:
+            cur = conn.execute(
+                f"UPDATE requests SET {assignments} WHERE id = ? AND state IN ({placeholders})",
+                (*values.values(), request_id, *sources),
+            )
+            if cur.rowcount != 1:
+                return None
+            self._event(conn, request_id, now, actor, event or target.value, detail or {})
+        return self.get(request_id)
+
+    def update_fields(self, request_id: int, *, now: datetime, **fields: Any) -> None:
+        """Change bookkeeping columns (retry schedule, errors) without a state move."""
+        values = {k: _encode(v) for k, v in fields.items()}
+        values["updated_at"] = to_iso(now)
+        assignments = ", ".join(f"{k} = ?" for k in values)
+        self.db.execute(
+            f"UPDATE requests SET {assignments} WHERE id = ?", (*values.values(), request_id)
+        )
+
+    def claim(
+        self,
+        request_id: int,
+        states: Iterable[State],
+        *,
+        now: datetime,
+        lease: timedelta,
+        owner: str | None = None,
+    ) -> AccessRequest | None:
+        """Take a time-limited lease on a row so only one worker acts on it at a time.
+
+        A worker that crashes simply lets its lease run out; the sweep then claims the row again.
+        """
+        states = tuple(s.value for s in states)
+        placeholders = ", ".join("?" for _ in states)
+        cur = self.db.execute(
+            f"""
+            UPDATE requests SET lease_owner = ?, lease_until = ?
+            WHERE id = ? AND state IN ({placeholders})
+              AND (lease_until IS NULL OR lease_until <= ?)
+            """,
+            (owner or self.instance, to_iso(now + lease), request_id, *states, to_iso(now)),
+        )
+        return self.get(request_id) if cur.rowcount == 1 else None
+
+    def release(self, request_id: int) -> None:
+        self.db.execute(
+            "UPDATE requests SET lease_owner = NULL, lease_until = NULL WHERE id = ?",
+            (request_id,),
+        )
+
+    def due_work(self, now: datetime, limit: int = 500) -> list[tuple[int, State]]:
+        """Rows the sweep must act on: expired grants, retries due, and abandoned work."""
+        stamp = to_iso(now)
+        rows = self.db.query(
+            """
+            SELECT id, state FROM requests
+            WHERE state = 'active' AND expires_at <= ?
+              AND (lease_until IS NULL OR lease_until <= ?)
+            UNION ALL
+            SELECT id, state FROM requests
+            WHERE state = 'revoking' AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+              AND (lease_until IS NULL OR lease_until <= ?)
+            UNION ALL
+            SELECT id, state FROM requests
+            WHERE state IN ('approved', 'granting')
+              AND (next_attempt_at IS NULL OR next_attempt_at <= ?)
+              AND (lease_until IS NULL OR lease_until <= ?)
+            LIMIT ?
+            """,
+            (stamp, stamp, stamp, stamp, stamp, stamp, limit),
+        )
+        return [(r["id"], State(r["state"])) for r in rows]
+
+    def scheduled_expiries(self) -> list[tuple[int, datetime]]:
+        rows = self.db.query(
+            "SELECT id, expires_at FROM requests WHERE state IN ('active', 'granting') "
+            "AND expires_at IS NOT NULL"
+        )
+        return [(r["id"], from_iso(r["expires_at"])) for r in rows]
+
+    def overdue(self, now: datetime, grace: timedelta) -> list[AccessRequest]:
+        """Live grants past expiry by more than ``grace`` that nobody has been told about yet."""
+        rows = self.db.query(
+            """
+            SELECT * FROM requests WHERE state IN ('active', 'revoking', 'granting')
+              AND expires_at <= ? AND overdue_alerted_at IS NULL
+            """,
+            (to_iso(now - grace),),
+        )
+        return [_row_to_request(r) for r in rows]
+
+    def list_requests(
+        self,
+        *,
+        requester_id: str | None = None,
+        states: Sequence[State] | None = None,
+        limit: int = 20,
+        offset: int = 0,
+    ) -> tuple[list[AccessRequest], int]:
+        where, params = [], []
+        if requester_id:
+            where.append("requester_id = ?")
+            params.append(requester_id)
+        if states:
+            where.append(f"state IN ({', '.join('?' for _ in states)})")
+            params.extend(s.value for s in states)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        total = self.db.one(f"SELECT count(*) FROM requests {clause}", params)[0]
+        rows = self.db.query(
+            f"SELECT * FROM requests {clause} ORDER BY id DESC LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [_row_to_request(r) for r in rows], total
+
+    # -- approvals -------------------------------------------------------------------------
+    def record_approval(
+        self, request_id: int, approver_id: str, decision: str, reason: str | None, now: datetime
+    ) -> bool:
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO approvals (request_id, approver_id, decision, reason, at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (request_id, approver_id, decision, reason, to_iso(now)),
+        )
+        return cur.rowcount == 1
+
+    def approvals(self, request_id: int) -> list[Approval]:
+        rows = self.db.query(
+            "SELECT * FROM approvals WHERE request_id = ? ORDER BY at", (request_id,)
+        )
+        return [
+            Approval(r["approver_id"], r["decision"], r["reason"], from_iso(r["at"])) for r in rows
+        ]
+
+    # -- message references ----------------------------------------------------------------
+    def save_message(self, ref: MessageRef) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO messages (request_id, kind, user_id, channel, ts) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (ref.request_id, ref.kind, ref.user_id, ref.channel, ref.ts),
+        )
+
+    def messages(self, request_id: int, kind: str | None = None) -> list[MessageRef]:
+        sql = "SELECT * FROM messages WHERE request_id = ?"
+        params: list[Any] = [request_id]
+        if kind:
+            sql += " AND kind = ?"
+            params.append(kind)
+        return [
+            MessageRef(r["request_id"], r["kind"], r["user_id"], r["channel"], r["ts"])
+            for r in self.db.query(sql, params)
+        ]
+
+    # -- owned units: what the bot added and must one day take away ------------------------
+    def own_units(
+        self, elastic_user_id: str, units: Iterable[Unit], request_id: int, now: datetime
+    ) -> None:
+        with self.db.write() as conn:
+            for unit in units:
+                conn.execute(
+                    "INSERT OR IGNORE INTO owned_units (elastic_user_id, unit, request_id, added_at) "
+                    "VALUES (?, ?, ?, ?)",
+                    (elastic_user_id, unit.text, request_id, to_iso(now)),
+                )
+
+    def owned_units(self, elastic_user_id: str) -> set[Unit]:
+        rows = self.db.query(
+            "SELECT unit FROM owned_units WHERE elastic_user_id = ?", (elastic_user_id,)
+        )
+        return {Unit.parse(r["unit"]) for r in rows}
+
+    def disown_units(self, elastic_user_id: str, units: Iterable[Unit]) -> None:
+        with self.db.write() as conn:
+            for unit in units:
+                conn.execute(
+                    "DELETE FROM owned_units WHERE elastic_user_id = ? AND unit = ?",
+                    (elastic_user_id, unit.text),
+                )
+
+    def units_needed_by_others(self, elastic_user_id: str, request_id: int) -> set[Unit]:
+        """Units that other live grants of the same member still need."""
+        rows = self.db.query(
+            f"""
+            SELECT unit FROM requests WHERE elastic_user_id = ? AND id != ?
+              AND state IN ({", ".join("?" for _ in LIVE)})
+            """,
+            (elastic_user_id, request_id, *(s.value for s in LIVE)),
+        )
+        return {Unit.parse(r["unit"]) for r in rows}
+
+    # -- events ----------------------------------------------------------------------------
+    def _event(
+        self, conn: Any, request_id: int | None, now: datetime, actor: str, kind: str, detail: dict
+    ) -> None:
+        conn.execute(
+            "INSERT INTO events (request_id, at, actor, kind, detail) VALUES (?, ?, ?, ?, ?)",
+            (request_id, to_iso(now), actor, kind, json.dumps(detail, sort_keys=True, default=str)),
+        )
+
+    def event(
+        self,
+        request_id: int | None,
+        now: datetime,
+        actor: str,
+        kind: str,
+        detail: dict | None = None,
+    ) -> None:
+        with self.db.write() as conn:
+            self._event(conn, request_id, now, actor, kind, detail or {})
+
+    def events(self, request_id: int) -> list[dict[str, Any]]:
+        rows = self.db.query("SELECT * FROM events WHERE request_id = ? ORDER BY id", (request_id,))
+        return [dict(r) | {"detail": json.loads(r["detail"])} for r in rows]
+
+    # -- slash-command de-duplication ------------------------------------------------------
+    def seen_recently(self, fingerprint: str, now: datetime, window: timedelta) -> bool:
+        """True if the same command text from the same user arrived within ``window``."""
+        with self.db.write() as conn:
+            row = conn.execute(
+                "SELECT at FROM slash_dedupe WHERE fingerprint = ?", (fingerprint,)
+            ).fetchone()
+            if row and from_iso(row["at"]) > now - window:
+                return True
+            conn.execute(
+                "INSERT OR REPLACE INTO slash_dedupe (fingerprint, at) VALUES (?, ?)",
+                (fingerprint, to_iso(now)),
+            )
+            conn.execute("DELETE FROM slash_dedupe WHERE at < ?", (to_iso(now - window * 10),))
+        return False
+
+    # -- catalogue cache -------------------------------------------------------------------
+    def replace_catalogue(self, resources: Iterable[Resource], now: datetime) -> int:
+        stamp = to_iso(now)
+        count = 0
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM catalogue")
+            for r in resources:
+                conn.execute(
+                    "INSERT OR REPLACE INTO catalogue (key, kind, id, name, project_type, tags, refreshed_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (r.key, r.kind.value, r.id, r.name, r.project_type, json.dumps(r.tags), stamp),
+                )
+                count += 1
+        return count
+
+    def catalogue(self) -> list[Resource]:
+        rows = self.db.query("SELECT * FROM catalogue ORDER BY kind, name COLLATE NOCASE")
+        return [
+            Resource(
+                ResourceKind(r["kind"]),
+                r["id"],
+                r["name"],
+                r["project_type"],
+                json.loads(r["tags"]),
+            )
+            for r in rows
+        ]
+
+    # -- overdue alerts --------------------------------------------------------------------
+    def mark_alerted(self, request_id: int, now: datetime) -> bool:
+        """Claim the right to send the overdue alert (once per grant)."""
+        cur = self.db.execute(
+            "UPDATE requests SET overdue_alerted_at = ? WHERE id = ? AND overdue_alerted_at IS NULL",
+            (to_iso(now), request_id),
+        )
+        return cur.rowcount == 1
+
+    def was_alerted(self, request_id: int) -> bool:
+        row = self.db.one("SELECT overdue_alerted_at FROM requests WHERE id = ?", (request_id,))
+        return bool(row and row["overdue_alerted_at"])

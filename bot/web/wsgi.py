@@ -1,0 +1,53 @@
+"""One WSGI application: ``POST /slack/events`` (Bolt), ``GET /healthz``, ``GET /readyz``.
+
+Bolt's own WSGI adapter answers only the Slack path; platforms probe health, so this wraps it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+SLACK_PATH = "/slack/events"
+StartResponse = Callable[..., Any]
+
+
+def _json(start_response: StartResponse, status: str, data: dict[str, Any]) -> Iterable[bytes]:
+    body = json.dumps(data).encode()
+    start_response(
+        status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
+    return [body]
+
+
+class WebApp:
+    def __init__(self, runtime, bolt_app) -> None:
+        self.runtime = runtime
+        self.slack = SlackRequestHandler(bolt_app, path=SLACK_PATH)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        if path == "/healthz":
+            ok = self.runtime.started
+            return _json(start_response, "200 OK" if ok else "503 Service Unavailable", {"ok": ok})
+        if path == "/readyz":
+            checks = self.runtime.readiness()
+            ok = all(checks.values())
+            return _json(
+                start_response,
+                "200 OK" if ok else "503 Service Unavailable",
+                {"ok": ok, "checks": checks},
+            )
+        if path == SLACK_PATH and method == "POST":
+            if self.runtime.stopping:
+                return _json(
+                    start_response,
+                    "503 Service Unavailable",
+                    {"ok": False, "error": "shutting down"},
+                )
+            return self.slack(environ, start_response)
+        return _json(start_response, "404 Not Found", {"ok": False, "error": "not found"})

@@ -1,0 +1,96 @@
+"""Shared fixtures: the fakes (real HTTP servers on 127.0.0.1) and a running bot."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fakes import elastic_spec_dir, shared_dir
+from tests.fakes.elastic_emulator import ElasticEmulator
+from tests.fakes.slack_api import FakeSlack
+from tests.harness import (
+    API_KEY,
+    BOT_TOKEN,
+    ORG_ID,
+    OWNER,
+    OWNER2,
+    REQUESTER,
+    STRANGER,
+    Bot,
+    make_settings,
+    start_bot,
+    stop_bot,
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Real tokens or proxies in the developer's shell must never reach a test."""
+    for name in list(os.environ):
+        if name.startswith(
+            ("SLACK_", "ELASTIC_CLOUD_", "ELASTIC_ACCESS_CONFIG")
+        ) or name.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+    for name in ("DATABASE_PATH", "PORT", "INTEGRATION_OWNERS", "LOG_FORMAT", "MAX_DURATION"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def spec_dir():
+    path = elastic_spec_dir()
+    if path is None:
+        pytest.skip(
+            "../shared/elastic-cloud-api is not beside this checkout (set ELASTIC_ACCESS_SHARED)"
+        )
+    return path
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    root = shared_dir()
+    fixtures = root / "slack-fixtures" / "web-api-methods" if root else None
+    fake = FakeSlack(fixtures if fixtures and fixtures.is_dir() else None, bot_token=BOT_TOKEN)
+    fake.start()
+    fake.add_user(REQUESTER, email="alice@example.com", name="alice", real_name="Alice Requester")
+    fake.add_user(OWNER, email="owner1@example.com", name="olivia", real_name="Olivia Owner")
+    fake.add_user(OWNER2, email="owner2@example.com", name="oscar", real_name="Oscar Owner")
+    fake.add_user(STRANGER, email="sam@example.com", name="sam", real_name="Sam Stranger")
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def elastic(spec_dir) -> Iterator[ElasticEmulator]:
+    emulator = ElasticEmulator(spec_dir, api_key=API_KEY, organization_id=ORG_ID)
+    emulator.start()
+    emulator.add_member("alice@example.com", user_id="1000000001", name="Alice Requester")
+    emulator.add_member("owner1@example.com", user_id="1000000002", name="Olivia Owner")
+    emulator.add_deployment(
+        "prod-search", tags={"owner": "owner1@example.com"}, deployment_id="d" * 32
+    )
+    emulator.add_deployment("staging-logs", deployment_id="e" * 32)
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def make_bot(tmp_path, slack, elastic):
+    """Start a bot with optional setting overrides; every bot started is stopped afterwards."""
+    bots: list[Bot] = []
+
+    def make(**overrides) -> Bot:
+        settings = make_settings(tmp_path, elastic.url, slack.api_url, **overrides)
+        bot = start_bot(settings, slack)
+        bots.append(bot)
+        return bot
+
+    yield make
+    for bot in bots:
+        stop_bot(bot)
+
+
+@pytest.fixture
+def bot(make_bot) -> Bot:
+    return make_bot()

@@ -1,0 +1,32 @@
+"""Test fakes: real HTTP servers on 127.0.0.1 that stand in for Slack and Elastic Cloud."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_REPO_ROOT = Path(__file__).resolve().parents[2]
+
+ELASTIC_SPEC_FILES = ("apidocs-user.json", "serverless-project-api-dereferenced.yml")
+
+
+def shared_dir() -> Path | None:
+    """Return the shared reference folder, or None when this checkout has none.
+
+    Why: the published API specs and fixtures live outside the repository (they are not
+    ours to redistribute), so tests that need them must skip cleanly when they are absent.
+    Override the location with ``ELASTIC_ACCESS_SHARED``.
+    """
+    root = Path(os.environ.get("ELASTIC_ACCESS_SHARED", _REPO_ROOT.parent / "shared"))
+    return root if root.is_dir() else None
+
+
+def elastic_spec_dir() -> Path | None:
+    """Return ``<shared>/elastic-cloud-api`` if both published Elastic specs are there."""
+    root = shared_dir()
+    if root is None:
+        return None
+    spec_dir = root / "elastic-cloud-api"
+    if all((spec_dir / name).is_file() for name in ELASTIC_SPEC_FILES):
+        return spec_dir
+    return None

@@ -1,0 +1,197 @@
+"""Drives the bot the way Slack does: signed HTTP requests to a real server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import httpx
+from slack_sdk.signature import SignatureVerifier
+
+from bot.clock import FakeClock
+from bot.config import Settings
+from bot.elastic.client import RetryPolicy
+from bot.runtime import Runtime
+from bot.slack.app import web_client
+from bot.web.server import serve_in_thread
+
+SIGNING_SECRET = "test-signing-secret-8f2d1c"
+BOT_TOKEN = "xoxb-test-token"
+API_KEY = "essu_test_api_key_0123456789abcdef"
+ORG_ID = "1234567890"
+
+REQUESTER = "U0REQUEST"
+OWNER = "U0OWNER01"
+OWNER2 = "U0OWNER02"
+STRANGER = "U0STRANGE"
+
+
+def sign(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+
+
+def fast_retry() -> RetryPolicy:
+    return RetryPolicy(attempts=3, initial=0.01, maximum=0.05, total=5)
+
+
+@dataclass
+class Bot:
+    """A running bot (real WSGI server, real SQLite file) wired to the fakes."""
+
+    runtime: Runtime
+    url: str
+    slack: Any
+    clock: FakeClock
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
+
+    # -- sending what Slack sends ----------------------------------------------------------
+    def post(
+        self, body: str, content_type: str, headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        hdrs = {"Content-Type": content_type, **sign(body), **(headers or {})}
+        return self.http.post(f"{self.url}/slack/events", content=body.encode(), headers=hdrs)
+
+    def command(self, user: str, text: str, **extra: str) -> httpx.Response:
+        form = {
+            "token": "legacy-verification-token",
+            "team_id": "T0001",
+            "team_domain": "example",
+            "channel_id": "C0GENERAL",
+            "channel_name": "general",
+            "user_id": user,
+            "user_name": user.lower(),
+            "command": "/elastic-access",
+            "text": text,
+            "api_app_id": "A0APP",
+            "is_enterprise_install": "false",
+            "response_url": self.slack.webhook_url(f"cmd-{user}"),
+            "trigger_id": self.slack.new_trigger_id(),
+        } | extra
+        return self.post(urlencode(form), "application/x-www-form-urlencoded")
+
+    def interact(self, payload: dict[str, Any]) -> httpx.Response:
+        body = "payload=" + quote(json.dumps(payload))
+        return self.post(body, "application/x-www-form-urlencoded")
+
+    def click(
+        self, user: str, action_id: str, value: str, message: dict[str, Any] | None = None
+    ) -> httpx.Response:
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
+            "api_app_id": "A0APP",
+            "token": "legacy-verification-token",
+            "team": {"id": "T0001", "domain": "example"},
+            "trigger_id": self.slack.new_trigger_id(),
+            "response_url": self.slack.webhook_url(f"click-{user}"),
+            "actions": [
+                {
+                    "action_id": action_id,
+                    "block_id": f"decide:{value}",
+                    "type": "button",
+                    "value": value,
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
+        if message is not None:
+            payload["container"] = {
+                "type": "message",
+                "message_ts": message["ts"],
+                "channel_id": message["channel"],
+                "is_ephemeral": False,
+            }
+            payload["channel"] = {"id": message["channel"], "name": "directmessage"}
+            payload["message"] = {
+                "ts": message["ts"],
+                "text": message.get("text", ""),
+                "blocks": message.get("blocks", []),
+            }
+        return self.interact(payload)
+
+    def submit_view(
+        self, user: str, view: dict[str, Any], values: dict[str, Any]
+    ) -> httpx.Response:
+        state = {block: {block: value} for block, value in values.items()}
+        payload = {
+            "type": "view_submission",
+            "team": {"id": "T0001", "domain": "example"},
+            "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
+            "api_app_id": "A0APP",
+            "token": "legacy-verification-token",
+            "trigger_id": self.slack.new_trigger_id(),
+            "view": view | {"id": view.get("id", "V0TEST"), "state": {"values": state}},
+            "response_urls": [],
+        }
+        return self.interact(payload)
+
+    def options(self, user: str, action_id: str, value: str) -> httpx.Response:
+        payload = {
+            "type": "block_suggestion",
+            "user": {"id": user, "team_id": "T0001"},
+            "team": {"id": "T0001"},
+            "api_app_id": "A0APP",
+            "token": "legacy-verification-token",
+            "action_id": action_id,
+            "block_id": action_id,
+            "value": value,
+            "view": {"id": "V0TEST", "type": "modal", "callback_id": "request_access"},
+        }
+        return self.interact(payload)
+
+    # -- time and waiting ------------------------------------------------------------------
+    def advance(self, delta: timedelta) -> None:
+        """Move the bot's clock and let the sweep act (as a sweep tick would)."""
+        self.clock.advance(delta)
+        self.runtime.scheduler.sweep()
+
+    def request(self, request_id: int):
+        return self.runtime.store.get(request_id)
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def make_settings(
+    tmp_path: Path, elastic_url: str, slack_api_url: str, **overrides: Any
+) -> Settings:
+    values: dict[str, Any] = {
+        "slack_bot_token": BOT_TOKEN,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": slack_api_url,
+        "elastic_cloud_api_key": API_KEY,
+        "elastic_cloud_organization_id": ORG_ID,
+        "elastic_cloud_api_url": elastic_url,
+        "database_path": tmp_path / "bot.db",
+        "integration_owners": [OWNER],
+        "access_details": "Sign in at https://cloud.elastic.co with your company SSO.",
+        "max_duration": "12h",
+        "sweep_interval": "1h",  # tests drive the sweep themselves unless they say otherwise
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def start_bot(settings: Settings, slack: Any, clock: FakeClock | None = None) -> Bot:
+    clock = clock or FakeClock()
+    client = web_client(BOT_TOKEN, slack.api_url, rate_limit_retries=2)
+    runtime = Runtime(settings, clock=clock, slack_client=client, elastic_retry=fast_retry())
+    runtime.start()
+    server = serve_in_thread(runtime.wsgi, "127.0.0.1", 0)
+    bot = Bot(runtime, f"http://127.0.0.1:{server.server_address[1]}", slack, clock)
+    bot._server = server  # type: ignore[attr-defined]
+    return bot
+
+
+def stop_bot(bot: Bot) -> None:
+    bot._server.shutdown()  # type: ignore[attr-defined]
+    bot._server.server_close()  # type: ignore[attr-defined]
+    bot.runtime.stop()
+    bot.close()
