@@ -1,0 +1,345 @@
+"""Slack behaviour over real HTTP: signatures, bad input, the form, deny, clicks, list, revoke."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from datetime import timedelta
+from urllib.parse import urlencode
+
+import httpx
+
+from bot.access.states import State
+from tests.fakes.slack_api import text_of
+from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER, sign
+
+DEPLOYMENT = "d" * 32
+ALICE = "1000000001"
+
+
+def buttons(message) -> list[str]:
+    return [
+        e.get("action_id")
+        for b in message.get("blocks", [])
+        if b.get("type") == "actions"
+        for e in b["elements"]
+    ]
+
+
+def card_for(slack, user, ref="#1"):
+    return slack.wait_for(
+        lambda: [
+            m for m in slack.messages_to(user) if ref in text_of(m) and "approve" in buttons(m)
+        ],
+        message=f"approval card {ref} for {user}",
+    )[0]
+
+
+def last_reply(slack, name):
+    posts = slack.wait_for(lambda: slack.webhook_posts(name), message=f"reply on {name}")
+    return posts[-1]
+
+
+def file_request(
+    bot, slack, text="request prod-search deployment-viewer 1h checking INC-1", ref="#1"
+):
+    assert bot.command(REQUESTER, text).status_code == 200
+    return card_for(slack, OWNER, ref)
+
+
+# -- signatures ---------------------------------------------------------------------------
+def _raw_command(bot, headers):
+    body = urlencode(
+        {
+            "command": "/elastic-access",
+            "text": "request prod-search deployment-viewer 1h x",
+            "user_id": REQUESTER,
+            "team_id": "T0001",
+            "trigger_id": "1.2.3",
+            "response_url": bot.slack.webhook_url("sig"),
+        }
+    )
+    return httpx.post(
+        f"{bot.url}/slack/events",
+        content=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+    )
+
+
+def test_unsigned_wrong_stale_or_tampered_requests_get_401_and_change_nothing(bot, slack):
+    body = "command=%2Felastic-access&text=help&user_id=U0REQUEST"
+    cases = {
+        "missing": {},
+        "wrong secret": sign(body, secret="not-the-secret"),
+        "stale": sign(body, timestamp=int(time.time()) - 301),
+        "tampered": sign(body + "&x=1"),
+    }
+    for label, headers in cases.items():
+        response = _raw_command(bot, headers)
+        assert response.status_code == 401, label
+    assert bot.runtime.store.list_requests()[1] == 0
+    assert slack.calls_to("chat.postMessage") == []
+
+
+def test_help_is_ephemeral_and_lists_every_subcommand(bot):
+    response = bot.command(REQUESTER, "help")
+    data = response.json()
+    assert data["response_type"] == "ephemeral"
+    for word in ("request", "list", "revoke", "help", "deployment-viewer", "12h"):
+        assert word in data["text"]
+
+
+# -- bad input ----------------------------------------------------------------------------
+def test_bad_text_requests_are_refused_to_the_caller_only(bot, slack):
+    cases = {
+        "request nope deployment-viewer 1h why": "Unknown resource",
+        "request prod-search billing-admin 1h why": "not a role for Deployment prod-search",
+        "request prod-search deployment-viewer 0m why": "zero",
+        "request prod-search deployment-viewer 13h why": "maximum of 12h",
+        "request prod-search deployment-viewer 2 why": "no unit",
+        "request prod-search deployment-viewer 1h": "justification is required",
+        "request prod-search": "Missing arguments",
+        "request organization deployment-admin 1h why": "Valid roles: `organization-admin`, `billing-admin`",
+        "frobnicate": "Unknown subcommand",
+        "revoke abc": "not a request ID",
+    }
+    for text, expected in cases.items():
+        response = bot.command(REQUESTER, text)
+        assert response.status_code == 200
+        if response.headers.get("content-type", "").startswith(
+            "application/json"
+        ) and response.json().get("text"):
+            said = response.json()["text"]
+        else:
+            said = last_reply(slack, f"cmd-{REQUESTER}")["text"]
+        assert expected in said, (text, said)
+    assert bot.runtime.store.list_requests()[1] == 0
+    assert slack.calls_to("chat.postMessage") == []
+
+
+def test_requester_who_is_not_an_elastic_member_is_told_why(bot, slack, elastic):
+    slack.add_user("U0NEWBIE1", email="newbie@example.com", name="newbie")
+    bot.command("U0NEWBIE1", "request prod-search deployment-viewer 1h onboarding")
+    reply = last_reply(slack, "cmd-U0NEWBIE1")
+    assert "newbie@example.com" in reply["text"] and "invite" in reply["text"]
+    assert bot.runtime.store.list_requests()[1] == 0
+    assert slack.messages_to(OWNER) == []
+
+
+def test_only_owner_requesting_is_refused_and_owners_told(make_bot, slack):
+    bot = make_bot(integration_owners=[REQUESTER])
+    bot.command(REQUESTER, "request prod-search deployment-viewer 1h self")
+    assert "Nobody other than you" in last_reply(slack, f"cmd-{REQUESTER}")["text"]
+    assert bot.runtime.store.list_requests()[1] == 0
+
+
+# -- the form ------------------------------------------------------------------------------
+def test_form_opens_offers_resources_and_files_a_request(bot, slack, elastic):
+    assert bot.command(REQUESTER, "").status_code == 200
+    opened = slack.wait_for(lambda: slack.calls_to("views.open"))[0]["args"]["view"]
+    assert opened["callback_id"] == "request_access"
+    assert "company SSO" in text_of(opened)  # access_details shown in the form
+
+    options = bot.options(REQUESTER, "resource", "prod").json()["options"]
+    assert [o["text"]["text"] for o in options] == ["Deployment prod-search"]
+    all_options = bot.options(REQUESTER, "resource", "").json()["options"]
+    labels = {o["text"]["text"] for o in all_options}
+    assert {"All deployments", "Deployment prod-search", "Deployment staging-logs"} <= labels
+
+    values = {
+        "resource": {"type": "external_select", "selected_option": options[0]},
+        "role": {
+            "type": "static_select",
+            "selected_option": {
+                "value": "deployment-editor",
+                "text": {"type": "plain_text", "text": "Editor"},
+            },
+        },
+        "duration": {
+            "type": "static_select",
+            "selected_option": {"value": "2h", "text": {"type": "plain_text", "text": "2h"}},
+        },
+        "justification": {"type": "plain_text_input", "value": "deploying hotfix HF-7"},
+    }
+    response = bot.submit_view(REQUESTER, opened, values)
+    assert response.status_code == 200 and response.text in ("", "{}")
+    card = card_for(slack, OWNER)
+    assert "deployment-editor" in text_of(card) and "deploying hotfix HF-7" in text_of(card)
+
+
+def test_form_errors_are_shown_inline_and_nothing_is_filed(bot, slack):
+    bot.command(REQUESTER, "")
+    opened = slack.wait_for(lambda: slack.calls_to("views.open"))[0]["args"]["view"]
+    values = {
+        "resource": {
+            "type": "external_select",
+            "selected_option": {
+                "value": f"deployment:{DEPLOYMENT}",
+                "text": {"type": "plain_text", "text": "x"},
+            },
+        },
+        "role": {
+            "type": "static_select",
+            "selected_option": {
+                "value": "organization-admin",
+                "text": {"type": "plain_text", "text": "x"},
+            },
+        },
+        "duration": {
+            "type": "static_select",
+            "selected_option": {"value": "1h", "text": {"type": "plain_text", "text": "1h"}},
+        },
+        "justification": {"type": "plain_text_input", "value": "   "},
+    }
+    data = bot.submit_view(REQUESTER, opened, values).json()
+    assert data["response_action"] == "errors"
+    assert "justification" in data["errors"]
+    values["justification"] = {"type": "plain_text_input", "value": "real reason"}
+    data = bot.submit_view(REQUESTER, opened, values).json()
+    assert "not a role" in data["errors"]["role"]
+    assert bot.runtime.store.list_requests()[1] == 0
+
+
+def test_picking_a_resource_narrows_the_roles(bot, slack):
+    bot.command(REQUESTER, "")
+    opened = slack.wait_for(lambda: slack.calls_to("views.open"))[0]
+    view_id = opened["response"]["view"]["id"] if "response" in opened else None
+    view = slack.view(view_id) if view_id else None
+    view = view or {"id": slack.calls_to("views.open")[0]["args"]["view"].get("id", "V0TEST")}
+    payload = {
+        "type": "block_actions",
+        "user": {"id": REQUESTER},
+        "team": {"id": "T0001"},
+        "api_app_id": "A0APP",
+        "token": "t",
+        "trigger_id": slack.new_trigger_id(),
+        "container": {"type": "view", "view_id": view.get("id")},
+        "view": view | {"private_metadata": "{}"},
+        "actions": [
+            {
+                "action_id": "resource",
+                "block_id": "resource",
+                "type": "external_select",
+                "selected_option": {
+                    "value": "organization:1234567890",
+                    "text": {"type": "plain_text", "text": "Org"},
+                },
+            }
+        ],
+    }
+    assert bot.interact(payload).status_code == 200
+    update = slack.wait_for(lambda: slack.calls_to("views.update"))[0]["args"]["view"]
+    role_block = next(b for b in update["blocks"] if b.get("block_id") == "role")
+    assert [o["value"] for o in role_block["element"]["options"]] == [
+        "organization-admin",
+        "billing-admin",
+    ]
+
+
+# -- deciding ---------------------------------------------------------------------------------
+def test_requester_and_strangers_cannot_decide(make_bot, slack, elastic):
+    bot = make_bot(integration_owners=[OWNER, REQUESTER])
+    card = file_request(bot, slack)
+    assert slack.messages_to(REQUESTER)  # the requester got the "submitted" DM, not a card
+    assert not any("approve" in buttons(m) for m in slack.messages_to(REQUESTER))
+    bot.click(REQUESTER, "approve", "1", card)
+    assert "own request" in last_reply(slack, f"click-{REQUESTER}")["text"]
+    bot.click(STRANGER, "approve", "1", card)
+    assert "not an approver" in last_reply(slack, f"click-{STRANGER}")["text"]
+    assert bot.request(1).state is State.PENDING
+    assert elastic.calls_to("POST", "/role_assignments") == []
+
+
+def test_deny_asks_for_a_reason_and_tells_the_requester(make_bot, slack, elastic):
+    bot = make_bot(integration_owners=[OWNER, OWNER2])
+    card = file_request(bot, slack)
+    card_for(slack, OWNER2)
+    bot.click(OWNER, "deny", "1", card)
+    form = slack.wait_for(lambda: slack.calls_to("views.open"))[0]["args"]["view"]
+    assert form["callback_id"] == "deny_reason"
+    bot.submit_view(
+        OWNER, form, {"reason": {"type": "plain_text_input", "value": "use staging instead"}}
+    )
+    slack.wait_for(lambda: bot.request(1).state is State.DENIED)
+    denied = slack.wait_for(
+        lambda: [m for m in slack.messages_to(REQUESTER) if "denied" in text_of(m)]
+    )
+    assert "use staging instead" in text_of(denied[0]) and f"<@{OWNER}>" in text_of(denied[0])
+    for approver in (OWNER, OWNER2):  # every card now says who decided, without buttons
+        slack.wait_for(
+            lambda a=approver: all(
+                not buttons(m) and "Denied" in text_of(m) for m in slack.messages_to(a)
+            )
+        )
+    assert elastic.calls_to("POST", "/role_assignments") == []
+
+
+def test_fifty_concurrent_approve_clicks_grant_once(make_bot, slack, elastic):
+    bot = make_bot(integration_owners=[OWNER, OWNER2])
+    card = file_request(bot, slack)
+    card2 = card_for(slack, OWNER2)
+    barrier = threading.Barrier(10)
+
+    def clicks(i):
+        barrier.wait()
+        for _ in range(5):
+            who, msg = (OWNER, card) if i % 2 else (OWNER2, card2)
+            bot.click(who, "approve", "1", msg)
+
+    threads = [threading.Thread(target=clicks, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    slack.wait_for(lambda: bot.request(1).state is State.ACTIVE)
+    time.sleep(0.3)  # let any straggling click finish
+    assert len(elastic.calls_to("POST", "/role_assignments")) == 1
+    granted = [e for e in bot.runtime.store.events(1) if e["kind"] == "granted"]
+    assert len(granted) == 1
+    assert len([m for m in slack.messages_to(REQUESTER) if "Access granted" in text_of(m)]) == 1
+
+
+# -- list and revoke -------------------------------------------------------------------------
+def test_list_shows_own_requests_and_owners_see_all(bot, slack, elastic):
+    file_request(bot, slack)
+    slack.add_user("U0OTHER01", email="other@example.com", name="other")
+    elastic.add_member("other@example.com", user_id="1000000009")
+    bot.command("U0OTHER01", "request staging-logs deployment-editor 30m load test")
+    card_for(slack, OWNER, "#2")
+    mine = bot.command(REQUESTER, "list").json()
+    assert mine["response_type"] == "ephemeral"
+    assert "#1" in text_of(mine) and "#2" not in text_of(mine)
+    everyone = text_of(bot.command(OWNER, "list").json())
+    assert "#1" in everyone and "#2" in everyone and "pending" in everyone
+    assert text_of(bot.command(OWNER, "list active").json()).startswith("No requests")
+    assert "Only integration owners" in text_of(bot.command(REQUESTER, "list all").json())
+
+
+def test_revoke_command_ends_access_now(bot, slack, elastic):
+    card = file_request(bot, slack)
+    bot.click(OWNER, "approve", "1", card)
+    slack.wait_for(lambda: bot.request(1).state is State.ACTIVE)
+    bot.command(STRANGER, "revoke #1")
+    assert "Only the requester" in last_reply(slack, f"cmd-{STRANGER}")["text"]
+    assert bot.request(1).state is State.ACTIVE
+    bot.command(REQUESTER, "revoke 1")
+    slack.wait_for(lambda: bot.request(1).state is State.REVOKED)
+    assert ("deployment", "deployment-viewer", DEPLOYMENT) not in elastic.holdings(ALICE)
+    slack.wait_for(lambda: "removed" in slack.webhook_posts(f"cmd-{REQUESTER}")[-1]["text"])
+    slack.wait_for(
+        lambda: any("Access revoked" in text_of(m) for m in slack.messages_to(REQUESTER))
+    )
+    # The timer for the ended grant is gone; time passing later changes nothing.
+    bot.advance(timedelta(hours=2))
+    assert len(elastic.calls_to("DELETE", "/role_assignments")) == 1
+
+
+def test_repeated_slash_command_is_not_filed_twice(bot, slack):
+    text = "request prod-search deployment-viewer 1h checking INC-1"
+    bot.command(REQUESTER, text)
+    bot.command(REQUESTER, text)
+    card_for(slack, OWNER)
+    time.sleep(0.3)
+    assert bot.runtime.store.list_requests()[1] == 1
+    assert "a moment ago" in json.dumps(slack.webhook_posts(f"cmd-{REQUESTER}"))
