@@ -14,7 +14,15 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -25,6 +33,8 @@ from pydantic_settings import (
 
 from bot.access.durations import DurationError, parse_duration
 from bot.access.policy import AccessPolicy
+from bot.access.routing import OwnerAttribute, ResourceOwnerSetting
+from bot.access.rules import Rule, Rules, validate_pattern
 
 CONFIG_ENV = "ELASTIC_ACCESS_CONFIG"
 ACCESS_DETAILS_LIMIT = 400
@@ -47,6 +57,50 @@ def _duration(value: Any, name: str) -> timedelta:
         return parse_duration(str(value))
     except DurationError as exc:
         raise ValueError(str(exc)) from exc
+
+
+class ResourceOwnerConfig(BaseModel):
+    """``[resource_owner]``: the tag on a resource whose value names its owners."""
+
+    model_config = ConfigDict(extra="forbid")
+    tag_key: str = Field(min_length=1)
+    attribute: OwnerAttribute
+
+
+class PolicyRuleConfig(BaseModel):
+    """One ``[[policy]]`` table; the first rule matching a request decides."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = ""
+    resources: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    roles: list[str] = Field(default_factory=lambda: ["*"], min_length=1)
+    max_duration: timedelta | None = None
+    approvals: int = Field(default=1, ge=1, le=10)
+    auto_approve: bool = False
+    require_justification: bool = True
+    justification_pattern: str = ""
+
+    @field_validator("max_duration", mode="before")
+    @classmethod
+    def _max(cls, value: Any) -> timedelta | None:
+        return None if value is None else _duration(value, "max_duration")
+
+    @field_validator("resources")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        problems = [p for p in (validate_pattern(v) for v in value) if p]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
+
+    @field_validator("justification_pattern")
+    @classmethod
+    def _regex(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            raise ValueError(f"not a regular expression ({exc})") from None
+        return value
 
 
 class Settings(BaseSettings):
@@ -80,6 +134,12 @@ class Settings(BaseSettings):
     auditors: Annotated[list[str], NoDecode] = Field(default_factory=list)
     max_duration: timedelta = timedelta(hours=12)
     default_duration: timedelta = timedelta(hours=1)
+    resource_owner: ResourceOwnerConfig | None = None
+    policy: list[PolicyRuleConfig] = Field(default_factory=list)
+    pending_timeout: timedelta = timedelta(hours=24)
+    reminder_after: timedelta = timedelta(hours=1)
+    max_reminders: int = Field(default=3, ge=0, le=20)
+    notify_channel: str | None = None
 
     # -- operations
     sweep_interval: timedelta = timedelta(seconds=15)
@@ -162,6 +222,10 @@ class Settings(BaseSettings):
     def _cross_checks(self) -> Settings:
         if self.default_duration > self.max_duration:
             raise ValueError("default_duration is longer than max_duration")
+        if self.resource_owner is not None and not self.integration_owners:
+            raise ValueError(
+                "resource_owner is set, so integration_owners must be set too (the fallback approvers)"
+            )
         return self
 
     # -- derived -----------------------------------------------------------------------------
@@ -186,8 +250,34 @@ class Settings(BaseSettings):
             values.append(self.api_key())
         return [v for v in values if v]
 
-    def policy(self) -> AccessPolicy:
+    def access_policy(self) -> AccessPolicy:
+        owner = (
+            ResourceOwnerSetting(self.resource_owner.tag_key, self.resource_owner.attribute)
+            if self.resource_owner
+            else None
+        )
+        rules = Rules(
+            tuple(
+                Rule(
+                    resources=tuple(r.resources),
+                    roles=tuple(r.roles),
+                    max_duration=r.max_duration,
+                    approvals=r.approvals,
+                    auto_approve=r.auto_approve,
+                    require_justification=r.require_justification,
+                    justification_pattern=r.justification_pattern,
+                    name=r.name,
+                )
+                for r in self.policy
+            )
+        )
         return AccessPolicy(
+            resource_owner=owner,
+            rules=rules,
+            pending_timeout=self.pending_timeout,
+            reminder_after=self.reminder_after,
+            max_reminders=self.max_reminders,
+            notify_channel=self.notify_channel,
             organization_id=self.elastic_cloud_organization_id or "",
             integration_name=self.integration_name,
             integration_owners=tuple(self.integration_owners),

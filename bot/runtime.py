@@ -43,7 +43,7 @@ class Runtime:
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.policy = settings.policy()
+        self.policy = settings.access_policy()
         self.db = Database(settings.database_path)
         self.store = Store(self.db)
         self.elastic = ElasticClient(
@@ -57,7 +57,9 @@ class Runtime:
         self.slack = slack_client or web_client(token, settings.slack_api_url)
         self.directory = SlackDirectory(self.slack)
         self.catalogue = ResourceCatalogue(self.store, self.elastic, self.clock)
-        self.notifier = SlackNotifier(self.slack, self.store, self.policy.access_details)
+        self.notifier = SlackNotifier(
+            self.slack, self.store, self.policy.access_details, self.policy.notify_channel
+        )
         self.notifier.on_home_changed = self.publish_home
         self.service = AccessService(
             store=self.store,
@@ -98,6 +100,8 @@ class Runtime:
             except Exception as exc:
                 log.warning("catalogue: first refresh failed (%s); retrying on schedule", exc)
         caught_up = self.scheduler.sweep()
+        # Nothing else runs yet, so whatever was never told was lost in a crash: tell it now.
+        self.service.renotify(self.clock.now())
         self.scheduler.start(refresh_now=bool(cached))
         self.started = True
         log.info(

@@ -35,6 +35,9 @@ class AccessRequest:
     next_attempt_at: datetime | None = None
     last_error: str | None = None
     added: list[Unit] = field(default_factory=list)
+    approver_source: str | None = None
+    reminders_sent: int = 0
+    next_reminder_at: datetime | None = None
 
     @property
     def ref(self) -> str:

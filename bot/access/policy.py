@@ -8,6 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot.access.routing import ResourceOwnerSetting
+from bot.access.rules import Rules
+
 
 @dataclass(frozen=True)
 class AccessPolicy:
@@ -28,6 +31,17 @@ class AccessPolicy:
     #: The same request from the same person within this window is not filed twice.
     dedupe_window: timedelta = timedelta(seconds=10)
     auditors: tuple[str, ...] = field(default_factory=tuple)
+    resource_owner: ResourceOwnerSetting | None = None
+    rules: Rules = field(default_factory=Rules)
+    #: A pending request nobody decided on within this long times out.
+    pending_timeout: timedelta = timedelta(hours=24)
+    #: First reminder to approvers who have not acted; later ones back off (x2 each time).
+    reminder_after: timedelta = timedelta(hours=1)
+    max_reminders: int = 3
+    #: Optional channel that gets one message per request, updated in place.
+    notify_channel: str | None = None
+    #: A state change nobody was told about after this long is told again by the sweep.
+    renotify_after: timedelta = timedelta(seconds=30)
 
     def retry_delay(self, attempts: int) -> timedelta:
         """Capped exponential backoff for the n-th failed attempt (1-based)."""

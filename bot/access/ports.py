@@ -37,8 +37,10 @@ class Directory(Protocol):
 
     def person(self, user_id: str) -> Person | None: ...
 
-    def resolve(self, reference: str) -> list[Person]:
-        """A user ID, an email or an ``@group`` handle → the active people it names."""
+    def resolve(self, reference: str, fresh: bool = False) -> list[Person]:
+        """A user ID, an email or an ``@group`` handle → the active people it names.
+
+        ``fresh`` asks for the directory as it is now, bypassing any cache."""
         ...
 
 
@@ -78,6 +80,10 @@ class Notifier(Protocol):
     def request_failed(self, request: AccessRequest) -> None: ...
 
     def request_ended(self, request: AccessRequest) -> None: ...
+
+    def approval_recorded(self, request: AccessRequest) -> None: ...
+
+    def remind(self, request: AccessRequest, approvers: list[str]) -> None: ...
 
     def revocation_overdue(self, request: AccessRequest, owners: list[str]) -> None: ...
 

@@ -17,15 +17,21 @@ from bot.access.errors import AccessError, AlreadyDecided, InvalidRequest, NotAl
 from bot.access.model import AccessRequest
 from bot.access.policy import AccessPolicy
 from bot.access.ports import Catalogue, Directory, ElasticPort, Notifier, UpstreamError
-from bot.access.resources import Unit, role_label, unit_for
+from bot.access.durations import format_duration
+from bot.access.resources import Resource, Unit, role_label, unit_for
+from bot.access.routing import Routing, route
+from bot.access.rules import Rule, justification_ok
 from bot.access.states import State
 from bot.access.visibility import Viewer
 from bot.clock import Clock
+from bot.faults import crash_point
 
 log = logging.getLogger(__name__)
 
 #: Who "acts" when nobody clicked: the expiry timer, the sweep.
 SYSTEM = "system"
+#: Who approves when a policy rule says auto_approve.
+AUTO = "policy"
 
 
 def holds(units: frozenset[Unit], unit: Unit) -> bool:
@@ -62,17 +68,46 @@ class AccessService:
         self.on_ended: Callable[[int], None] | None = None
 
     # ------------------------------------------------------------------ people and owners
-    def integration_owners(self, exclude: str | None = None) -> list[str]:
+    def integration_owners(self, exclude: str | None = None, fresh: bool = False) -> list[str]:
         """The integration owners as Slack user IDs, resolved now (groups change)."""
         ids: list[str] = []
         for reference in self.policy.integration_owners:
-            for person in self.directory.resolve(reference):
+            for person in self.directory.resolve(reference, fresh=fresh):
                 if person.active and person.id != exclude and person.id not in ids:
                     ids.append(person.id)
         return ids
 
-    def approvers_for(self, request: AccessRequest) -> list[str]:
-        return self.integration_owners(exclude=request.requester_id)
+    def routing(self, resource: Resource, requester_id: str, fresh: bool = False) -> Routing:
+        """Who may approve a request for ``resource`` now (owners by tag, else integration)."""
+        current = self.catalogue.find(resource.key) or resource  # tags as they are now
+        return route(
+            current,
+            requester_id,
+            self.directory,
+            self.policy.integration_owners,
+            self.policy.resource_owner,
+            fresh=fresh,
+        )
+
+    def approvers_for(self, request: AccessRequest, fresh: bool = False) -> list[str]:
+        return list(self.routing(request.resource, request.requester_id, fresh).approvers)
+
+    def _report_unresolved(self, references: tuple[str, ...], context: str) -> None:
+        """Tell the integration owners, once per reference, about an owner that names nobody."""
+        now = self.clock.now()
+        reasons = getattr(self.directory, "unresolved", {})
+        fresh = [
+            r for r in references if self.store.first_report(r, reasons.get(r, "unresolved"), now)
+        ]
+        if fresh:
+            lines = ", ".join(
+                f"`{r}` ({reasons.get(r, 'names no active Slack user')})" for r in fresh
+            )
+            self.notifier.notify_owners(
+                self.integration_owners(),
+                f"An owner named for {context} does not resolve to an active Slack user: {lines}. "
+                "Fix the tag or the integration_owners setting.",
+            )
 
     def viewer(self, user_id: str) -> Viewer:
         owners = set(self.integration_owners())
@@ -84,8 +119,9 @@ class AccessService:
     # ------------------------------------------------------------------ filing
     def validate(
         self, resource_text: str, role: str, duration: timedelta, justification: str
-    ) -> tuple:
-        """Check a request's own fields; raises :class:`InvalidRequest` naming the bad one."""
+    ) -> tuple[Resource, Rule]:
+        """Check a request against the catalogue and the policy; raises :class:`InvalidRequest`
+        naming the field to fix."""
         resource = self.catalogue.find(resource_text)
         if resource is None:
             raise InvalidRequest(
@@ -101,18 +137,26 @@ class AccessService:
                 + ".",
                 field="role",
             )
+        rule = self.policy.rules.decide(resource, role)
+        if rule is None:
+            raise InvalidRequest(
+                f"No access policy allows `{role}` on {resource.label}. Ask an integration owner "
+                "if you need it.",
+                field="role",
+            )
         if duration < self.policy.min_duration:
             raise InvalidRequest("Duration must be at least 1m.", field="duration")
-        if duration > self.policy.max_duration:
-            from bot.access.durations import format_duration
-
+        limit = min(self.policy.max_duration, rule.max_duration or self.policy.max_duration)
+        if duration > limit:
             raise InvalidRequest(
-                f"Duration is longer than the maximum of {format_duration(self.policy.max_duration)}.",
+                f"Duration is longer than the maximum of {format_duration(limit)} for "
+                f"`{role}` on {resource.label}.",
                 field="duration",
             )
-        if not justification.strip():
-            raise InvalidRequest("A justification is required.", field="justification")
-        return resource, roles
+        problem = justification_ok(rule, justification)
+        if problem:
+            raise InvalidRequest(problem, field="justification")
+        return resource, rule
 
     def file_request(
         self,
@@ -124,7 +168,7 @@ class AccessService:
     ) -> AccessRequest:
         """File a new request and send it to its approvers."""
         now = self.clock.now()
-        resource, _ = self.validate(resource_text, role, duration, justification)
+        resource, rule = self.validate(resource_text, role, duration, justification)
         justification = justification.strip()
         person = self.directory.person(requester_id)
         if person is None or not person.email:
@@ -144,16 +188,19 @@ class AccessService:
         ).hexdigest()
         if self.store.seen_recently(fingerprint, now, self.policy.dedupe_window):
             raise AlreadyDecided("You filed this same request a moment ago; it is on its way.")
-        approvers = self.integration_owners(exclude=requester_id)
-        if not approvers:
+        routing = self.routing(resource, requester_id)
+        if routing.unresolved:
+            self._report_unresolved(routing.unresolved, resource.label)
+        approvers = list(routing.approvers)
+        if not approvers and not rule.auto_approve:
             self.notifier.notify_owners(
                 self.integration_owners(),
-                f"<@{requester_id}> asked for {role} on {resource.label}, but nobody other than "
-                "the requester can approve it. Add another integration owner.",
+                f"<@{requester_id}> asked for `{role}` on {resource.label}, but nobody other than "
+                "the requester can approve it. Add another owner.",
             )
             raise NotAllowed(
-                "Nobody other than you can approve this request (you are the only integration "
-                "owner). The integration owners have been told."
+                "Nobody other than you can approve this request (you are its only owner). "
+                "The integration owners have been told."
             )
         request = self.store.create_request(
             requester_id=requester_id,
@@ -164,15 +211,42 @@ class AccessService:
             duration=duration,
             justification=justification,
             approvers=approvers,
-            approvals_needed=1,
+            approvals_needed=rule.approvals,
             now=now,
             elastic_user_id=member.user_id,
+            approver_source=routing.source,
+            next_reminder_at=now + self.policy.reminder_after
+            if self.policy.max_reminders
+            else None,
         )
         log.info(
             "request %s filed by %s for %s on %s", request.ref, requester_id, role, resource.key
         )
-        self.notifier.request_filed(request)
+        crash_point("after_request_stored")
+        if rule.auto_approve:
+            return self._auto_approve(request, rule)
+        self._tell(request)
         return request
+
+    def _auto_approve(self, request: AccessRequest, rule: Rule) -> AccessRequest:
+        """Policy approves: no human click, but the same audit trail and announcements."""
+        now = self.clock.now()
+        moved = self.store.transition(
+            request.id,
+            [State.PENDING],
+            State.APPROVED,
+            now=now,
+            actor=AUTO,
+            detail={"rule": rule.describe()},
+            decided_by=AUTO,
+            decided_at=now,
+        )
+        if moved is None:
+            return self.get(request.id)
+        self.notifier.request_filed(moved)  # approvers see an FYI card, without buttons
+        self._tell(moved)
+        self.grant(moved.id)
+        return self.get(moved.id)
 
     # ------------------------------------------------------------------ deciding
     def get(self, request_id: int) -> AccessRequest:
@@ -185,7 +259,7 @@ class AccessService:
         """Authorise a decision where it happens: a current approver, never the requester."""
         if actor_id == request.requester_id:
             raise NotAllowed("You cannot approve or deny your own request.")
-        if actor_id not in self.approvers_for(request):
+        if actor_id not in self.approvers_for(request, fresh=True):
             raise NotAllowed(f"You are not an approver of request {request.ref}.")
         if request.state is not State.PENDING:
             raise AlreadyDecided(_already(request))
@@ -197,16 +271,32 @@ class AccessService:
         request = self.get(request_id)
         self.check_decider(request, actor_id)
         now = self.clock.now()
+        reason = (reason or "").strip() or None
+        if not self.store.record_approval(
+            request_id, actor_id, "approve" if approve else "deny", reason, now
+        ):
+            raise AlreadyDecided(f"You already decided on request {request.ref}.")
         if approve:
+            approvals = [a for a in self.store.approvals(request_id) if a.decision == "approve"]
+            if len(approvals) < request.approvals_needed:
+                self.store.event(
+                    request_id,
+                    now,
+                    actor_id,
+                    "approval",
+                    {"count": len(approvals), "needed": request.approvals_needed},
+                )
+                self.notifier.approval_recorded(self.get(request_id))
+                return self.get(request_id)
             moved = self.store.transition(
                 request_id,
                 [State.PENDING],
                 State.APPROVED,
                 now=now,
                 actor=actor_id,
+                detail={"approvers": [a.approver_id for a in approvals]},
                 decided_by=actor_id,
                 decided_at=now,
-                release_lease=True,
             )
         else:
             moved = self.store.transition(
@@ -218,15 +308,14 @@ class AccessService:
                 detail={"reason": reason or ""},
                 decided_by=actor_id,
                 decided_at=now,
-                decision_reason=(reason or "").strip() or None,
+                decision_reason=reason,
             )
         if moved is None:
             raise AlreadyDecided(_already(self.get(request_id)))
-        self.store.record_approval(
-            request_id, actor_id, "approve" if approve else "deny", reason, now
-        )
         log.info("request %s %s by %s", moved.ref, moved.state.value, actor_id)
-        self.notifier.request_decided(moved)
+        if approve:
+            crash_point("after_approval_stored")
+        self._tell(moved)
         if approve:
             self.grant(request_id)
         return self.get(request_id)
@@ -270,6 +359,7 @@ class AccessService:
             return
         if self.on_expiry_set:
             self.on_expiry_set(request.id, expires_at)
+        crash_point("after_grant_row")
         self._apply_grant(moved)
 
     def _apply_grant(self, request: AccessRequest) -> None:
@@ -284,6 +374,7 @@ class AccessService:
             missing = [u for u in request.added if not holds(member.units, u)]
             if missing:
                 self.elastic.add_units(request.elastic_user_id, missing)
+                crash_point("after_elastic_grant")
                 self.store.event(
                     request.id, now, SYSTEM, "elastic_add", {"units": [u.text for u in missing]}
                 )
@@ -314,7 +405,7 @@ class AccessService:
         )
         if active:
             log.info("request %s granted until %s", active.ref, active.expires_at)
-            self.notifier.request_granted(active)
+            self._tell(active)
 
     def _resume_granting(self, request_id: int) -> None:
         now = self.clock.now()
@@ -355,7 +446,7 @@ class AccessService:
             log.warning("request %s failed: %s", failed.ref, why)
             if self.on_ended:
                 self.on_ended(failed.id)
-            self.notifier.request_failed(failed)
+            self._tell(failed)
 
     def _retry_later(self, request: AccessRequest, exc: Exception, now: datetime) -> None:
         attempts = request.attempts + 1
@@ -388,7 +479,7 @@ class AccessService:
         allowed = (
             actor_id == request.requester_id
             or actor_id in request.approvers
-            or actor_id in self.integration_owners()
+            or actor_id in self.integration_owners(fresh=True)
         )
         if not allowed:
             raise NotAllowed(
@@ -442,6 +533,7 @@ class AccessService:
         request = self.store.claim(request_id, [State.REVOKING], now=now, lease=self.policy.lease)
         if request is None:
             return
+        crash_point("after_revoking_row")
         user_id = request.elastic_user_id
         to_remove: set[Unit] = set()
         try:
@@ -453,6 +545,7 @@ class AccessService:
                     to_remove = {u for u in candidates if u in member.units}
                     if to_remove:
                         self.elastic.remove_units(user_id, sorted(to_remove))
+                        crash_point("after_elastic_revoke")
                         self.store.event(
                             request.id,
                             now,
@@ -487,7 +580,7 @@ class AccessService:
         if ended is None:
             return
         log.info("request %s %s", ended.ref, ended.state.value)
-        self.notifier.request_ended(ended)
+        self._tell(ended)
         if self.store.was_alerted(request_id):
             self.notifier.revocation_recovered(ended, self.integration_owners())
 
@@ -509,7 +602,62 @@ class AccessService:
             except Exception:  # one bad row must not stop the others
                 log.exception("sweep: request #%s failed", request_id)
         self._alert_overdue()
+        self._time_out_pending()
+        self._send_reminders()
+        self.renotify(self.clock.now() - self.policy.renotify_after)
         return touched
+
+    def _time_out_pending(self) -> None:
+        now = self.clock.now()
+        for request_id in self.store.pending_timed_out(now - self.policy.pending_timeout):
+            moved = self.store.transition(
+                request_id,
+                [State.PENDING],
+                State.TIMED_OUT,
+                now=now,
+                actor=SYSTEM,
+                detail={"after": format_duration(self.policy.pending_timeout)},
+                ended_at=now,
+            )
+            if moved:
+                log.info("request %s timed out waiting for approval", moved.ref)
+                self._tell(moved)
+
+    def _send_reminders(self) -> None:
+        now = self.clock.now()
+        for request in self.store.reminders_due(now):
+            sent = request.reminders_sent
+            more = sent + 1 < self.policy.max_reminders
+            next_at = now + self.policy.reminder_after * (2 ** (sent + 1)) if more else None
+            if not self.store.claim_reminder(request.id, sent, next_at, now):
+                continue
+            decided = {a.approver_id for a in self.store.approvals(request.id)}
+            waiting = [a for a in self.approvers_for(request) if a not in decided]
+            if waiting:
+                self.notifier.remind(request, waiting)
+
+    def renotify(self, older_than: datetime) -> int:
+        """Tell people about states they never heard of (a crash between write and message)."""
+        stale = self.store.unnotified(older_than)
+        for request in stale:
+            log.info("request %s: re-sending the %s notification", request.ref, request.state.value)
+            self._tell(request)
+        return len(stale)
+
+    def _tell(self, request: AccessRequest) -> None:
+        """Notify for the request's current state, then record that it was told."""
+        state = request.state
+        if state is State.PENDING:
+            self.notifier.request_filed(request)
+        elif state in (State.APPROVED, State.DENIED, State.CANCELLED, State.TIMED_OUT):
+            self.notifier.request_decided(request)
+        elif state is State.ACTIVE:
+            self.notifier.request_granted(request)
+        elif state is State.FAILED:
+            self.notifier.request_failed(request)
+        elif state in (State.EXPIRED, State.REVOKED):
+            self.notifier.request_ended(request)
+        self.store.mark_notified(request.id, state)
 
     def _alert_overdue(self) -> None:
         now = self.clock.now()

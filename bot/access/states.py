@@ -20,14 +20,19 @@ class State(StrEnum):
     DENIED = "denied"
     CANCELLED = "cancelled"
     FAILED = "failed"
+    TIMED_OUT = "timed_out"  # pending, and nobody decided within pending_timeout
 
 
-FINAL = frozenset({State.REVOKED, State.EXPIRED, State.DENIED, State.CANCELLED, State.FAILED})
+FINAL = frozenset(
+    {State.REVOKED, State.EXPIRED, State.DENIED, State.CANCELLED, State.FAILED, State.TIMED_OUT}
+)
 #: States in which the member may hold access because of this request.
 LIVE = frozenset({State.GRANTING, State.ACTIVE, State.REVOKING})
 
 TRANSITIONS: dict[State, frozenset[State]] = {
-    State.PENDING: frozenset({State.APPROVED, State.DENIED, State.CANCELLED, State.FAILED}),
+    State.PENDING: frozenset(
+        {State.APPROVED, State.DENIED, State.CANCELLED, State.FAILED, State.TIMED_OUT}
+    ),
     State.APPROVED: frozenset({State.GRANTING, State.FAILED}),
     State.GRANTING: frozenset({State.ACTIVE, State.FAILED, State.REVOKING}),
     State.ACTIVE: frozenset({State.REVOKING}),

@@ -29,10 +29,20 @@ STATE_EMOJI = {
     State.DENIED: ":x:",
     State.CANCELLED: ":heavy_multiplication_x:",
     State.FAILED: ":warning:",
+    State.TIMED_OUT: ":zzz:",
 }
 
 DURATION_PRESETS = ("15m", "30m", "1h", "2h", "4h", "8h", "12h", "1d", "3d", "7d")
 MAX_OPTION_TEXT = 75
+
+
+def who(user_id: str | None) -> str:
+    """A person as a Slack mention; the bot's own actors by name."""
+    if user_id in (None, "", "system"):
+        return "the bot"
+    if user_id == "policy":
+        return "policy (auto-approved)"
+    return f"<@{user_id}>"
 
 
 def when(moment: datetime | None) -> str:
@@ -79,7 +89,7 @@ def _justification(request: AccessRequest) -> dict[str, Any]:
 
 def status_line(request: AccessRequest) -> str:
     emoji = STATE_EMOJI.get(request.state, "")
-    by = f" by <@{request.decided_by}>" if request.decided_by else ""
+    by = f" by {who(request.decided_by)}" if request.decided_by else ""
     if request.state is State.PENDING:
         return f"{emoji} Waiting for approval"
     if request.state in (State.APPROVED, State.GRANTING):
@@ -94,19 +104,17 @@ def status_line(request: AccessRequest) -> str:
     if request.state is State.EXPIRED:
         return f"{emoji} Approved{by}; expired {when(request.ended_at)}"
     if request.state is State.REVOKED:
-        who = (
-            f" by <@{request.ended_by}>"
-            if request.ended_by and request.ended_by != "system"
-            else ""
-        )
-        return f"{emoji} Approved{by}; revoked{who} {when(request.ended_at)}"
+        ender = f" by {who(request.ended_by)}" if request.ended_by not in (None, "system") else ""
+        return f"{emoji} Approved{by}; revoked{ender} {when(request.ended_at)}"
     if request.state is State.FAILED:
         return f"{emoji} Failed: {request.last_error or 'see the requester DM'}"
+    if request.state is State.TIMED_OUT:
+        return f"{emoji} Timed out: nobody decided in time"
     return f"{emoji} {request.state.value.capitalize()}"
 
 
 # -- approver card ----------------------------------------------------------------------------
-def approver_card(request: AccessRequest) -> tuple[str, Blocks]:
+def approver_card(request: AccessRequest, approved_by: Sequence[str] = ()) -> tuple[str, Blocks]:
     text = (
         f"Access request {request.ref}: <@{request.requester_id}> asks for {request.role_id} on "
         f"{request.resource.label} for {format_duration(request.duration)}"
@@ -116,6 +124,11 @@ def approver_card(request: AccessRequest) -> tuple[str, Blocks]:
         summary_fields(request),
         _justification(request),
     ]
+    if request.approvals_needed > 1:
+        names = ", ".join(who(a) for a in approved_by) or "none yet"
+        blocks.append(
+            context(f"Approvals: {len(approved_by)} of {request.approvals_needed} ({names})")
+        )
     if request.state is State.PENDING:
         blocks.append(
             {
@@ -152,12 +165,12 @@ def requester_update(request: AccessRequest, access_details: str = "") -> tuple[
     what = f"`{request.role_id}` on {request.resource.label}"
     state = request.state
     if state is State.PENDING:
-        approvers = ", ".join(f"<@{a}>" for a in request.approvers)
+        approvers = ", ".join(f"<@{a}>" for a in request.approvers) or "nobody"
         text = f"Request {request.ref} submitted: {request.role_id} on {request.resource.label}; sent to {approvers}"
         body = f":inbox_tray: *Request {request.ref} submitted* — {what} for {format_duration(request.duration)}.\nSent for approval to {approvers}."
     elif state in (State.APPROVED, State.GRANTING):
-        text = f"Request {request.ref} approved by <@{request.decided_by}>; granting now"
-        body = f":white_check_mark: *Request {request.ref} approved* by <@{request.decided_by}>. Granting {what} now."
+        text = f"Request {request.ref} approved by {who(request.decided_by)}; granting now"
+        body = f":white_check_mark: *Request {request.ref} approved* by {who(request.decided_by)}. Granting {what} now."
     elif state is State.ACTIVE:
         text = f"Request {request.ref} granted: {request.role_id} on {request.resource.label} until {request.expires_at:%Y-%m-%d %H:%M} UTC"
         body = (
@@ -166,8 +179,14 @@ def requester_update(request: AccessRequest, access_details: str = "") -> tuple[
         )
     elif state is State.DENIED:
         reason = f"\nReason: {request.decision_reason}" if request.decision_reason else ""
-        text = f"Request {request.ref} denied by <@{request.decided_by}>"
-        body = f":x: *Request {request.ref} denied* by <@{request.decided_by}> — {what}.{reason}"
+        text = f"Request {request.ref} denied by {who(request.decided_by)}"
+        body = f":x: *Request {request.ref} denied* by {who(request.decided_by)} — {what}.{reason}"
+    elif state is State.TIMED_OUT:
+        text = f"Request {request.ref} timed out: nobody decided in time"
+        body = (
+            f":zzz: *Request {request.ref} timed out* — nobody approved {what} in time. "
+            "Request again if you still need it."
+        )
     elif state is State.FAILED:
         text = f"Request {request.ref} failed"
         body = (
@@ -179,9 +198,9 @@ def requester_update(request: AccessRequest, access_details: str = "") -> tuple[
         text = f"Request {request.ref} expired: {request.role_id} on {request.resource.label} was removed"
         body = f":checkered_flag: *Access expired* ({request.ref}) — {what} has been removed."
     elif state is State.REVOKED:
-        who = "you" if request.ended_by == request.requester_id else f"<@{request.ended_by}>"
+        by = "you" if request.ended_by == request.requester_id else who(request.ended_by)
         text = f"Request {request.ref} revoked: {request.role_id} on {request.resource.label} was removed"
-        body = f":no_entry: *Access revoked* by {who} ({request.ref}) — {what} has been removed."
+        body = f":no_entry: *Access revoked* by {by} ({request.ref}) — {what} has been removed."
     else:
         text = f"Request {request.ref} is {state.value}"
         body = text
@@ -210,6 +229,26 @@ def requester_update(request: AccessRequest, access_details: str = "") -> tuple[
             }
         )
     return text, blocks
+
+
+def reminder(request: AccessRequest) -> tuple[str, Blocks]:
+    text = (
+        f"Reminder: access request {request.ref} from <@{request.requester_id}> is waiting for you"
+    )
+    card_text, card = approver_card(request)
+    return text, [
+        section(f":bell: *Reminder* — request {request.ref} is still waiting for a decision."),
+        *card[1:],
+    ]
+
+
+def channel_update(request: AccessRequest) -> tuple[str, Blocks]:
+    """The one message per request in ``notify_channel``, updated in place."""
+    text = (
+        f"{request.ref}: <@{request.requester_id}> · {request.role_id} on {request.resource.label} · "
+        f"{request.state.value}"
+    )
+    return text, [section(request_line(request)), context(status_line(request))]
 
 
 def owner_alert(text: str) -> tuple[str, Blocks]:

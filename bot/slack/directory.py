@@ -31,11 +31,11 @@ class SlackDirectory:
         #: References that did not resolve, with the reason (reported to owners by the core).
         self.unresolved: dict[str, str] = {}
 
-    def _cached(self, key: str, load: Callable[[], T]) -> T:
+    def _cached(self, key: str, load: Callable[[], T], fresh: bool = False) -> T:
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
-            if hit and now - hit[0] < self.ttl:
+            if hit and now - hit[0] < self.ttl and not fresh:
                 return hit[1]
         value = load()
         with self._lock:
@@ -55,7 +55,7 @@ class SlackDirectory:
         active = not user.get("deleted") and not user.get("is_bot")
         return Person(user["id"], profile.get("email"), name, active)
 
-    def person(self, user_id: str) -> Person | None:
+    def person(self, user_id: str, fresh: bool = False) -> Person | None:
         def load() -> Person | None:
             try:
                 return self._person(self.client.users_info(user=user_id)["user"])
@@ -63,16 +63,17 @@ class SlackDirectory:
                 log.warning("users.info %s failed: %s", user_id, exc.response.get("error"))
                 return None
 
-        return self._cached(f"user:{user_id}", load)
+        return self._cached(f"user:{user_id}", load, fresh)
 
-    def resolve(self, reference: str) -> list[Person]:
+    def resolve(self, reference: str, fresh: bool = False) -> list[Person]:
+        """``fresh`` skips the cache: a decision is checked against Slack as it is now."""
         ref = reference.strip()
         if ref.startswith("@"):
-            people = self._group(ref[1:])
+            people = self._group(ref[1:], fresh)
         elif "@" in ref:
-            people = self._by_email(ref)
+            people = self._by_email(ref, fresh)
         else:
-            found = self.person(ref)
+            found = self.person(ref, fresh)
             people = [found] if found else []
             if not found:
                 self.unresolved[ref] = "no such Slack user"
@@ -81,7 +82,7 @@ class SlackDirectory:
             self.unresolved[ref] = "the Slack user is deactivated"
         return [p for p in people if p.active]
 
-    def _by_email(self, email: str) -> list[Person]:
+    def _by_email(self, email: str, fresh: bool = False) -> list[Person]:
         def load() -> list[Person]:
             try:
                 return [self._person(self.client.users_lookupByEmail(email=email)["user"])]
@@ -91,7 +92,7 @@ class SlackDirectory:
                 )
                 return []
 
-        return self._cached(f"email:{email.lower()}", load)
+        return self._cached(f"email:{email.lower()}", load, fresh)
 
     def _group_ids(self) -> dict[str, str]:
         def load() -> dict[str, str]:
@@ -104,7 +105,7 @@ class SlackDirectory:
 
         return self._cached("groups", load)
 
-    def _group(self, handle: str) -> list[Person]:
+    def _group(self, handle: str, fresh: bool = False) -> list[Person]:
         group_id = self._group_ids().get(handle.lower())
         if group_id is None:
             self.unresolved[f"@{handle}"] = "no Slack user group has this handle"
@@ -120,8 +121,8 @@ class SlackDirectory:
                 return []
 
         people = []
-        for user_id in self._cached(f"group:{group_id}", load):
-            person = self.person(user_id)
+        for user_id in self._cached(f"group:{group_id}", load, fresh):
+            person = self.person(user_id, fresh)
             if person:
                 people.append(person)
         return people

@@ -20,13 +20,17 @@ log = logging.getLogger(__name__)
 
 APPROVER = "approver"
 REQUESTER = "requester"
+CHANNEL = "channel"
 
 
 class SlackNotifier:
-    def __init__(self, client: WebClient, store, access_details: str = "") -> None:
+    def __init__(
+        self, client: WebClient, store, access_details: str = "", channel: str | None = None
+    ) -> None:
         self.client = client
         self.store = store
         self.access_details = access_details
+        self.channel = channel
         #: Called with a user ID whose App Home should be re-rendered.
         self.on_home_changed = None
 
@@ -63,18 +67,42 @@ class SlackNotifier:
                 MessageRef(request.id, REQUESTER, request.requester_id, *posted)
             )
 
+    def _card(self, request: AccessRequest) -> tuple[str, blocks.Blocks]:
+        approved = [
+            a.approver_id for a in self.store.approvals(request.id) if a.decision == "approve"
+        ]
+        return blocks.approver_card(request, approved)
+
     def _refresh_cards(self, request: AccessRequest) -> None:
-        text, body = blocks.approver_card(request)
+        text, body = self._card(request)
         for ref in self.store.messages(request.id, APPROVER):
             self._update(ref, text, body)
+        self._channel(request)
+
+    def _channel(self, request: AccessRequest) -> None:
+        """Keep the request's one message in ``notify_channel`` current."""
+        if not self.channel:
+            return
+        text, body = blocks.channel_update(request)
+        existing = self.store.messages(request.id, CHANNEL)
+        if existing:
+            self._update(existing[0], text, body)
+            return
+        posted = self._post(self.channel, text, body)
+        if posted:
+            self.store.save_message(MessageRef(request.id, CHANNEL, self.channel, *posted))
 
     # -- the core's Notifier port -----------------------------------------------------------
     def request_filed(self, request: AccessRequest) -> None:
-        text, body = blocks.approver_card(request)
+        text, body = self._card(request)
+        already = {m.user_id for m in self.store.messages(request.id, APPROVER)}
         for approver in request.approvers:
+            if approver in already:  # a re-send after a crash: update, never duplicate
+                continue
             posted = self._post(approver, text, body)
             if posted:
                 self.store.save_message(MessageRef(request.id, APPROVER, approver, *posted))
+        self._refresh_cards(request)
         self._tell_requester(request)
         self._homes([request.requester_id, *request.approvers])
 
@@ -97,6 +125,14 @@ class SlackNotifier:
         self._refresh_cards(request)
         self._tell_requester(request)
         self._homes([request.requester_id])
+
+    def approval_recorded(self, request: AccessRequest) -> None:
+        self._refresh_cards(request)
+
+    def remind(self, request: AccessRequest, approvers: list[str]) -> None:
+        text, body = blocks.reminder(request)
+        for approver in approvers:
+            self._post(approver, text, body)
 
     def revocation_overdue(self, request: AccessRequest, owners: list[str]) -> None:
         self.notify_owners(

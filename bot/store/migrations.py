@@ -45,6 +45,10 @@ def m0001_initial(db: sqlite_utils.Database) -> None:
             next_attempt_at TEXT,
             last_error TEXT,
             overdue_alerted_at TEXT,
+            notified_state TEXT,
+            approver_source TEXT,
+            reminders_sent INTEGER NOT NULL DEFAULT 0,
+            next_reminder_at TEXT,
             created_at TEXT NOT NULL,
             updated_at TEXT NOT NULL
         )
@@ -129,6 +133,18 @@ def m0001_initial(db: sqlite_utils.Database) -> None:
         """
     )
     db.execute("CREATE INDEX catalogue_name ON catalogue (name COLLATE NOCASE)")
+    db.execute(
+        "CREATE INDEX requests_pending ON requests (state, next_reminder_at) WHERE state = 'pending'"
+    )
+    db.execute(
+        """
+        CREATE TABLE reported_owners (
+            reference TEXT PRIMARY KEY,
+            reason TEXT NOT NULL,
+            at TEXT NOT NULL
+        )
+        """
+    )
     db.execute(
         """
         CREATE TABLE slash_dedupe (

@@ -71,6 +71,9 @@ def _row_to_request(row: Any) -> AccessRequest:
         next_attempt_at=_dt(row["next_attempt_at"]),
         last_error=row["last_error"],
         added=[Unit.parse(u) for u in json.loads(row["added"])],
+        approver_source=row["approver_source"],
+        reminders_sent=row["reminders_sent"],
+        next_reminder_at=_dt(row["next_reminder_at"]),
     )
 
 
@@ -110,14 +113,17 @@ class Store:
         approvals_needed: int,
         now: datetime,
         elastic_user_id: str | None,
+        approver_source: str | None = None,
+        next_reminder_at: datetime | None = None,
     ) -> AccessRequest:
         with self.db.write() as conn:
             cur = conn.execute(
                 """
                 INSERT INTO requests (requester_id, requester_email, resource_kind, resource_id,
                     resource_name, project_type, role_id, unit, duration_seconds, justification,
-                    state, approvers, approvals_needed, elastic_user_id, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    state, approvers, approvals_needed, elastic_user_id, created_at, updated_at,
+                    approver_source, next_reminder_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 (
                     requester_id,
@@ -136,6 +142,8 @@ class Store:
                     elastic_user_id,
                     to_iso(now),
                     to_iso(now),
+                    approver_source,
+                    to_iso(next_reminder_at) if next_reminder_at else None,
                 ),
             )
             request_id = int(cur.lastrowid or 0)
@@ -151,6 +159,8 @@ class Store:
                     "duration_seconds": int(duration.total_seconds()),
                     "justification": justification,
                     "approvers": list(approvers),
+                    "approver_source": approver_source,
+                    "approvals_needed": approvals_needed,
                 },
             )
         request = self.get(request_id)
@@ -456,3 +466,62 @@ class Store:
     def was_alerted(self, request_id: int) -> bool:
         row = self.db.one("SELECT overdue_alerted_at FROM requests WHERE id = ?", (request_id,))
         return bool(row and row["overdue_alerted_at"])
+
+    # -- notification outbox ---------------------------------------------------------------
+    def mark_notified(self, request_id: int, state: State) -> None:
+        """Remember that people were told about ``state`` (so a crash before it is redone)."""
+        self.db.execute(
+            "UPDATE requests SET notified_state = ? WHERE id = ?", (state.value, request_id)
+        )
+
+    def unnotified(self, older_than: datetime, limit: int = 200) -> list[AccessRequest]:
+        """Rows whose current state nobody was told about, and that nobody is working on."""
+        rows = self.db.query(
+            """
+            SELECT * FROM requests
+            WHERE (notified_state IS NULL OR notified_state != state)
+              AND state NOT IN ('approved', 'granting', 'revoking')
+              AND updated_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+            ORDER BY id LIMIT ?
+            """,
+            (to_iso(older_than), to_iso(older_than), limit),
+        )
+        return [_row_to_request(r) for r in rows]
+
+    # -- pending requests: timeouts and reminders -----------------------------------------
+    def pending_timed_out(self, cutoff: datetime, limit: int = 200) -> list[int]:
+        rows = self.db.query(
+            "SELECT id FROM requests WHERE state = 'pending' AND created_at <= ? ORDER BY id LIMIT ?",
+            (to_iso(cutoff), limit),
+        )
+        return [r["id"] for r in rows]
+
+    def reminders_due(self, now: datetime, limit: int = 200) -> list[AccessRequest]:
+        rows = self.db.query(
+            "SELECT * FROM requests WHERE state = 'pending' AND next_reminder_at IS NOT NULL "
+            "AND next_reminder_at <= ? ORDER BY id LIMIT ?",
+            (to_iso(now), limit),
+        )
+        return [_row_to_request(r) for r in rows]
+
+    def claim_reminder(
+        self, request_id: int, sent: int, next_at: datetime | None, now: datetime
+    ) -> bool:
+        """Advance the reminder counter once (conditional on the count we saw)."""
+        cur = self.db.execute(
+            "UPDATE requests SET reminders_sent = ?, next_reminder_at = ?, updated_at = updated_at "
+            "WHERE id = ? AND state = 'pending' AND reminders_sent = ?",
+            (sent + 1, to_iso(next_at) if next_at else None, request_id, sent),
+        )
+        if cur.rowcount == 1:
+            self.event(request_id, now, "system", "reminded", {"count": sent + 1})
+            return True
+        return False
+
+    # -- owners that did not resolve (reported once) ---------------------------------------
+    def first_report(self, reference: str, reason: str, now: datetime) -> bool:
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO reported_owners (reference, reason, at) VALUES (?, ?, ?)",
+            (reference, reason, to_iso(now)),
+        )
+        return cur.rowcount == 1

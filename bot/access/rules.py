@@ -1,0 +1,109 @@
+"""Access policy rules: which requests are allowed, for how long, with how many approvals.
+
+Rules are tried in order and the first that matches a request's resource and role decides;
+a request no rule matches is refused with the reason. With no rules configured every
+resource and role is allowed, with one approval, up to the global maximum duration.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.access.resources import Resource, ResourceKind
+
+
+@dataclass(frozen=True)
+class Rule:
+    resources: tuple[str, ...] = ("*",)
+    roles: tuple[str, ...] = ("*",)
+    max_duration: timedelta | None = None
+    approvals: int = 1
+    auto_approve: bool = False
+    require_justification: bool = True
+    justification_pattern: str = ""
+    name: str = ""
+
+    def matches(self, resource: Resource, role_id: str) -> bool:
+        return any(resource_matches(p, resource) for p in self.resources) and any(
+            fnmatch.fnmatchcase(role_id, r) for r in self.roles
+        )
+
+    def describe(self) -> str:
+        return self.name or f"resources={list(self.resources)} roles={list(self.roles)}"
+
+
+DEFAULT_RULE = Rule(name="default")
+
+
+def resource_matches(pattern: str, resource: Resource) -> bool:
+    """``organization``, ``all-deployments``, ``deployment:<name|id|glob>``,
+    ``deployment-tag:<key>=<value>``, ``project:<type>:<name|id|glob>``, or ``*``."""
+    pattern = pattern.strip()
+    if pattern == "*":
+        return True
+    kind, _, rest = pattern.partition(":")
+    if kind == "organization":
+        return resource.kind is ResourceKind.ORGANIZATION
+    if kind == "all-deployments":
+        return resource.kind is ResourceKind.ALL_DEPLOYMENTS
+    if kind == "deployment":
+        return resource.kind is ResourceKind.DEPLOYMENT and (
+            fnmatch.fnmatchcase(resource.name, rest) or fnmatch.fnmatchcase(resource.id, rest)
+        )
+    if kind == "deployment-tag":
+        key, _, value = rest.partition("=")
+        return resource.kind is ResourceKind.DEPLOYMENT and fnmatch.fnmatchcase(
+            resource.tags.get(key, "\0"), value or "*"
+        )
+    if kind == "project":
+        ptype, _, glob = rest.partition(":")
+        return (
+            resource.kind is ResourceKind.PROJECT
+            and fnmatch.fnmatchcase(resource.project_type or "", ptype or "*")
+            and (
+                fnmatch.fnmatchcase(resource.name, glob or "*")
+                or fnmatch.fnmatchcase(resource.id, glob or "*")
+            )
+        )
+    return False
+
+
+def validate_pattern(pattern: str) -> str | None:
+    """A configuration error for a resource pattern, or None if it is well-formed."""
+    kind = pattern.strip().partition(":")[0]
+    if pattern.strip() == "*" or kind in (
+        "organization",
+        "all-deployments",
+        "deployment",
+        "project",
+    ):
+        return None
+    if kind == "deployment-tag":
+        return None if "=" in pattern else f"'{pattern}' needs key=value after deployment-tag:"
+    return (
+        f"'{pattern}' is not a resource pattern (use organization, all-deployments, "
+        "deployment:<name|id|glob>, deployment-tag:<key>=<value> or project:<type>:<glob>)"
+    )
+
+
+@dataclass(frozen=True)
+class Rules:
+    rules: tuple[Rule, ...] = field(default_factory=tuple)
+
+    def decide(self, resource: Resource, role_id: str) -> Rule | None:
+        if not self.rules:
+            return DEFAULT_RULE
+        return next((r for r in self.rules if r.matches(resource, role_id)), None)
+
+
+def justification_ok(rule: Rule, justification: str) -> str | None:
+    """The reason a justification is refused under ``rule``, or None."""
+    text = justification.strip()
+    if rule.require_justification and not text:
+        return "A justification is required."
+    if rule.justification_pattern and not re.search(rule.justification_pattern, text):
+        return f"The justification must match `{rule.justification_pattern}` (for example a ticket ID)."
+    return None
