@@ -13,11 +13,11 @@ import random
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from bot.access.durations import format_duration
 from bot.access.errors import AccessError, AlreadyDecided, InvalidRequest, NotAllowed, NotFound
 from bot.access.model import AccessRequest
 from bot.access.policy import AccessPolicy
 from bot.access.ports import Catalogue, Directory, ElasticPort, Notifier, UpstreamError
-from bot.access.durations import format_duration
 from bot.access.resources import Resource, Unit, role_label, unit_for
 from bot.access.routing import Routing, route
 from bot.access.rules import Rule, justification_ok
