@@ -53,6 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _run_socket_mode(settings: Settings) -> int:
     """Socket Mode for Slack, plus the health endpoints on $PORT for the platform's probes."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
+    from slack_sdk.errors import SlackApiError
 
     from bot.runtime import Runtime
     from bot.web.server import serve_health
@@ -65,15 +66,21 @@ def _run_socket_mode(settings: Settings) -> int:
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
-    handler.connect()
-    log.info("connected to Slack in Socket Mode")
-    done.wait()
-    log.info("shutting down")
-    runtime.stopping = True
-    handler.close()
-    health.shutdown()
-    runtime.stop()
-    return 0
+    code = 0
+    try:
+        handler.connect()
+        log.info("connected to Slack in Socket Mode")
+        done.wait()
+        log.info("shutting down")
+    except SlackApiError as exc:
+        log.error("could not open the Socket Mode connection: %s", exc.response.get("error"))
+        code = 1
+    finally:
+        runtime.stopping = True
+        handler.close()
+        health.shutdown()
+        runtime.stop()
+    return code
 
 
 def cmd_check(args: argparse.Namespace) -> int:

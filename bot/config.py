@@ -167,6 +167,8 @@ class Settings(BaseSettings):
         "sweep_interval",
         "overdue_alert_after",
         "catalogue_refresh",
+        "pending_timeout",
+        "reminder_after",
         mode="before",
     )
     @classmethod
@@ -333,13 +335,42 @@ def load_settings(*, need_slack: bool = True, **overrides: Any) -> Settings:
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(_lines(exc)) from None
+        raise ConfigError(_lines(exc) + _requirements_despite(exc, need_slack, overrides)) from None
     except ValueError as exc:  # e.g. a TOML syntax error
         raise ConfigError([f"{CONFIG_ENV}: {exc}"]) from None
     problems = _requirements(settings, need_slack=need_slack)
     if problems:
         raise ConfigError(problems)
     return settings
+
+
+class _Lenient(Settings):
+    """Settings that skip unknown keys: only used to find missing ones next to bad ones."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+
+def _requirements_despite(
+    exc: ValidationError, need_slack: bool, overrides: dict[str, Any]
+) -> list[str]:
+    """The missing required settings, found with every invalid field reset to its default,
+    so one bad setting never hides another missing one."""
+    bad = {str(e["loc"][0]) for e in exc.errors() if e.get("loc")}
+    defaults = {
+        n: f.get_default(call_default_factory=True)
+        for n, f in Settings.model_fields.items()
+        if n in bad
+    }
+    try:
+        partial = _Lenient(**{**overrides, **defaults})
+    except (ValidationError, ValueError):
+        return []
+    reported = {_display_name(n) for n in bad}
+    return [
+        line
+        for line in _requirements(partial, need_slack=need_slack)
+        if line.split(":", 1)[0] not in reported
+    ]
 
 
 def _lines(exc: ValidationError) -> list[str]:

@@ -93,6 +93,9 @@ class Runtime:
         applied = self.store.migrate()
         if applied:
             log.info("database migrations applied: %s", ", ".join(applied))
+        released = self.store.release_all_leases()
+        if released:
+            log.info("released %d leases left by a previous process", released)
         cached = self.catalogue.load()
         if not cached:  # first start: the form needs resources before anyone opens it
             try:

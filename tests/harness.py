@@ -155,6 +155,11 @@ class Bot:
     def request(self, request_id: int):
         return self.runtime.store.get(request_id)
 
+    def state(self, request_id: int):
+        """The request's state, or None while it does not exist yet (for polling)."""
+        found = self.runtime.store.get(request_id)
+        return found.state if found else None
+
     def close(self) -> None:
         self.http.close()
 

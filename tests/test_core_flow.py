@@ -51,7 +51,7 @@ def test_request_approve_grant_expire(bot, slack, elastic):
     assert ("deployment", "deployment-viewer", DEPLOYMENT) not in elastic.holdings(ALICE)
 
     assert bot.click(OWNER, "approve", "1", card).status_code == 200
-    slack.wait_for(lambda: bot.request(1).state is State.ACTIVE, message="grant active")
+    slack.wait_for(lambda: bot.state(1) is State.ACTIVE, message="grant active")
     assert ("deployment", "deployment-viewer", DEPLOYMENT) in elastic.holdings(ALICE)
     posts = elastic.calls_to("POST", "/role_assignments")
     assert len(posts) == 1
@@ -76,7 +76,7 @@ def test_request_approve_grant_expire(bot, slack, elastic):
     assert "company SSO" in text_of(granted[0])  # access_details reach the grantee
 
     bot.advance(timedelta(hours=2, seconds=1))
-    slack.wait_for(lambda: bot.request(1).state is State.EXPIRED, message="expired")
+    slack.wait_for(lambda: bot.state(1) is State.EXPIRED, message="expired")
     assert ("deployment", "deployment-viewer", DEPLOYMENT) not in elastic.holdings(ALICE)
     deletes = elastic.calls_to("DELETE", "/role_assignments")
     assert len(deletes) == 1 and deletes[0]["body"] == posts[0]["body"]

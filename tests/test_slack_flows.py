@@ -247,7 +247,7 @@ def test_requester_and_strangers_cannot_decide(make_bot, slack, elastic):
     assert "own request" in last_reply(slack, f"click-{REQUESTER}")["text"]
     bot.click(STRANGER, "approve", "1", card)
     assert "not an approver" in last_reply(slack, f"click-{STRANGER}")["text"]
-    assert bot.request(1).state is State.PENDING
+    assert bot.state(1) is State.PENDING
     assert elastic.calls_to("POST", "/role_assignments") == []
 
 
@@ -261,7 +261,7 @@ def test_deny_asks_for_a_reason_and_tells_the_requester(make_bot, slack, elastic
     bot.submit_view(
         OWNER, form, {"reason": {"type": "plain_text_input", "value": "use staging instead"}}
     )
-    slack.wait_for(lambda: bot.request(1).state is State.DENIED)
+    slack.wait_for(lambda: bot.state(1) is State.DENIED)
     denied = slack.wait_for(
         lambda: [m for m in slack.messages_to(REQUESTER) if "denied" in text_of(m)]
     )
@@ -292,7 +292,7 @@ def test_fifty_concurrent_approve_clicks_grant_once(make_bot, slack, elastic):
         t.start()
     for t in threads:
         t.join()
-    slack.wait_for(lambda: bot.request(1).state is State.ACTIVE)
+    slack.wait_for(lambda: bot.state(1) is State.ACTIVE)
     time.sleep(0.3)  # let any straggling click finish
     assert len(elastic.calls_to("POST", "/role_assignments")) == 1
     granted = [e for e in bot.runtime.store.events(1) if e["kind"] == "granted"]
@@ -319,12 +319,12 @@ def test_list_shows_own_requests_and_owners_see_all(bot, slack, elastic):
 def test_revoke_command_ends_access_now(bot, slack, elastic):
     card = file_request(bot, slack)
     bot.click(OWNER, "approve", "1", card)
-    slack.wait_for(lambda: bot.request(1).state is State.ACTIVE)
+    slack.wait_for(lambda: bot.state(1) is State.ACTIVE)
     bot.command(STRANGER, "revoke #1")
     assert "Only the requester" in last_reply(slack, f"cmd-{STRANGER}")["text"]
-    assert bot.request(1).state is State.ACTIVE
+    assert bot.state(1) is State.ACTIVE
     bot.command(REQUESTER, "revoke 1")
-    slack.wait_for(lambda: bot.request(1).state is State.REVOKED)
+    slack.wait_for(lambda: bot.state(1) is State.REVOKED)
     assert ("deployment", "deployment-viewer", DEPLOYMENT) not in elastic.holdings(ALICE)
     slack.wait_for(lambda: "removed" in slack.webhook_posts(f"cmd-{REQUESTER}")[-1]["text"])
     slack.wait_for(

@@ -13,6 +13,10 @@ _PART = re.compile(r"(\d+)\s*([wdhms])")
 _WHOLE = re.compile(r"^(?:\d+\s*[wdhms]\s*)+$")
 
 
+#: Far beyond any sensible grant, and far below what ``timedelta`` can hold.
+LONGEST = timedelta(days=3650)
+
+
 class DurationError(ValueError):
     """A duration the user typed that cannot be understood."""
 
@@ -32,9 +36,13 @@ def parse_duration(text: str) -> timedelta:
         if unit in seen:
             raise DurationError(f"'{text}' names '{unit}' twice")
         seen.add(unit)
+        if len(amount.lstrip("0")) > 9:
+            raise DurationError(f"'{text}' is too long; at most {LONGEST.days}d")
         seconds += int(amount) * _UNITS[unit]
     if seconds <= 0:
         raise DurationError(f"'{text}' is zero; access needs at least 1m")
+    if seconds > LONGEST.total_seconds():
+        raise DurationError(f"'{text}' is too long; at most {LONGEST.days}d")
     return timedelta(seconds=seconds)
 
 

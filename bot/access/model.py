@@ -36,6 +36,8 @@ class AccessRequest:
     last_error: str | None = None
     added: list[Unit] = field(default_factory=list)
     approver_source: str | None = None
+    #: How the grant ended in Elastic: removed, kept (still given by other access), never_granted.
+    outcome: str | None = None
     reminders_sent: int = 0
     next_reminder_at: datetime | None = None
 

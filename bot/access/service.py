@@ -536,11 +536,12 @@ class AccessService:
         crash_point("after_revoking_row")
         user_id = request.elastic_user_id
         to_remove: set[Unit] = set()
+        holds_after = False
         try:
             if user_id:
                 candidates = {request.unit} & self.store.owned_units(user_id)
                 candidates -= self.store.units_needed_by_others(user_id, request.id)
-                member = self.elastic.member(user_id) if candidates else None
+                member = self.elastic.member(user_id)
                 if member is not None:
                     to_remove = {u for u in candidates if u in member.units}
                     if to_remove:
@@ -553,23 +554,33 @@ class AccessService:
                             "elastic_remove",
                             {"units": [u.text for u in to_remove]},
                         )
-                        check = self.elastic.member(user_id)
-                        if check is not None and to_remove & check.units:
+                        member = self.elastic.member(user_id)
+                        if member is not None and to_remove & member.units:
                             raise UpstreamError(
                                 "Elastic Cloud accepted the removal but the member still holds the role.",
                                 retryable=True,
                                 code="confirm_mismatch",
                             )
+                    holds_after = member is not None and holds(member.units, request.unit)
                 # Released whether present or not: what is gone no longer needs removing.
                 self.store.disown_units(user_id, candidates)
         except UpstreamError as exc:
             self._retry_later(request, exc, now)
             return
         final = State.EXPIRED if request.ended_by in (None, SYSTEM) else State.REVOKED
+        if to_remove:
+            outcome = "removed"
+        elif holds_after:
+            outcome = "kept"  # standing access or another live grant still gives the role
+        elif self.store.was_granted(request_id):
+            outcome = "removed"  # an earlier attempt removed it (a crash before the record)
+        else:
+            outcome = "never_granted"
         ended = self.store.transition(
             request_id,
             [State.REVOKING],
             final,
+            outcome=outcome,
             now=self.clock.now(),
             actor=request.ended_by or SYSTEM,
             detail={"removed": sorted(u.text for u in to_remove)},

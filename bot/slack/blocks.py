@@ -194,6 +194,18 @@ def requester_update(request: AccessRequest, access_details: str = "") -> tuple[
             f"{request.last_error or ''}\nNothing was changed in Elastic Cloud. Fix the cause and "
             "request again, or ask an integration owner for help."
         )
+    elif state in (State.EXPIRED, State.REVOKED) and request.outcome == "never_granted":
+        text = f"Request {request.ref} ended before {request.role_id} could be granted"
+        body = (
+            f":hourglass: *Request {request.ref} ended before it could be granted* — {what} was "
+            "never added in Elastic Cloud, so nothing had to be removed."
+        )
+    elif state in (State.EXPIRED, State.REVOKED) and request.outcome == "kept":
+        text = f"Request {request.ref} ended: you still hold {request.role_id} through other access"
+        body = (
+            f":checkered_flag: *Access {request.ref} ended* — {what} stays, because you hold it "
+            "through standing access or another active grant."
+        )
     elif state is State.EXPIRED:
         text = f"Request {request.ref} expired: {request.role_id} on {request.resource.label} was removed"
         body = f":checkered_flag: *Access expired* ({request.ref}) — {what} has been removed."

@@ -46,6 +46,7 @@ def m0001_initial(db: sqlite_utils.Database) -> None:
             last_error TEXT,
             overdue_alerted_at TEXT,
             notified_state TEXT,
+            outcome TEXT,
             approver_source TEXT,
             reminders_sent INTEGER NOT NULL DEFAULT 0,
             next_reminder_at TEXT,

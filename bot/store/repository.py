@@ -72,6 +72,7 @@ def _row_to_request(row: Any) -> AccessRequest:
         last_error=row["last_error"],
         added=[Unit.parse(u) for u in json.loads(row["added"])],
         approver_source=row["approver_source"],
+        outcome=row["outcome"],
         reminders_sent=row["reminders_sent"],
         next_reminder_at=_dt(row["next_reminder_at"]),
     )
@@ -240,6 +241,12 @@ class Store:
             (owner or self.instance, to_iso(now + lease), request_id, *states, to_iso(now)),
         )
         return self.get(request_id) if cur.rowcount == 1 else None
+
+    def release_all_leases(self) -> int:
+        """At start-up: leases held by a process that is gone (SQLite mode is one instance)."""
+        return self.db.execute(
+            "UPDATE requests SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL"
+        ).rowcount
 
     def release(self, request_id: int) -> None:
         self.db.execute(
@@ -462,6 +469,14 @@ class Store:
             (to_iso(now), request_id),
         )
         return cur.rowcount == 1
+
+    def was_granted(self, request_id: int) -> bool:
+        """Whether the grant ever reached Elastic (a ``granted`` or ``elastic_add`` event)."""
+        row = self.db.one(
+            "SELECT 1 FROM events WHERE request_id = ? AND kind IN ('granted', 'elastic_add') LIMIT 1",
+            (request_id,),
+        )
+        return row is not None
 
     def was_alerted(self, request_id: int) -> bool:
         row = self.db.one("SELECT overdue_alerted_at FROM requests WHERE id = ?", (request_id,))

@@ -38,7 +38,10 @@ def serve_in_thread(app: Any, host: str, port: int) -> ThreadingWSGIServer:
 
 
 def serve_health(runtime, host: str, port: int) -> ThreadingWSGIServer:
-    return serve_in_thread(runtime.wsgi, host, port)
+    """Probes only (Socket Mode): /healthz and /readyz, never /slack/events."""
+    from bot.web.wsgi import WebApp
+
+    return serve_in_thread(WebApp(runtime, runtime.bolt, serve_slack=False), host, port)
 
 
 def serve_http(settings: Settings, workers_threads: int = 8) -> int:

@@ -24,9 +24,12 @@ def _json(start_response: StartResponse, status: str, data: dict[str, Any]) -> I
 
 
 class WebApp:
-    def __init__(self, runtime, bolt_app) -> None:
+    """``serve_slack=False`` (Socket Mode) answers only the probes: Slack's requests come over
+    the socket there, unsigned, so the HTTP path must not take them."""
+
+    def __init__(self, runtime, bolt_app, serve_slack: bool = True) -> None:
         self.runtime = runtime
-        self.slack = SlackRequestHandler(bolt_app, path=SLACK_PATH)
+        self.slack = SlackRequestHandler(bolt_app, path=SLACK_PATH) if serve_slack else None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -42,7 +45,7 @@ class WebApp:
                 "200 OK" if ok else "503 Service Unavailable",
                 {"ok": ok, "checks": checks},
             )
-        if path == SLACK_PATH and method == "POST":
+        if path == SLACK_PATH and method == "POST" and self.slack is not None:
             if self.runtime.stopping:
                 return _json(
                     start_response,

@@ -1,0 +1,298 @@
+"""Approval routing and policy, end to end against the fakes (issue: routing and policy)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.access.states import State
+from bot.clock import FakeClock
+from bot.config import ConfigError, load_settings
+from tests.fakes.slack_api import text_of
+from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER, make_settings, start_bot, stop_bot
+
+DEPLOYMENT = "d" * 32
+EMAIL_OWNER = {"tag_key": "owner", "attribute": "email"}
+
+
+def buttons(message) -> list[str]:
+    return [
+        e.get("action_id")
+        for b in message.get("blocks", [])
+        if b.get("type") == "actions"
+        for e in b["elements"]
+    ]
+
+
+def cards(slack, user):
+    return [m for m in slack.messages_to(user) if "approve" in buttons(m)]
+
+
+def request(
+    bot,
+    slack,
+    resource="prod-search",
+    role="deployment-viewer",
+    who=REQUESTER,
+    why="INC-7 debugging",
+):
+    assert bot.command(who, f"request {resource} {role} 1h {why}").status_code == 200
+
+
+def reply(slack, user):
+    return slack.wait_for(lambda: slack.webhook_posts(f"cmd-{user}"), message="command reply")[-1][
+        "text"
+    ]
+
+
+def tag(elastic, bot, name, value):
+    """Give a new deployment an owner tag and make the bot's catalogue see it."""
+    elastic.add_deployment(name, tags={"owner": value})
+    bot.runtime.catalogue.refresh()
+
+
+@pytest.fixture
+def routed(make_bot):
+    return lambda **kw: make_bot(integration_owners=[STRANGER], resource_owner=EMAIL_OWNER, **kw)
+
+
+def test_tag_by_email_routes_to_the_resource_owner(routed, slack):
+    bot = routed()
+    request(bot, slack)  # prod-search is tagged owner=owner1@example.com
+    slack.wait_for(lambda: cards(slack, OWNER))
+    assert cards(slack, STRANGER) == []  # the integration owner is only the fallback
+    assert bot.request(1).approver_source == "resource_owner"
+
+
+def test_tag_by_slack_user(make_bot, slack, elastic):
+    bot = make_bot(
+        integration_owners=[STRANGER],
+        resource_owner={"tag_key": "owner", "attribute": "slack_user"},
+    )
+    tag(elastic, bot, "billing-api", OWNER2)
+    request(bot, slack, resource="billing-api")
+    slack.wait_for(lambda: cards(slack, OWNER2))
+    assert cards(slack, STRANGER) == []
+
+
+def test_tag_by_user_group_reaches_every_member_and_follows_the_group(make_bot, slack, elastic):
+    slack.add_usergroup("S0SRE", "sre-leads", [OWNER, OWNER2])
+    bot = make_bot(
+        integration_owners=[STRANGER],
+        resource_owner={"tag_key": "owner", "attribute": "slack_usergroup"},
+    )
+    tag(elastic, bot, "payments", "sre-leads")
+    request(bot, slack, resource="payments")
+    slack.wait_for(lambda: cards(slack, OWNER) and cards(slack, OWNER2))
+    # OWNER2 leaves the group: their old card no longer lets them decide.
+    slack.set_usergroup_users("S0SRE", [OWNER])
+    bot.click(OWNER2, "approve", "1", cards(slack, OWNER2)[0])
+    said = slack.wait_for(lambda: slack.webhook_posts(f"click-{OWNER2}"))[-1]["text"]
+    assert "not an approver" in said
+    assert bot.state(1) is State.PENDING
+    bot.click(OWNER, "approve", "1", cards(slack, OWNER)[0])
+    slack.wait_for(lambda: bot.state(1) is State.ACTIVE)
+
+
+def test_several_owners_in_one_tag_value(routed, slack, elastic):
+    bot = routed()
+    tag(elastic, bot, "search-2", "owner1@example.com, owner2@example.com")
+    request(bot, slack, resource="search-2")
+    slack.wait_for(lambda: cards(slack, OWNER) and cards(slack, OWNER2))
+
+
+def test_unresolvable_owner_falls_back_and_is_reported_once(routed, slack, elastic):
+    bot = routed()
+    tag(elastic, bot, "ghost-town", "ghost@example.com")
+    request(bot, slack, resource="ghost-town")
+    slack.wait_for(lambda: cards(slack, STRANGER))
+    report = slack.wait_for(
+        lambda: [m for m in slack.messages_to(STRANGER) if "ghost@example.com" in text_of(m)]
+    )
+    assert "does not resolve" in text_of(report[0])
+    request(bot, slack, resource="ghost-town", why="again, different reason")
+    slack.wait_for(lambda: len(cards(slack, STRANGER)) == 2)
+    assert len([m for m in slack.messages_to(STRANGER) if "ghost@example.com" in text_of(m)]) == 1
+
+
+def test_requester_who_is_the_only_owner_goes_to_integration_owners(routed, slack, elastic):
+    bot = routed()
+    tag(elastic, bot, "alices-box", "alice@example.com")
+    request(bot, slack, resource="alices-box")
+    slack.wait_for(lambda: cards(slack, STRANGER))
+    assert bot.request(1).approver_source == "integration_owner"
+
+
+def test_nobody_but_the_requester_refuses_and_tells_owners(make_bot, slack, elastic):
+    bot = make_bot(integration_owners=[REQUESTER], resource_owner=EMAIL_OWNER)
+    tag(elastic, bot, "alices-box", "alice@example.com")
+    request(bot, slack, resource="alices-box")
+    assert "Nobody other than you" in reply(slack, REQUESTER)
+    assert bot.runtime.store.list_requests()[1] == 0
+
+
+def test_no_tag_and_the_organization_go_to_integration_owners(routed, slack):
+    bot = routed()
+    request(bot, slack, resource="staging-logs")
+    request(bot, slack, resource="organization", role="billing-admin")
+    slack.wait_for(lambda: len(cards(slack, STRANGER)) == 2)
+    assert cards(slack, OWNER) == []
+
+
+def test_quorum_needs_two_distinct_approvers_and_one_deny_ends_it(make_bot, slack, elastic):
+    bot = make_bot(integration_owners=[OWNER, OWNER2, STRANGER], policy=[{"approvals": 2}])
+    request(bot, slack)
+    first = slack.wait_for(lambda: cards(slack, OWNER))[0]
+    bot.click(OWNER, "approve", "1", first)
+    slack.wait_for(lambda: "1 of 2" in text_of(slack.message(first["channel"], first["ts"])))
+    bot.click(OWNER, "approve", "1", first)  # the same person twice is still one approval
+    assert (
+        "already decided"
+        in slack.wait_for(lambda: slack.webhook_posts(f"click-{OWNER}"))[-1]["text"]
+    )
+    assert bot.state(1) is State.PENDING
+    assert elastic.calls_to("POST", "/role_assignments") == []
+    bot.click(OWNER2, "approve", "1", cards(slack, OWNER2)[0])
+    slack.wait_for(lambda: bot.state(1) is State.ACTIVE)
+    # A second request: one Deny ends it even after an approval.
+    request(bot, slack, why="second one")
+    slack.wait_for(lambda: bot.request(2) is not None)
+    bot.runtime.service.decide(2, OWNER, approve=True)
+    bot.runtime.service.decide(2, STRANGER, approve=False, reason="no")
+    assert bot.state(2) is State.DENIED
+
+
+def test_pending_request_times_out_and_everyone_is_told(make_bot, slack):
+    bot = make_bot(pending_timeout="2h")
+    request(bot, slack)
+    card = slack.wait_for(lambda: cards(slack, OWNER))[0]
+    bot.advance(timedelta(hours=2, minutes=1))
+    assert bot.state(1) is State.TIMED_OUT
+    slack.wait_for(lambda: any("timed out" in text_of(m) for m in slack.messages_to(REQUESTER)))
+    slack.wait_for(lambda: not buttons(slack.message(card["channel"], card["ts"])))
+
+
+def test_reminders_back_off_stop_at_the_limit_and_survive_a_restart(tmp_path, slack, elastic):
+    settings = make_settings(
+        tmp_path,
+        elastic.url,
+        slack.api_url,
+        reminder_after="1h",
+        max_reminders=3,
+        integration_owners=[OWNER, OWNER2],
+    )
+    bot = start_bot(settings, slack)
+    request(bot, slack)
+    slack.wait_for(lambda: cards(slack, OWNER))
+    bot.runtime.service.decide(1, OWNER2, approve=True) if False else None
+    reminders = lambda u: [m for m in slack.messages_to(u) if "Reminder" in text_of(m)]  # noqa: E731
+    bot.advance(timedelta(minutes=59))
+    assert reminders(OWNER) == []
+    bot.advance(timedelta(minutes=2))
+    slack.wait_for(lambda: len(reminders(OWNER)) == 1 and len(reminders(OWNER2)) == 1)
+    now = bot.clock.now()
+    stop_bot(bot)
+    bot = start_bot(settings, slack, FakeClock(now))  # restart on the same database
+    bot.advance(timedelta(hours=1))  # the second reminder backs off to 2h after the first
+    assert len(reminders(OWNER)) == 1
+    bot.advance(timedelta(hours=1, minutes=1))
+    slack.wait_for(lambda: len(reminders(OWNER)) == 2)
+    bot.advance(timedelta(hours=5))
+    slack.wait_for(lambda: len(reminders(OWNER)) == 3)
+    bot.advance(timedelta(hours=48))
+    assert len(reminders(OWNER)) == 3  # at most max_reminders
+    stop_bot(bot)
+
+
+def test_auto_approve_grants_without_a_click_and_announces_it(make_bot, slack, elastic):
+    bot = make_bot(
+        policy=[
+            {
+                "resources": ["deployment:prod-*"],
+                "roles": ["deployment-viewer"],
+                "auto_approve": True,
+            },
+            {"resources": ["*"], "roles": ["*"]},
+        ]
+    )
+    request(bot, slack)
+    slack.wait_for(lambda: bot.state(1) is State.ACTIVE)
+    assert ("deployment", "deployment-viewer", DEPLOYMENT) in elastic.holdings("1000000001")
+    fyi = slack.wait_for(lambda: slack.messages_to(OWNER))
+    assert all(not buttons(m) for m in fyi) and "auto-approved" in text_of(fyi[0])
+    kinds = [e["kind"] for e in bot.runtime.store.events(1)]
+    assert kinds[:2] == ["requested", "approved"] and "granted" in kinds
+
+
+def test_policy_refuses_what_no_rule_allows_and_caps_duration(make_bot, slack):
+    bot = make_bot(
+        policy=[
+            {
+                "resources": ["deployment:*"],
+                "roles": ["deployment-viewer"],
+                "max_duration": "2h",
+                "justification_pattern": "[A-Z]+-[0-9]+",
+            }
+        ]
+    )
+    bot.command(REQUESTER, "request prod-search deployment-admin 1h INC-1")
+    assert "No access policy allows" in reply(slack, REQUESTER)
+    bot.command(REQUESTER, "request prod-search deployment-viewer 3h INC-1")
+    slack.wait_for(lambda: "maximum of 2h" in slack.webhook_posts(f"cmd-{REQUESTER}")[-1]["text"])
+    bot.command(REQUESTER, "request prod-search deployment-viewer 1h because")
+    slack.wait_for(lambda: "must match" in slack.webhook_posts(f"cmd-{REQUESTER}")[-1]["text"])
+    assert bot.runtime.store.list_requests()[1] == 0
+
+
+def test_notify_channel_gets_one_message_updated_in_place(make_bot, slack):
+    slack.add_channel("C0ACCESS", name="access-log")
+    bot = make_bot(notify_channel="C0ACCESS")
+    request(bot, slack)
+    first = slack.wait_for(lambda: slack.messages_in("C0ACCESS"))
+    assert len(first) == 1 and "pending" in text_of(first[0])
+    bot.click(OWNER, "approve", "1", slack.wait_for(lambda: cards(slack, OWNER))[0])
+    slack.wait_for(lambda: "active" in text_of(slack.messages_in("C0ACCESS")[0]))
+    assert len(slack.messages_in("C0ACCESS")) == 1
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        ('[resource_owner]\ntag_key = "owner"\nattribute = "phone"\n', "resource_owner"),
+        ('[[policy]]\nresources = ["cluster:x"]\n', "not a resource pattern"),
+        ('[[policy]]\njustification_pattern = "("\n', "not a regular expression"),
+        ('access_details = "' + "x" * 401 + '"\n', "at most 400"),
+        ('integration_name = "has spaces"\n', "integration_name"),
+    ],
+)
+def test_configuration_errors_name_the_setting(tmp_path, monkeypatch, toml, expected):
+    path = tmp_path / "config.toml"
+    path.write_text('integration_owners = ["U0OWNER01"]\n' + toml)
+    monkeypatch.setenv("ELASTIC_ACCESS_CONFIG", str(path))
+    for name, value in {
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "s",
+        "ELASTIC_CLOUD_API_KEY": "k",
+        "ELASTIC_CLOUD_ORGANIZATION_ID": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as exc:
+        load_settings()
+    assert any(expected in line for line in exc.value.lines), exc.value.lines
+
+
+def test_resource_owner_without_integration_owners_is_refused(monkeypatch, tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[resource_owner]\ntag_key = "owner"\nattribute = "email"\n')
+    monkeypatch.setenv("ELASTIC_ACCESS_CONFIG", str(path))
+    for name, value in {
+        "SLACK_BOT_TOKEN": "xoxb-1",
+        "SLACK_SIGNING_SECRET": "s",
+        "ELASTIC_CLOUD_API_KEY": "k",
+        "ELASTIC_CLOUD_ORGANIZATION_ID": "1",
+    }.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as exc:
+        load_settings()
+    assert any("integration_owners" in line for line in exc.value.lines)

@@ -1,0 +1,489 @@
+"""The SQLite store: conditional moves with their audit events, leases, the sweep's work list."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.access.resources import Resource, ResourceKind, Unit
+from bot.access.states import State
+from bot.store import Database, Store
+
+T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+DEPLOYMENT = Resource(ResourceKind.DEPLOYMENT, "d" * 32, "prod-search")
+ALICE = "1000000001"
+BOB = "1000000002"
+
+
+@pytest.fixture
+def db(tmp_path):
+    database = Database(tmp_path / "sub" / "access.db")
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def store(db):
+    s = Store(db)
+    s.migrate()
+    return s
+
+
+def _unit(target: str = "d" * 32, role: str = "deployment-viewer") -> Unit:
+    return Unit("deployment", role, target)
+
+
+def _create(store: Store, *, user: str | None = ALICE, unit: Unit | None = None, now=T0):
+    return store.create_request(
+        requester_id="UREQ",
+        requester_email="alice@example.com",
+        resource=DEPLOYMENT,
+        role_id="deployment-viewer",
+        unit=unit or _unit(),
+        duration=timedelta(hours=2),
+        justification="investigating INC-42",
+        approvers=["UOWN1", "UOWN2"],
+        approvals_needed=1,
+        now=now,
+        elastic_user_id=user,
+    )
+
+
+def _move(store: Store, request_id: int, *path: State, now=T0, **fields):
+    """Walk a request along ``path`` with legal moves; ``fields`` go with the last move."""
+    request = None
+    for i, target in enumerate(path):
+        current = store.get(request_id).state
+        extra = fields if i == len(path) - 1 else {}
+        request = store.transition(request_id, [current], target, now=now, actor="test", **extra)
+        assert request is not None, f"{current} -> {target} refused"
+    return request
+
+
+def _event_count(db: Database) -> int:
+    return db.one("SELECT count(*) FROM events")[0]
+
+
+# -- schema ---------------------------------------------------------------------------------
+
+
+def test_migrate_is_idempotent(db):
+    first = Store(db).migrate()
+    assert first  # something was applied on an empty file
+    assert Store(db).migrate() == []
+    assert Store(db).migrate() == []
+    tables = {r["name"] for r in db.query("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"requests", "events", "approvals", "messages", "owned_units"} <= tables
+
+
+def test_migrate_keeps_existing_rows(store, db):
+    request = _create(store)
+    assert Store(db).migrate() == []
+    assert store.get(request.id) is not None
+
+
+def test_wal_mode_is_on(store, db):
+    assert db.one("PRAGMA journal_mode")[0].lower() == "wal"
+
+
+def test_wal_mode_on_every_thread_connection(store, db):
+    modes = []
+
+    def read():
+        modes.append(db.one("PRAGMA journal_mode")[0].lower())
+
+    t = threading.Thread(target=read)
+    t.start()
+    t.join()
+    assert modes == ["wal"]
+
+
+# -- requests and events --------------------------------------------------------------------
+
+
+def test_create_request_round_trips_and_writes_a_requested_event(store):
+    request = _create(store)
+    assert request.id >= 1
+    assert request.state is State.PENDING
+    assert request.resource == DEPLOYMENT
+    assert request.unit == _unit()
+    assert request.duration == timedelta(hours=2)
+    assert request.approvers == ["UOWN1", "UOWN2"]
+    assert request.created_at == T0
+    events = store.events(request.id)
+    assert len(events) == 1
+    event = events[0]
+    assert event["kind"] == "requested"
+    assert event["actor"] == "UREQ"
+    assert event["detail"]["justification"] == "investigating INC-42"
+    assert event["detail"]["duration_seconds"] == 7200
+    assert event["detail"]["resource"] == DEPLOYMENT.key
+
+
+def test_create_request_and_event_are_one_transaction(store, db):
+    """If the event cannot be written, the request is not created either."""
+    db.execute(
+        "CREATE TEMP TRIGGER fail_events BEFORE INSERT ON events "
+        "BEGIN SELECT RAISE(ABORT, 'no events today'); END"
+    )
+    with pytest.raises(sqlite3.DatabaseError):
+        _create(store)
+    assert db.one("SELECT count(*) FROM requests")[0] == 0
+    db.execute("DROP TRIGGER fail_events")
+    assert _create(store).state is State.PENDING
+
+
+def test_transition_moves_and_records_one_event(store):
+    request = _create(store)
+    moved = store.transition(
+        request.id,
+        [State.PENDING],
+        State.APPROVED,
+        now=T0 + timedelta(minutes=1),
+        actor="UOWN1",
+        decided_by="UOWN1",
+        decided_at=T0 + timedelta(minutes=1),
+    )
+    assert moved is not None
+    assert moved.state is State.APPROVED
+    assert moved.decided_by == "UOWN1"
+    assert moved.decided_at == T0 + timedelta(minutes=1)
+    kinds = [e["kind"] for e in store.events(request.id)]
+    assert kinds == ["requested", "approved"]
+    assert store.events(request.id)[-1]["actor"] == "UOWN1"
+
+
+def test_transition_with_custom_event_kind_and_detail(store):
+    request = _create(store)
+    store.transition(
+        request.id,
+        [State.PENDING],
+        State.CANCELLED,
+        now=T0,
+        actor="UREQ",
+        event="cancelled-by-requester",
+        detail={"why": "no longer needed"},
+    )
+    last = store.events(request.id)[-1]
+    assert last["kind"] == "cancelled-by-requester"
+    assert last["detail"] == {"why": "no longer needed"}
+
+
+def test_transition_from_the_wrong_state_does_nothing(store, db):
+    request = _create(store)
+    before = _event_count(db)
+    assert store.transition(request.id, [State.ACTIVE], State.REVOKING, now=T0, actor="x") is None
+    assert store.get(request.id).state is State.PENDING
+    assert _event_count(db) == before
+
+
+def test_transition_of_a_missing_request_does_nothing(store, db):
+    before = _event_count(db)
+    assert store.transition(999, [State.PENDING], State.APPROVED, now=T0, actor="x") is None
+    assert _event_count(db) == before
+
+
+def test_second_decision_loses(store, db):
+    request = _create(store)
+    assert store.transition(request.id, [State.PENDING], State.APPROVED, now=T0, actor="A")
+    assert store.transition(request.id, [State.PENDING], State.DENIED, now=T0, actor="B") is None
+    assert store.get(request.id).state is State.APPROVED
+    assert [e["kind"] for e in store.events(request.id)] == ["requested", "approved"]
+
+
+def test_racing_threads_exactly_one_wins(store, db):
+    """Two approvers click at once, 20 times over: each request is approved exactly once."""
+    rounds = 20
+    ids = [_create(store).id for _ in range(rounds)]
+    wins: dict[str, list[int]] = {"A": [], "B": []}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def approver(name: str) -> None:
+        try:
+            for request_id in ids:
+                barrier.wait(timeout=10)
+                moved = store.transition(
+                    request_id, [State.PENDING], State.APPROVED, now=T0, actor=name
+                )
+                if moved is not None:
+                    wins[name].append(request_id)
+        except BaseException as exc:  # surfaced below; a thread must not swallow it
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=approver, args=(n,)) for n in wins]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors
+    assert sorted(wins["A"] + wins["B"]) == ids  # every row won exactly once
+    assert not set(wins["A"]) & set(wins["B"])
+    for request_id in ids:
+        kinds = [e["kind"] for e in store.events(request_id)]
+        assert kinds == ["requested", "approved"]
+        winner = "A" if request_id in wins["A"] else "B"
+        assert store.events(request_id)[-1]["actor"] == winner
+
+
+def test_each_thread_has_its_own_connection(db):
+    conns = []
+    t = threading.Thread(target=lambda: conns.append(db.conn))
+    t.start()
+    t.join()
+    assert conns[0] is not db.conn
+
+
+# -- the audit trail is append-only -----------------------------------------------------------
+
+
+def test_events_refuse_update(store, db):
+    request = _create(store)
+    with pytest.raises((sqlite3.IntegrityError, sqlite3.OperationalError), match="append-only"):
+        db.execute("UPDATE events SET actor = 'someone-else' WHERE request_id = ?", (request.id,))
+    assert store.events(request.id)[0]["actor"] == "UREQ"
+
+
+def test_events_refuse_delete(store, db):
+    request = _create(store)
+    with pytest.raises((sqlite3.IntegrityError, sqlite3.OperationalError), match="append-only"):
+        db.execute("DELETE FROM events")
+    assert len(store.events(request.id)) == 1
+
+
+def test_events_without_a_request(store):
+    store.event(None, T0, "system", "started", {"version": "x"})
+    row = store.db.one("SELECT * FROM events WHERE request_id IS NULL")
+    assert row["kind"] == "started"
+
+
+# -- leases -----------------------------------------------------------------------------------
+
+
+def test_claim_is_exclusive_until_the_lease_runs_out(store):
+    request = _create(store)
+    lease = timedelta(seconds=60)
+    first = store.claim(request.id, [State.PENDING], now=T0, lease=lease, owner="worker-1")
+    assert first is not None
+    second = store.claim(
+        request.id, [State.PENDING], now=T0 + timedelta(seconds=59), lease=lease, owner="w2"
+    )
+    assert second is None
+    row = store.db.one("SELECT lease_owner FROM requests WHERE id = ?", (request.id,))
+    assert row["lease_owner"] == "worker-1"
+    # The first worker crashed: once its lease runs out another one may take the row.
+    later = store.claim(
+        request.id, [State.PENDING], now=T0 + timedelta(seconds=61), lease=lease, owner="w2"
+    )
+    assert later is not None
+    row = store.db.one("SELECT lease_owner FROM requests WHERE id = ?", (request.id,))
+    assert row["lease_owner"] == "w2"
+
+
+def test_claim_requires_the_state(store):
+    request = _create(store)
+    assert store.claim(request.id, [State.ACTIVE], now=T0, lease=timedelta(seconds=60)) is None
+
+
+def test_release_and_transition_free_the_lease(store):
+    request = _create(store)
+    lease = timedelta(minutes=5)
+    assert store.claim(request.id, [State.PENDING], now=T0, lease=lease)
+    store.release(request.id)
+    assert store.claim(request.id, [State.PENDING], now=T0, lease=lease)
+    moved = store.transition(request.id, [State.PENDING], State.APPROVED, now=T0, actor="A")
+    assert moved is not None
+    assert store.claim(request.id, [State.APPROVED], now=T0, lease=lease)
+
+
+def test_transition_may_keep_the_lease(store):
+    request = _create(store)
+    lease = timedelta(minutes=5)
+    assert store.claim(request.id, [State.PENDING], now=T0, lease=lease, owner="w1")
+    store.transition(
+        request.id, [State.PENDING], State.APPROVED, now=T0, actor="A", release_lease=False
+    )
+    assert store.claim(request.id, [State.APPROVED], now=T0, lease=lease, owner="w2") is None
+
+
+# -- the sweep's work list --------------------------------------------------------------------
+
+
+def test_due_work_finds_exactly_what_the_sweep_must_act_on(store):
+    now = T0 + timedelta(hours=3)
+    past, future = now - timedelta(minutes=1), now + timedelta(minutes=1)
+    lease = timedelta(minutes=5)
+
+    def new() -> int:
+        return _create(store).id
+
+    expected = set()
+    # active and past its expiry: revoke it
+    expired = new()
+    _move(store, expired, State.APPROVED, State.GRANTING, State.ACTIVE, expires_at=past)
+    expected.add((expired, State.ACTIVE))
+    # active, expiring exactly now: due
+    on_the_dot = new()
+    _move(store, on_the_dot, State.APPROVED, State.GRANTING, State.ACTIVE, expires_at=now)
+    expected.add((on_the_dot, State.ACTIVE))
+    # revoking with its retry due, and with no retry scheduled
+    retry_due = new()
+    _move(
+        store,
+        retry_due,
+        State.APPROVED,
+        State.GRANTING,
+        State.ACTIVE,
+        State.REVOKING,
+        next_attempt_at=past,
+    )
+    expected.add((retry_due, State.REVOKING))
+    retry_unscheduled = new()
+    _move(store, retry_unscheduled, State.APPROVED, State.GRANTING, State.ACTIVE, State.REVOKING)
+    expected.add((retry_unscheduled, State.REVOKING))
+    # approved / granting that nobody holds: abandoned work
+    abandoned_approved = new()
+    _move(store, abandoned_approved, State.APPROVED)
+    expected.add((abandoned_approved, State.APPROVED))
+    abandoned_granting = new()
+    _move(store, abandoned_granting, State.APPROVED, State.GRANTING)
+    assert store.claim(abandoned_granting, [State.GRANTING], now=T0, lease=lease)  # lease ran out
+    expected.add((abandoned_granting, State.GRANTING))
+
+    # -- and none of these:
+    new()  # pending: waiting for a person
+    not_yet = new()
+    _move(store, not_yet, State.APPROVED, State.GRANTING, State.ACTIVE, expires_at=future)
+    leased_expired = new()
+    _move(store, leased_expired, State.APPROVED, State.GRANTING, State.ACTIVE, expires_at=past)
+    assert store.claim(leased_expired, [State.ACTIVE], now=now, lease=lease)
+    retry_later = new()
+    _move(
+        store,
+        retry_later,
+        State.APPROVED,
+        State.GRANTING,
+        State.ACTIVE,
+        State.REVOKING,
+        next_attempt_at=future,
+    )
+    granting_held = new()
+    _move(store, granting_held, State.APPROVED, State.GRANTING)
+    assert store.claim(granting_held, [State.GRANTING], now=now, lease=lease)
+    approved_backing_off = new()
+    _move(store, approved_backing_off, State.APPROVED, next_attempt_at=future)
+    for final_path in (
+        (State.DENIED,),
+        (State.CANCELLED,),
+        (State.FAILED,),
+        (State.APPROVED, State.GRANTING, State.ACTIVE, State.REVOKING, State.REVOKED),
+        (State.APPROVED, State.GRANTING, State.ACTIVE, State.REVOKING, State.EXPIRED),
+    ):
+        _move(store, new(), *final_path, expires_at=past, next_attempt_at=past)
+
+    work = store.due_work(now)
+    assert len(work) == len(set(work))
+    assert set(work) == expected
+
+
+def test_due_work_respects_the_limit(store):
+    for _ in range(5):
+        _move(store, _create(store).id, State.APPROVED)
+    assert len(store.due_work(T0, limit=3)) == 3
+
+
+# -- owned units ------------------------------------------------------------------------------
+
+
+def test_owned_units_are_per_member_and_first_owner_keeps_them(store):
+    first, second = _create(store), _create(store)
+    viewer, editor = _unit(), _unit(role="deployment-editor")
+    store.own_units(ALICE, [viewer], first.id, T0)
+    store.own_units(ALICE, [viewer, editor], second.id, T0)  # viewer is already owned
+    store.own_units(BOB, [editor], second.id, T0)
+    assert store.owned_units(ALICE) == {viewer, editor}
+    assert store.owned_units(BOB) == {editor}
+    owner = store.db.one(
+        "SELECT request_id FROM owned_units WHERE elastic_user_id = ? AND unit = ?",
+        (ALICE, viewer.text),
+    )
+    assert owner["request_id"] == first.id
+    assert store.owned_units("nobody") == set()
+
+
+def test_disown_units_only_touches_that_member(store):
+    request = _create(store)
+    viewer, editor = _unit(), _unit(role="deployment-editor")
+    store.own_units(ALICE, [viewer, editor], request.id, T0)
+    store.own_units(BOB, [viewer], request.id, T0)
+    store.disown_units(ALICE, [viewer])
+    assert store.owned_units(ALICE) == {editor}
+    assert store.owned_units(BOB) == {viewer}
+    store.disown_units(ALICE, [viewer])  # again: nothing to do, no error
+    assert store.owned_units(ALICE) == {editor}
+
+
+def test_units_needed_by_others_counts_only_other_live_grants_of_the_same_member(store):
+    shared = _unit()
+    mine = _create(store, unit=shared)
+    _move(store, mine.id, State.APPROVED, State.GRANTING, State.ACTIVE)
+    assert store.units_needed_by_others(ALICE, mine.id) == set()
+
+    only_mine = _unit(role="deployment-admin")
+    also_active = _create(store, unit=shared)
+    _move(store, also_active.id, State.APPROVED, State.GRANTING, State.ACTIVE)
+    granting = _create(store, unit=_unit("e" * 32))
+    _move(store, granting.id, State.APPROVED, State.GRANTING)
+    revoking = _create(store, unit=_unit("f" * 32))
+    _move(store, revoking.id, State.APPROVED, State.GRANTING, State.ACTIVE, State.REVOKING)
+    # Not live, or not Alice's: these do not hold anything back.
+    _create(store, unit=only_mine)  # pending
+    _move(store, _create(store, unit=only_mine).id, State.APPROVED)
+    _move(
+        store,
+        _create(store, unit=only_mine).id,
+        State.APPROVED,
+        State.GRANTING,
+        State.ACTIVE,
+        State.REVOKING,
+        State.EXPIRED,
+    )
+    bobs = _create(store, user=BOB, unit=only_mine)
+    _move(store, bobs.id, State.APPROVED, State.GRANTING, State.ACTIVE)
+
+    assert store.units_needed_by_others(ALICE, mine.id) == {
+        shared,
+        _unit("e" * 32),
+        _unit("f" * 32),
+    }
+    # From the other grant's point of view, mine still needs the shared unit.
+    assert shared in store.units_needed_by_others(ALICE, also_active.id)
+    assert store.units_needed_by_others(BOB, bobs.id) == set()
+
+
+# -- slash-command de-duplication -------------------------------------------------------------
+
+
+def test_seen_recently_dedupes_within_the_window(store):
+    window = timedelta(seconds=30)
+    assert store.seen_recently("U1:request x", T0, window) is False
+    assert store.seen_recently("U1:request x", T0 + timedelta(seconds=5), window) is True
+    assert store.seen_recently("U1:request x", T0 + timedelta(seconds=29), window) is True
+    # A different user or text is not a duplicate.
+    assert store.seen_recently("U2:request x", T0 + timedelta(seconds=5), window) is False
+    assert store.seen_recently("U1:request y", T0 + timedelta(seconds=5), window) is False
+    # After the window the same command is new again (and starts a new window).
+    assert store.seen_recently("U1:request x", T0 + timedelta(seconds=31), window) is False
+    assert store.seen_recently("U1:request x", T0 + timedelta(seconds=40), window) is True
+
+
+def test_seen_recently_forgets_old_fingerprints(store, db):
+    window = timedelta(seconds=30)
+    store.seen_recently("old", T0, window)
+    store.seen_recently("new", T0 + window * 11, window)
+    rows = {r["fingerprint"] for r in db.query("SELECT fingerprint FROM slash_dedupe")}
+    assert rows == {"new"}
