@@ -63,6 +63,7 @@ def _run_socket_mode(settings: Settings) -> int:
     assert settings.slack_app_token is not None
     handler = SocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value())
     health = serve_health(runtime, settings.host, settings.port)
+    runtime.extra_readiness["slack_socket"] = lambda: bool(handler.client.is_connected())
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
@@ -92,7 +93,12 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_manifest(args: argparse.Namespace) -> int:
     from bot.manifest import render_manifest
 
-    sys.stdout.write(render_manifest(args.url))
+    try:
+        text = render_manifest(args.url, socket_mode=args.socket_mode)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    sys.stdout.write(text)
     return 0
 
 
@@ -124,6 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     manifest.add_argument(
         "--url", default=None, help="public base URL, e.g. https://access.example.com"
+    )
+    manifest.add_argument(
+        "--socket-mode", action="store_true", help="no request URLs; socket_mode_enabled: true"
     )
     manifest.set_defaults(func=cmd_manifest)
     return parser

@@ -3,7 +3,8 @@
 Run it after deploying, or when something looks wrong: it says which part is broken (the
 Slack token, a missing scope, the Elastic key, the organization ID, the database) in words
 an operator can act on. Each check stands alone, fails fast (short timeouts, one retry) and
-never prints a secret. Exit code 0 when every check passes, 1 otherwise.
+never prints a secret. A check that cannot run because the one it needs failed is SKIP.
+Exit code 0 when every check passes, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ class Result:
 
 class _Failed(Exception):
     """A check failed for a reason we can explain; ``str(exc)`` is the detail."""
+
+
+class _Skipped(Exception):
+    """A check that cannot run because an earlier one failed."""
 
 
 # -- the checks ------------------------------------------------------------------------------
@@ -115,8 +120,28 @@ def check_scopes(settings: Settings, found: dict) -> str:
     return detail + (f" (also granted: {', '.join(extra)})" if extra else "")
 
 
-class _Skipped(Exception):
-    """A check that cannot run because an earlier one failed."""
+def check_socket_mode(settings: Settings) -> str:
+    """``apps.connections.open`` with the app-level token: what Socket Mode does at start.
+
+    It only hands out a WebSocket URL; a running bot's connection is not disturbed.
+    """
+    from slack_sdk.errors import SlackApiError
+
+    assert settings.slack_app_token is not None
+    client = _slack_client(settings)
+    try:
+        client.apps_connections_open(app_token=settings.slack_app_token.get_secret_value())
+    except SlackApiError as exc:
+        code = exc.response.get("error") if exc.response is not None else None
+        hint = {
+            "invalid_auth": "the app-level token (SLACK_APP_TOKEN) is not valid",
+            "not_allowed_token_type": "SLACK_APP_TOKEN must be an app-level token (xapp-…)",
+            "missing_scope": "the app-level token needs the connections:write scope",
+        }.get(str(code), "turn on Socket Mode in the app's settings (socket_mode_enabled)")
+        raise _Failed(f"{code}: {hint}") from None
+    except Exception as exc:
+        raise _Failed(f"cannot reach Slack at {settings.slack_api_url} ({_reason(exc)})") from None
+    return "app-level token accepted; Slack handed out a WebSocket URL"
 
 
 def _elastic_client(settings: Settings):
@@ -241,6 +266,11 @@ def collect(settings: Settings) -> list[Result]:
         ("configuration", lambda: check_configuration(settings)),
         ("Slack auth.test", lambda: check_slack(settings, found)),
         ("Slack scopes", lambda: check_scopes(settings, found)),
+        *(
+            [("Slack Socket Mode", lambda: check_socket_mode(settings))]
+            if settings.socket_mode
+            else []
+        ),
         ("Elastic Cloud", lambda: check_elastic(settings, found)),
         ("database", lambda: check_database(settings)),
     ]

@@ -32,6 +32,9 @@ URL_KEYS = ("url", "request_url", "message_menu_options_url")
 #: manifest tests: add it with the scopes from its page on docs.slack.dev.
 METHOD_SCOPES: dict[str, tuple[str, ...]] = {
     "auth_test": (),
+    # Called with the app-level token (Socket Mode), whose scope connections:write is set on
+    # the app's Basic Information page, not in the manifest's bot scopes.
+    "apps_connections_open": (),
     "chat_postMessage": ("chat:write",),
     "chat_update": ("chat:write",),
     "chat_postEphemeral": ("chat:write",),
@@ -196,9 +199,12 @@ def _constants(tree: ast.Module) -> dict[str, Any]:
             for target in node.targets:
                 if isinstance(target, ast.Name):
                     values[target.id] = node.value.value
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            if isinstance(node.value, ast.Constant):
-                values[node.target.id] = node.value.value
+        elif (
+            isinstance(node, ast.AnnAssign)
+            and isinstance(node.target, ast.Name)
+            and isinstance(node.value, ast.Constant)
+        ):
+            values[node.target.id] = node.value.value
     return values
 
 

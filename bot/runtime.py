@@ -87,6 +87,8 @@ class Runtime:
         self.wsgi = WebApp(self, self.bolt)
         self.started = False
         self.stopping = False
+        #: More readiness checks from the run mode (Socket Mode adds its connection).
+        self.extra_readiness: dict[str, Any] = {}
 
     def start(self) -> None:
         began = time.monotonic()
@@ -123,12 +125,18 @@ class Runtime:
             time.monotonic() - self.scheduler.last_sweep
             < 3 * self.settings.sweep_interval.total_seconds() + 5
         )
-        return {
+        checks = {
             "started": self.started,
             "database": self.db.ping(),
             "scheduler": self.scheduler.running,
             "sweep_recent": recent,
         }
+        for name, check in self.extra_readiness.items():
+            try:
+                checks[name] = bool(check())
+            except Exception:
+                checks[name] = False
+        return checks
 
     def publish_home(self, user_id: str) -> None:
         mine, _ = self.store.list_requests(requester_id=user_id, limit=50)

@@ -118,15 +118,6 @@ def test_bad_text_requests_are_refused_to_the_caller_only(bot, slack):
     assert slack.calls_to("chat.postMessage") == []
 
 
-def test_requester_who_is_not_an_elastic_member_is_told_why(bot, slack, elastic):
-    slack.add_user("U0NEWBIE1", email="newbie@example.com", name="newbie")
-    bot.command("U0NEWBIE1", "request prod-search deployment-viewer 1h onboarding")
-    reply = last_reply(slack, "cmd-U0NEWBIE1")
-    assert "newbie@example.com" in reply["text"] and "invite" in reply["text"]
-    assert bot.runtime.store.list_requests()[1] == 0
-    assert slack.messages_to(OWNER) == []
-
-
 def test_only_owner_requesting_is_refused_and_owners_told(make_bot, slack):
     bot = make_bot(integration_owners=[REQUESTER])
     bot.command(REQUESTER, "request prod-search deployment-viewer 1h self")

@@ -38,6 +38,8 @@ class AccessRequest:
     approver_source: str | None = None
     #: How the grant ended in Elastic: removed, kept (still given by other access), never_granted.
     outcome: str | None = None
+    #: Set when the requester was not a member and the grant went out as an invitation.
+    invitation_token: str | None = None
     reminders_sent: int = 0
     next_reminder_at: datetime | None = None
 

@@ -176,12 +176,7 @@ class AccessService:
                 "I could not read the email address on your Slack profile, so I cannot match "
                 "you to an Elastic Cloud member. Ask a workspace admin to check your profile."
             )
-        member = self.elastic.find_member(person.email)
-        if member is None:
-            raise AccessError(
-                f"No member of the Elastic Cloud organization has the email {person.email}. "
-                "Ask an organization owner to invite you, then request again."
-            )
+        member = self.elastic.find_member(person.email)  # None: granted as an invitation
         unit = unit_for(resource, role, self.policy.organization_id)
         fingerprint = hashlib.sha256(
             f"{requester_id}|{unit.text}|{int(duration.total_seconds())}|{justification}".encode()
@@ -213,7 +208,7 @@ class AccessService:
             approvers=approvers,
             approvals_needed=rule.approvals,
             now=now,
-            elastic_user_id=member.user_id,
+            elastic_user_id=member.user_id if member else None,
             approver_source=routing.source,
             next_reminder_at=now + self.policy.reminder_after
             if self.policy.max_reminders
@@ -334,10 +329,7 @@ class AccessService:
             self._retry_later(request, exc, now)
             return
         if member is None:
-            self._fail(
-                request,
-                f"{request.requester_email} is no longer a member of the Elastic Cloud organization.",
-            )
+            self._begin_invitation(request, now, expires_at)
             return
         to_add = [] if holds(member.units, request.unit) else [request.unit]
         with self.store.db.write():
@@ -362,10 +354,91 @@ class AccessService:
         crash_point("after_grant_row")
         self._apply_grant(moved)
 
+    def _begin_invitation(
+        self, request: AccessRequest, now: datetime, expires_at: datetime
+    ) -> None:
+        """The requester is not a member: the grant goes out as an invitation carrying the role."""
+        moved = self.store.transition(
+            request.id,
+            [State.APPROVED],
+            State.GRANTING,
+            now=now,
+            actor=SYSTEM,
+            detail={"inviting": request.requester_email, "expires_at": expires_at.isoformat()},
+            release_lease=False,
+            granted_at=now,
+            expires_at=expires_at,
+            added=[request.unit],
+        )
+        if moved is None:
+            return
+        if self.on_expiry_set:
+            self.on_expiry_set(request.id, expires_at)
+        crash_point("after_grant_row")
+        self._apply_invitation(moved)
+
+    def _apply_invitation(self, request: AccessRequest) -> None:
+        """Create (or, after a crash, find) the invitation; idempotent."""
+        now = self.clock.now()
+        email = request.requester_email
+        try:
+            pending = self.elastic.pending_invitations()
+            token = request.invitation_token if request.invitation_token in pending else None
+            if token is None:
+                ours = self.store.has_event(request.id, "elastic_invite_requested")
+                theirs = [t for t, e in pending.items() if e.lower() == email.lower()]
+                if theirs and ours:
+                    token = theirs[0]  # we sent it and crashed before writing the token down
+                elif theirs:
+                    self._fail(
+                        request,
+                        f"An invitation to {email} is already pending in Elastic Cloud. Accept it "
+                        "(or ask an organization owner to delete it), then request again.",
+                    )
+                    return
+                else:
+                    self.store.event(
+                        request.id, now, SYSTEM, "elastic_invite_requested", {"email": email}
+                    )
+                    token = self.elastic.invite(
+                        email, [request.unit], invitation_expiry(request.duration)
+                    )
+                    crash_point("after_elastic_grant")
+                self.store.update_fields(request.id, now=now, invitation_token=token)
+                self.store.event(request.id, now, SYSTEM, "elastic_invite", {"email": email})
+        except UpstreamError as exc:
+            if exc.retryable:
+                self._retry_later(request, exc, now)
+            else:
+                self._fail(request, f"Elastic Cloud refused the invitation: {exc}")
+            return
+        active = self.store.transition(
+            request.id,
+            [State.GRANTING],
+            State.ACTIVE,
+            now=self.clock.now(),
+            actor=SYSTEM,
+            event="granted",
+            detail={
+                "units": [request.unit.text],
+                "invited": email,
+                "expires_at": request.expires_at.isoformat(),
+            },
+            outcome="invited",
+            attempts=0,
+            next_attempt_at=None,
+            last_error=None,
+        )
+        if active:
+            log.info("request %s granted as an invitation to %s", active.ref, email)
+            self._tell(active)
+
     def _apply_grant(self, request: AccessRequest) -> None:
         """Make Elastic hold what the GRANTING row says; idempotent, so safe to repeat."""
+        if request.elastic_user_id is None:
+            self._apply_invitation(request)
+            return
         now = self.clock.now()
-        assert request.elastic_user_id
         try:
             member = self.elastic.member(request.elastic_user_id)
             if member is None:
@@ -505,6 +578,48 @@ class AccessService:
         self._finish_revocation(request_id)
         return self.get(request_id)
 
+    def _remove(self, user_id: str, units: set[Unit]) -> str | None:
+        """Remove ``units``; a deployment deleted since the grant counts as removed.
+
+        Elastic refuses a removal that names a deployment it no longer shows (403); a deleted
+        deployment takes its assignments with it, so that is success, while a stopped (hidden)
+        one keeps them and the refusal is retried and reported.
+        """
+        try:
+            self.elastic.remove_units(user_id, sorted(units))
+            return None
+        except UpstreamError as exc:
+            deployments = [u for u in units if u.scope == "deployment" and u.target != "*"]
+            if getattr(exc, "status", None) != 403 or not deployments:
+                raise
+            states = {u.target: self.elastic.deployment_state(u.target) for u in deployments}
+            if all(state == "missing" for state in states.values()):
+                return "resource_gone"
+            raise UpstreamError(
+                "Elastic Cloud refuses to remove the role because the deployment is stopped "
+                f"(hidden); it must be removed by hand or after the deployment restarts ({exc})",
+                retryable=True,
+                code=exc.code,
+            ) from exc
+
+    def _settle_invitation(
+        self, request: AccessRequest, now: datetime
+    ) -> tuple[str | None, str | None]:
+        """End an invitation grant: withdraw it if still pending, else find the new member."""
+        pending = self.elastic.pending_invitations()
+        if request.invitation_token in pending:
+            self.elastic.delete_invitation(request.invitation_token)
+            self.store.event(request.id, now, SYSTEM, "elastic_invite_deleted", {})
+            return None, "invitation_withdrawn"
+        member = self.elastic.find_member(request.requester_email)
+        if member is None:
+            return None, "invitation_unused"  # expired unaccepted: nothing was ever held
+        # The invitation made them a member holding the role: that unit is the bot's to remove.
+        self.store.update_fields(request.id, now=now, elastic_user_id=member.user_id)
+        if holds(member.units, request.unit):
+            self.store.own_units(member.user_id, [request.unit], request.id, now)
+        return member.user_id, None
+
     def expire(self, request_id: int) -> None:
         """The timer's entry point: end the grant if (and only if) its time has come."""
         now = self.clock.now()
@@ -537,7 +652,10 @@ class AccessService:
         user_id = request.elastic_user_id
         to_remove: set[Unit] = set()
         holds_after = False
+        gone: str | None = None
         try:
+            if request.invitation_token and not user_id:
+                user_id, gone = self._settle_invitation(request, now)
             if user_id:
                 candidates = {request.unit} & self.store.owned_units(user_id)
                 candidates -= self.store.units_needed_by_others(user_id, request.id)
@@ -545,7 +663,7 @@ class AccessService:
                 if member is not None:
                     to_remove = {u for u in candidates if u in member.units}
                     if to_remove:
-                        self.elastic.remove_units(user_id, sorted(to_remove))
+                        gone = self._remove(user_id, to_remove)
                         crash_point("after_elastic_revoke")
                         self.store.event(
                             request.id,
@@ -555,20 +673,25 @@ class AccessService:
                             {"units": [u.text for u in to_remove]},
                         )
                         member = self.elastic.member(user_id)
-                        if member is not None and to_remove & member.units:
+                        # A deleted deployment's assignment may linger (harmless); skip the check.
+                        if member is not None and not gone and to_remove & member.units:
                             raise UpstreamError(
                                 "Elastic Cloud accepted the removal but the member still holds the role.",
                                 retryable=True,
                                 code="confirm_mismatch",
                             )
-                    holds_after = member is not None and holds(member.units, request.unit)
+                    holds_after = (
+                        member is not None and not gone and holds(member.units, request.unit)
+                    )
                 # Released whether present or not: what is gone no longer needs removing.
                 self.store.disown_units(user_id, candidates)
         except UpstreamError as exc:
             self._retry_later(request, exc, now)
             return
         final = State.EXPIRED if request.ended_by in (None, SYSTEM) else State.REVOKED
-        if to_remove:
+        if gone:
+            outcome = gone
+        elif to_remove:
             outcome = "removed"
         elif holds_after:
             outcome = "kept"  # standing access or another live grant still gives the role
@@ -679,6 +802,15 @@ class AccessService:
         for request in overdue:
             if self.store.mark_alerted(request.id, now):
                 self.notifier.revocation_overdue(request, owners)
+
+
+def invitation_expiry(duration: timedelta) -> str:
+    """An ``expires_in`` no longer than the grant, in one unit (``3d``, ``8h``, ``45m``)."""
+    seconds = int(duration.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{max(1, seconds // 60)}m"
 
 
 def _already(request: AccessRequest) -> str:

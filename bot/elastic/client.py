@@ -22,6 +22,7 @@ from bot.elastic.errors import ElasticError
 from bot.elastic.models import (
     DeploymentsSearchResponse,
     Organization,
+    OrganizationInvitations,
     OrganizationMemberships,
     ProjectList,
 )
@@ -156,6 +157,41 @@ class ElasticClient:
         body = to_body(units, self.organization_id)
         if body:
             self._call("DELETE", f"/api/v1/users/{user_id}/role_assignments", json=body)
+
+    # -- invitations (requesters who are not members yet) -----------------------------------
+    def invite(self, email: str, units: Iterable[Unit], expires_in: str) -> str:
+        """Invite ``email`` with the role assignment; returns the invitation token."""
+        body = {
+            "emails": [email],
+            "expires_in": expires_in,
+            "role_assignments": to_body(units, self.organization_id),
+        }
+        data = OrganizationInvitations.model_validate(
+            self._call(
+                "POST", f"/api/v1/organizations/{self.organization_id}/invitations", json=body
+            )
+        )
+        return data.invitations[0].token
+
+    def pending_invitations(self) -> dict[str, str]:
+        """Pending invitations as token → email (accepted ones are no longer listed)."""
+        data = OrganizationInvitations.model_validate(
+            self._call("GET", f"/api/v1/organizations/{self.organization_id}/invitations")
+        )
+        return {i.token: i.email for i in data.invitations if not i.accepted_at}
+
+    def delete_invitation(self, token: str) -> None:
+        self._call("DELETE", f"/api/v1/organizations/{self.organization_id}/invitations/{token}")
+
+    def deployment_state(self, deployment_id: str) -> str:
+        """``visible``, ``hidden`` (stopped) or ``missing`` (deleted)."""
+        try:
+            data = self._call("GET", f"/api/v1/deployments/{deployment_id}")
+        except ElasticError as exc:
+            if exc.status == 404:
+                return "missing"
+            raise
+        return "hidden" if (data.get("metadata") or {}).get("hidden") else "visible"
 
     # -- resources -------------------------------------------------------------------------
     def deployments(self, page_size: int = 100) -> Iterator[tuple[str, str, dict[str, str]]]:

@@ -114,3 +114,16 @@ class ApiError(_Model):
 
 class BasicFailedReply(_Model):
     errors: list[ApiError] = Field(default_factory=list)
+
+
+class OrganizationInvitation(_Model):
+    token: str
+    email: str
+    expires_at: str | None = None
+    expired: bool = False
+    accepted_at: str | None = None
+    role_assignments: RoleAssignments | None = None
+
+
+class OrganizationInvitations(_Model):
+    invitations: list[OrganizationInvitation] = Field(default_factory=list)

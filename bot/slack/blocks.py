@@ -166,11 +166,25 @@ def requester_update(request: AccessRequest, access_details: str = "") -> tuple[
     state = request.state
     if state is State.PENDING:
         approvers = ", ".join(f"<@{a}>" for a in request.approvers) or "nobody"
+        invite = (
+            "\nYou are not a member of the Elastic Cloud organization yet: if approved, an "
+            f"invitation carrying the role goes to {request.requester_email}."
+            if not request.elastic_user_id
+            else ""
+        )
         text = f"Request {request.ref} submitted: {request.role_id} on {request.resource.label}; sent to {approvers}"
-        body = f":inbox_tray: *Request {request.ref} submitted* — {what} for {format_duration(request.duration)}.\nSent for approval to {approvers}."
+        body = f":inbox_tray: *Request {request.ref} submitted* — {what} for {format_duration(request.duration)}.\nSent for approval to {approvers}.{invite}"
     elif state in (State.APPROVED, State.GRANTING):
         text = f"Request {request.ref} approved by {who(request.decided_by)}; granting now"
         body = f":white_check_mark: *Request {request.ref} approved* by {who(request.decided_by)}. Granting {what} now."
+    elif state is State.ACTIVE and request.outcome == "invited":
+        text = f"Request {request.ref} granted as an invitation to {request.requester_email}"
+        body = (
+            f":email: *Access granted as an invitation* ({request.ref}) — you are not a member of "
+            f"the Elastic Cloud organization yet, so an invitation carrying {what} was sent to "
+            f"{request.requester_email}. Accept it to get access. Access (or the invitation, if "
+            f"still unaccepted) ends {when(request.expires_at)}."
+        )
     elif state is State.ACTIVE:
         text = f"Request {request.ref} granted: {request.role_id} on {request.resource.label} until {request.expires_at:%Y-%m-%d %H:%M} UTC"
         body = (
@@ -193,6 +207,21 @@ def requester_update(request: AccessRequest, access_details: str = "") -> tuple[
             f":warning: *Request {request.ref} failed* — {what} was not granted.\n"
             f"{request.last_error or ''}\nNothing was changed in Elastic Cloud. Fix the cause and "
             "request again, or ask an integration owner for help."
+        )
+    elif state in (State.EXPIRED, State.REVOKED) and request.outcome in (
+        "invitation_withdrawn",
+        "invitation_unused",
+    ):
+        text = f"Request {request.ref} ended: the invitation was withdrawn"
+        body = (
+            f":checkered_flag: *Access {request.ref} ended* — the invitation for {what} was not "
+            "accepted in time and has been withdrawn."
+        )
+    elif state in (State.EXPIRED, State.REVOKED) and request.outcome == "resource_gone":
+        text = f"Request {request.ref} ended: the resource no longer exists"
+        body = (
+            f":checkered_flag: *Access {request.ref} ended* — {request.resource.label} was deleted, "
+            "and its role assignment with it."
         )
     elif state in (State.EXPIRED, State.REVOKED) and request.outcome == "never_granted":
         text = f"Request {request.ref} ended before {request.role_id} could be granted"

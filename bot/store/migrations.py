@@ -47,6 +47,7 @@ def m0001_initial(db: sqlite_utils.Database) -> None:
             overdue_alerted_at TEXT,
             notified_state TEXT,
             outcome TEXT,
+            invitation_token TEXT,
             approver_source TEXT,
             reminders_sent INTEGER NOT NULL DEFAULT 0,
             next_reminder_at TEXT,

@@ -73,6 +73,7 @@ def _row_to_request(row: Any) -> AccessRequest:
         added=[Unit.parse(u) for u in json.loads(row["added"])],
         approver_source=row["approver_source"],
         outcome=row["outcome"],
+        invitation_token=row["invitation_token"],
         reminders_sent=row["reminders_sent"],
         next_reminder_at=_dt(row["next_reminder_at"]),
     )
@@ -469,6 +470,12 @@ class Store:
             (to_iso(now), request_id),
         )
         return cur.rowcount == 1
+
+    def has_event(self, request_id: int, kind: str) -> bool:
+        row = self.db.one(
+            "SELECT 1 FROM events WHERE request_id = ? AND kind = ? LIMIT 1", (request_id, kind)
+        )
+        return row is not None
 
     def was_granted(self, request_id: int) -> bool:
         """Whether the grant ever reached Elastic (a ``granted`` or ``elastic_add`` event)."""

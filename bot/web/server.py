@@ -59,6 +59,10 @@ def serve_http(settings: Settings, workers_threads: int = 8) -> int:
             self.cfg.set("timeout", 60)
             self.cfg.set("accesslog", None)
             self.cfg.set("worker_exit", _worker_exit)
+            if (
+                "control_socket_disable" in self.cfg.settings
+            ):  # gunicorn ≥ 25.1: no shared ctl socket
+                self.cfg.set("control_socket_disable", True)
 
         def load(self) -> Any:
             # Runs in the worker, after the fork: threads and connections must start here.

@@ -1,0 +1,223 @@
+"""Grants that never hurt: exact revocation, invitations, gone resources, failing calls."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.access.states import State
+from tests.fakes.slack_api import text_of
+from tests.harness import OWNER, REQUESTER
+
+PROD = "d" * 32
+STAGING = "e" * 32
+ALICE = "1000000001"
+VIEWER_ON_PROD = ("deployment", "deployment-viewer", PROD)
+
+
+def approve(bot, request_id: int) -> None:
+    bot.runtime.service.decide(request_id, OWNER, approve=True)
+
+
+def ask(bot, text: str, who: str = REQUESTER) -> int:
+    before = bot.runtime.store.list_requests()[1]
+    assert bot.command(who, f"request {text}").status_code == 200
+    bot.slack.wait_for(
+        lambda: bot.runtime.store.list_requests()[1] > before, message=f"request {text}"
+    )
+    return bot.runtime.store.list_requests(limit=1)[0][0].id
+
+
+def dms(slack, user=REQUESTER) -> list[str]:
+    return [text_of(m) for m in slack.messages_to(user)]
+
+
+def test_standing_access_is_never_removed(bot, slack, elastic):
+    elastic.add_member(
+        "bob@example.com",
+        user_id="1000000005",
+        role_assignments={
+            "deployment": [
+                {
+                    "role_id": "deployment-viewer",
+                    "organization_id": "1234567890",
+                    "all": False,
+                    "deployment_ids": [PROD],
+                }
+            ]
+        },
+    )
+    slack.add_user("U0BOB0001", email="bob@example.com", name="bob")
+    rid = ask(bot, "prod-search deployment-viewer 1h need it", who="U0BOB0001")
+    approve(bot, rid)
+    assert bot.state(rid) is State.ACTIVE
+    assert elastic.calls_to("POST", "/role_assignments") == []  # nothing to add
+    bot.advance(timedelta(hours=1, seconds=1))
+    assert bot.state(rid) is State.EXPIRED
+    assert elastic.calls_to("DELETE", "/role_assignments") == []
+    assert VIEWER_ON_PROD in elastic.holdings("1000000005")
+    assert any("stays" in t for t in dms(slack, "U0BOB0001"))
+
+
+def test_overlapping_grants_keep_the_role_until_the_last_ends(bot, slack, elastic):
+    first = ask(bot, "prod-search deployment-viewer 1h first")
+    approve(bot, first)
+    bot.advance(timedelta(minutes=30))
+    second = ask(bot, "prod-search deployment-viewer 2h second")
+    approve(bot, second)
+    assert len(elastic.calls_to("POST", "/role_assignments")) == 1
+    bot.advance(timedelta(minutes=31))  # the first ends; the second still needs the role
+    assert bot.state(first) is State.EXPIRED
+    assert VIEWER_ON_PROD in elastic.holdings(ALICE)
+    assert elastic.calls_to("DELETE", "/role_assignments") == []
+    bot.advance(timedelta(hours=2))
+    assert bot.state(second) is State.EXPIRED
+    assert VIEWER_ON_PROD not in elastic.holdings(ALICE)
+    assert len(elastic.calls_to("DELETE", "/role_assignments")) == 1
+
+
+def test_organization_all_deployments_and_projects(bot, slack, elastic):
+    project = elastic.add_project("elasticsearch", "vector-search")
+    bot.runtime.catalogue.refresh()
+    cases = [
+        ("organization billing-admin", ("organization", "billing-admin", "1234567890")),
+        ("all deployment-editor", ("deployment", "deployment-editor", "*")),
+        (
+            "vector-search elasticsearch-developer",
+            ("elasticsearch", "elasticsearch-developer", project),
+        ),
+    ]
+    ids = []
+    for text, held in cases:
+        rid = ask(bot, f"{text} 1h testing")
+        approve(bot, rid)
+        assert bot.state(rid) is State.ACTIVE, text
+        assert held in elastic.holdings(ALICE), text
+        ids.append(rid)
+    bot.advance(timedelta(hours=1, seconds=1))
+    for (text, held), rid in zip(cases, ids, strict=True):
+        assert bot.state(rid) is State.EXPIRED, text
+        assert held not in elastic.holdings(ALICE), text
+    assert elastic.spec_violations() == []
+
+
+def test_non_member_is_invited_and_the_pending_invitation_is_withdrawn(bot, slack, elastic):
+    slack.add_user("U0NEWBIE1", email="newbie@example.com", name="newbie")
+    rid = ask(bot, "prod-search deployment-viewer 2h onboarding", who="U0NEWBIE1")
+    assert any("invitation" in t for t in dms(slack, "U0NEWBIE1"))
+    approve(bot, rid)
+    assert bot.state(rid) is State.ACTIVE
+    [invitation] = elastic.invitations()
+    assert invitation["email"] == "newbie@example.com"
+    assert invitation["role_assignments"]["deployment"][0]["deployment_ids"] == [PROD]
+    sent = elastic.calls_to("POST", "/invitations")[0]["body"]
+    assert sent["expires_in"] == "2h"  # never longer than the grant
+    assert any("invitation" in t and "newbie@example.com" in t for t in dms(slack, "U0NEWBIE1"))
+    bot.advance(timedelta(hours=2, seconds=1))
+    assert bot.state(rid) is State.EXPIRED
+    assert elastic.invitations() == []
+    assert elastic.user_id_for("newbie@example.com") is None
+    assert any("withdrawn" in t for t in dms(slack, "U0NEWBIE1"))
+
+
+def test_accepted_invitation_loses_the_role_at_expiry(bot, slack, elastic):
+    slack.add_user("U0NEWBIE1", email="newbie@example.com", name="newbie")
+    rid = ask(bot, "prod-search deployment-viewer 1h onboarding", who="U0NEWBIE1")
+    approve(bot, rid)
+    user_id = elastic.accept_invitation(elastic.invitations()[0]["token"])
+    assert VIEWER_ON_PROD in elastic.holdings(user_id)
+    bot.advance(timedelta(hours=1, seconds=1))
+    assert bot.state(rid) is State.EXPIRED
+    assert VIEWER_ON_PROD not in elastic.holdings(user_id)
+    assert any("has been removed" in t for t in dms(slack, "U0NEWBIE1"))
+
+
+def test_deleted_deployment_does_not_block_revocation(bot, slack, elastic):
+    rid = ask(bot, "staging-logs deployment-editor 1h load test")
+    approve(bot, rid)
+    elastic.remove_deployment(STAGING)
+    bot.advance(timedelta(hours=1, seconds=1))
+    assert bot.state(rid) is State.EXPIRED
+    assert bot.request(rid).outcome == "resource_gone"
+    assert any("was deleted" in t for t in dms(slack))
+
+
+def test_stopped_deployment_is_retried_and_owners_alerted_once_then_told_of_recovery(
+    bot, slack, elastic
+):
+    rid = ask(bot, "prod-search deployment-viewer 1h checking")
+    approve(bot, rid)
+    elastic.set_hidden(PROD, True)
+    bot.advance(timedelta(hours=1, seconds=1))
+    assert bot.state(rid) is State.REVOKING
+    for _ in range(8):  # keep failing for ~8 minutes of bot time
+        bot.advance(timedelta(minutes=1))
+    alerts = [t for t in dms(slack, OWNER) if "not removed yet" in t]
+    assert len(alerts) == 1 and "#1" in alerts[0] and "stopped" in alerts[0]
+    elastic.set_hidden(PROD, False)
+    bot.advance(timedelta(minutes=2))
+    assert bot.state(rid) is State.EXPIRED
+    assert VIEWER_ON_PROD not in elastic.holdings(ALICE)
+    assert any("has now been removed" in t for t in dms(slack, OWNER))
+
+
+def test_rate_limits_and_server_errors_are_retried(bot, slack, elastic):
+    elastic.script("POST", r"/role_assignments$", 429, headers={"Retry-After": "0"}, times=2)
+    elastic.script("GET", r"/members$", 503, times=1)
+    rid = ask(bot, "prod-search deployment-viewer 1h retry me")
+    approve(bot, rid)
+    assert bot.state(rid) is State.ACTIVE
+    assert VIEWER_ON_PROD in elastic.holdings(ALICE)
+    assert (
+        len([c for c in elastic.calls_to("POST", "/role_assignments") if c["status"] == 429]) == 2
+    )
+
+
+def test_ten_minute_outage_delays_but_never_drops_a_revocation(bot, slack, elastic):
+    rid = ask(bot, "prod-search deployment-viewer 1h outage drill")
+    approve(bot, rid)
+    elastic.script("*", r".*", 503, times=10_000)
+    bot.advance(timedelta(hours=1, seconds=1))
+    for _ in range(10):
+        bot.advance(timedelta(minutes=1))
+        assert bot.state(rid) is State.REVOKING
+    elastic.clear_scripts()
+    bot.advance(timedelta(minutes=1, seconds=20))  # the backoff is capped at 60 s plus jitter
+    assert bot.state(rid) is State.EXPIRED
+    assert VIEWER_ON_PROD not in elastic.holdings(ALICE)
+
+
+def test_a_refused_grant_fails_cleanly_and_tells_everyone(bot, slack, elastic):
+    elastic.script(
+        "POST",
+        r"/role_assignments$",
+        403,
+        body={
+            "errors": [
+                {
+                    "code": "role_assignments.unauthorized_role_assignments",
+                    "message": "You are not authorised.",
+                }
+            ]
+        },
+    )
+    rid = ask(bot, "prod-search deployment-viewer 1h will fail")
+    approve(bot, rid)
+    assert bot.state(rid) is State.FAILED
+    assert VIEWER_ON_PROD not in elastic.holdings(ALICE)
+    failed = [t for t in dms(slack) if "failed" in t]
+    assert failed and "unauthorized_role_assignments" in failed[0]
+    assert not bot.runtime.store.owned_units(ALICE)
+
+
+def test_proxy_html_errors_are_reported_readably(bot, slack, elastic):
+    elastic.script(
+        "POST",
+        r"/role_assignments$",
+        400,
+        raw_body=b"<html><body><h1>400 Bad Gateway Thing</h1></body></html>",
+        headers={"Content-Type": "text/html"},
+    )
+    rid = ask(bot, "prod-search deployment-viewer 1h proxy")
+    approve(bot, rid)
+    assert bot.state(rid) is State.FAILED
+    assert "400 Bad Gateway Thing" in bot.request(rid).last_error
