@@ -79,6 +79,7 @@ class PolicyRuleConfig(BaseModel):
     auto_approve: bool = False
     require_justification: bool = True
     justification_pattern: str = ""
+    extend_without_approval: bool = False
 
     @field_validator("max_duration", mode="before")
     @classmethod
@@ -140,6 +141,7 @@ class Settings(BaseSettings):
     reminder_after: timedelta = timedelta(hours=1)
     max_reminders: int = Field(default=3, ge=0, le=20)
     notify_channel: str | None = None
+    expiry_notice: timedelta = timedelta(minutes=10)
 
     # -- operations
     sweep_interval: timedelta = timedelta(seconds=15)
@@ -169,6 +171,7 @@ class Settings(BaseSettings):
         "catalogue_refresh",
         "pending_timeout",
         "reminder_after",
+        "expiry_notice",
         mode="before",
     )
     @classmethod
@@ -268,6 +271,7 @@ class Settings(BaseSettings):
                     auto_approve=r.auto_approve,
                     require_justification=r.require_justification,
                     justification_pattern=r.justification_pattern,
+                    extend_without_approval=r.extend_without_approval,
                     name=r.name,
                 )
                 for r in self.policy
@@ -280,6 +284,7 @@ class Settings(BaseSettings):
             reminder_after=self.reminder_after,
             max_reminders=self.max_reminders,
             notify_channel=self.notify_channel,
+            expiry_notice=self.expiry_notice,
             organization_id=self.elastic_cloud_organization_id or "",
             integration_name=self.integration_name,
             integration_owners=tuple(self.integration_owners),

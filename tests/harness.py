@@ -76,6 +76,21 @@ class Bot:
         } | extra
         return self.post(urlencode(form), "application/x-www-form-urlencoded")
 
+    def say(self, user: str, text: str) -> str:
+        """Run a command and return what only the caller saw: the ack, or the next reply."""
+        name = f"cmd-{user}"
+        before = len(self.slack.webhook_posts(name))
+        response = self.command(user, text)
+        assert response.status_code == 200, response.text
+        if response.headers.get("content-type", "").startswith("application/json"):
+            said = response.json().get("text")
+            if said:
+                return said
+        posts = self.slack.wait_for(
+            lambda: self.slack.webhook_posts(name)[before:], message=f"reply to {text!r}"
+        )
+        return posts[0]["text"]
+
     def interact(self, payload: dict[str, Any]) -> httpx.Response:
         body = "payload=" + quote(json.dumps(payload))
         return self.post(body, "application/x-www-form-urlencoded")

@@ -14,6 +14,7 @@ USAGE = {
     "request": "/elastic-access request <resource> <role> <duration> <justification…>",
     "list": "/elastic-access list [active|pending|mine|all]",
     "revoke": "/elastic-access revoke <id>",
+    "extend": "/elastic-access extend <id> <duration> <reason…>",
     "help": "/elastic-access help",
 }
 
@@ -42,11 +43,18 @@ class Revoke:
 
 
 @dataclass(frozen=True)
+class Extend:
+    request_id: int
+    duration: timedelta
+    reason: str
+
+
+@dataclass(frozen=True)
 class Help:
     error: str | None = None
 
 
-Command = OpenModal | FileRequest | ListRequests | Revoke | Help
+Command = OpenModal | FileRequest | ListRequests | Revoke | Extend | Help
 
 _ID = re.compile(r"^#?(\d{1,12})$")
 
@@ -63,9 +71,9 @@ def parse_command(text: str) -> Command:
     text = (text or "").strip()
     if not text:
         return OpenModal()
-    verb, _, rest = text.partition(" ")
+    verb, *tail = text.split(None, 1)
     verb = verb.lower()
-    rest = rest.strip()
+    rest = tail[0].strip() if tail else ""
     if verb == "help":
         return Help()
     if verb == "request":
@@ -76,6 +84,15 @@ def parse_command(text: str) -> Command:
         if not rest or len(rest.split()) != 1:
             raise InvalidRequest(f"Usage: `{USAGE['revoke']}`")
         return Revoke(parse_request_id(rest))
+    if verb == "extend":
+        words = rest.split()
+        if len(words) < 3:
+            raise InvalidRequest(f"Usage: `{USAGE['extend']}`")
+        try:
+            duration = parse_duration(words[1])
+        except DurationError as exc:
+            raise InvalidRequest(f"Duration: {exc}.", field="duration") from exc
+        return Extend(parse_request_id(words[0]), duration, " ".join(words[2:]))
     raise InvalidRequest(f"Unknown subcommand '{verb}'. Try `/elastic-access help`.")
 
 

@@ -40,6 +40,10 @@ class AccessRequest:
     outcome: str | None = None
     #: Set when the requester was not a member and the grant went out as an invitation.
     invitation_token: str | None = None
+    #: A pending extension (seconds to add, why), and how many were applied so far.
+    extension_seconds: int | None = None
+    extension_reason: str | None = None
+    extensions: int = 0
     reminders_sent: int = 0
     next_reminder_at: datetime | None = None
 

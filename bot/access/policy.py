@@ -40,6 +40,8 @@ class AccessPolicy:
     max_reminders: int = 3
     #: Optional channel that gets one message per request, updated in place.
     notify_channel: str | None = None
+    #: The requester is warned this long before a grant ends (with an Extend button).
+    expiry_notice: timedelta = timedelta(minutes=10)
     #: A state change nobody was told about after this long is told again by the sweep.
     renotify_after: timedelta = timedelta(seconds=30)
 

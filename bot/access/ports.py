@@ -93,6 +93,20 @@ class Notifier(Protocol):
 
     def remind(self, request: AccessRequest, approvers: list[str]) -> None: ...
 
+    def extension_requested(self, request: AccessRequest, approvers: list[str]) -> None: ...
+
+    def extension_decided(
+        self,
+        request: AccessRequest,
+        *,
+        approved: bool,
+        actor_id: str,
+        reason: str | None,
+        after: AccessRequest | None = None,
+    ) -> None: ...
+
+    def expiring_soon(self, request: AccessRequest) -> None: ...
+
     def revocation_overdue(self, request: AccessRequest, owners: list[str]) -> None: ...
 
     def revocation_recovered(self, request: AccessRequest, owners: list[str]) -> None: ...

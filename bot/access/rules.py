@@ -24,6 +24,8 @@ class Rule:
     auto_approve: bool = False
     require_justification: bool = True
     justification_pattern: str = ""
+    #: Extensions of a running grant apply at once (still audited) instead of going to approval.
+    extend_without_approval: bool = False
     name: str = ""
 
     def matches(self, resource: Resource, role_id: str) -> bool:

@@ -545,6 +545,86 @@ class AccessService:
             "request %s: %s (attempt %d, retrying in %s)", request.ref, exc, attempts, delay
         )
 
+    # ------------------------------------------------------------------ extending
+    def request_extension(
+        self, request_id: int, actor_id: str, duration: timedelta, reason: str
+    ) -> AccessRequest:
+        """Ask for more time on an active grant: approval again, unless policy says otherwise."""
+        request = self.get(request_id)
+        if actor_id != request.requester_id:
+            raise NotAllowed(f"Only <@{request.requester_id}> can extend {request.ref}.")
+        if request.state is not State.ACTIVE:
+            raise AlreadyDecided(f"{request.ref} is not active (it is {request.state.value}).")
+        if not reason.strip():
+            raise InvalidRequest("Say why you need more time.", field="reason")
+        if duration < self.policy.min_duration:
+            raise InvalidRequest("An extension must be at least 1m.", field="duration")
+        rule = self.policy.rules.decide(request.resource, request.role_id)
+        if rule is None:
+            raise NotAllowed(
+                f"No access policy allows `{request.role_id}` on {request.resource.label} any more."
+            )
+        limit = min(self.policy.max_duration, rule.max_duration or self.policy.max_duration)
+        if request.duration + duration > limit:
+            left = max(timedelta(0), limit - request.duration)
+            raise InvalidRequest(
+                f"{request.ref} would last {format_duration(request.duration + duration)} in total; "
+                f"the maximum is {format_duration(limit)} ({format_duration(left)} left to add).",
+                field="duration",
+            )
+        now = self.clock.now()
+        if not self.store.ask_extension(
+            request_id, int(duration.total_seconds()), reason.strip(), actor_id, now
+        ):
+            raise AlreadyDecided(f"An extension of {request.ref} is already waiting for approval.")
+        if rule.extend_without_approval:
+            return self._apply_extension(request_id, AUTO)
+        pending = self.get(request_id)
+        approvers = self.approvers_for(pending)
+        if not approvers:
+            self.store.drop_extension(request_id, SYSTEM, "nobody can approve it", now)
+            raise NotAllowed("Nobody other than you can approve this extension.")
+        self.notifier.extension_requested(pending, approvers)
+        return pending
+
+    def extension_room(self, request: AccessRequest) -> timedelta:
+        """How much more time policy allows on ``request`` (zero when none)."""
+        rule = self.policy.rules.decide(request.resource, request.role_id)
+        if rule is None:
+            return timedelta(0)
+        limit = min(self.policy.max_duration, rule.max_duration or self.policy.max_duration)
+        return max(timedelta(0), limit - request.duration)
+
+    def decide_extension(
+        self, request_id: int, actor_id: str, approve: bool, reason: str | None = None
+    ) -> AccessRequest:
+        request = self.get(request_id)
+        if actor_id == request.requester_id:
+            raise NotAllowed("You cannot approve or deny your own extension.")
+        if actor_id not in self.approvers_for(request, fresh=True):
+            raise NotAllowed(f"You are not an approver of request {request.ref}.")
+        if request.extension_seconds is None or request.state is not State.ACTIVE:
+            raise AlreadyDecided(f"The extension of {request.ref} was already decided.")
+        if approve:
+            return self._apply_extension(request_id, actor_id)
+        if not self.store.drop_extension(request_id, actor_id, reason, self.clock.now()):
+            raise AlreadyDecided(f"The extension of {request.ref} was already decided.")
+        self.notifier.extension_decided(request, approved=False, actor_id=actor_id, reason=reason)
+        return self.get(request_id)
+
+    def _apply_extension(self, request_id: int, actor_id: str) -> AccessRequest:
+        before = self.get(request_id)
+        extended = self.store.apply_extension(request_id, actor_id, self.clock.now())
+        if extended is None:
+            raise AlreadyDecided(f"The extension of {before.ref} was already decided.")
+        if self.on_expiry_set and extended.expires_at:
+            self.on_expiry_set(extended.id, extended.expires_at)
+        log.info("request %s extended to %s by %s", extended.ref, extended.expires_at, actor_id)
+        self.notifier.extension_decided(
+            before, approved=True, actor_id=actor_id, reason=None, after=extended
+        )
+        return extended
+
     # ------------------------------------------------------------------ revoking
     def revoke(self, request_id: int, actor_id: str) -> AccessRequest:
         """End an active grant now, on a person's word (requester, approver or owner)."""
@@ -738,6 +818,7 @@ class AccessService:
         self._alert_overdue()
         self._time_out_pending()
         self._send_reminders()
+        self._notice_expiring()
         self.renotify(self.clock.now() - self.policy.renotify_after)
         return touched
 
@@ -756,6 +837,17 @@ class AccessService:
             if moved:
                 log.info("request %s timed out waiting for approval", moved.ref)
                 self._tell(moved)
+
+    def _notice_expiring(self) -> None:
+        """Warn requesters shortly before their access ends (once per end time)."""
+        now = self.clock.now()
+        for request in self.store.expiring_soon(now + self.policy.expiry_notice):
+            if (
+                request.expires_at
+                and request.expires_at > now
+                and self.store.mark_expiry_noticed(request.id, now)
+            ):
+                self.notifier.expiring_soon(request)
 
     def _send_reminders(self) -> None:
         now = self.clock.now()

@@ -254,6 +254,7 @@ def requester_update(request: AccessRequest, access_details: str = "") -> tuple[
                 "type": "actions",
                 "block_id": f"grant:{request.id}",
                 "elements": [
+                    extend_button(request),
                     {
                         "type": "button",
                         "action_id": "revoke_now",
@@ -265,7 +266,7 @@ def requester_update(request: AccessRequest, access_details: str = "") -> tuple[
                             "confirm": _plain("Revoke"),
                             "deny": _plain("Keep"),
                         },
-                    }
+                    },
                 ],
             }
         )
@@ -290,6 +291,128 @@ def channel_update(request: AccessRequest) -> tuple[str, Blocks]:
         f"{request.state.value}"
     )
     return text, [section(request_line(request)), context(status_line(request))]
+
+
+def extend_button(request: AccessRequest) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "action_id": "extend",
+        "text": _plain("Extend"),
+        "value": str(request.id),
+    }
+
+
+def extension_card(request: AccessRequest, decided: str | None = None) -> tuple[str, Blocks]:
+    """Asks an approver for more time on a running grant (or shows how that ended)."""
+    extra = format_duration(request.extension_seconds or 0)
+    text = (
+        f"Extension of {request.ref}: <@{request.requester_id}> asks for {extra} more of "
+        f"{request.role_id} on {request.resource.label}"
+    )
+    blocks: Blocks = [
+        section(
+            f"*Extension of access {request.ref}* needs your approval"
+            if not decided
+            else f"*Extension of access {request.ref}*"
+        ),
+        summary_fields(request),
+        section(
+            f"*More time*\n{extra} (it now ends {when(request.expires_at)})\n"
+            f"*Why*\n>{request.extension_reason or ''}"
+        ),
+    ]
+    if decided:
+        blocks.append(context(decided))
+    else:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"extension:{request.id}",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": "approve_extension",
+                        "text": _plain("Approve"),
+                        "style": "primary",
+                        "value": str(request.id),
+                    },
+                    {
+                        "type": "button",
+                        "action_id": "deny_extension",
+                        "text": _plain("Deny"),
+                        "style": "danger",
+                        "value": str(request.id),
+                    },
+                ],
+            }
+        )
+    return text, blocks
+
+
+def extension_result(
+    request: AccessRequest, approved: bool, actor_id: str, reason: str | None
+) -> tuple[str, Blocks]:
+    if approved:
+        text = f"Access {request.ref} extended by {who(actor_id)}; it now ends {request.expires_at:%Y-%m-%d %H:%M} UTC"
+        body = f":hourglass_flowing_sand: *Access {request.ref} extended* by {who(actor_id)}. It now ends {when(request.expires_at)}."
+    else:
+        why = f"\nReason: {reason}" if reason else ""
+        text = f"Extension of {request.ref} denied by {who(actor_id)}"
+        body = f":x: *Extension of {request.ref} denied* by {who(actor_id)}. Access still ends {when(request.expires_at)}.{why}"
+    return text, [section(body)]
+
+
+def expiry_notice(request: AccessRequest) -> tuple[str, Blocks]:
+    text = f"Your access {request.ref} ({request.role_id} on {request.resource.label}) ends soon"
+    return text, [
+        section(
+            f":alarm_clock: *Access {request.ref} ends {when(request.expires_at)}* — `{request.role_id}` "
+            f"on {request.resource.label}. Need more time? Ask for an extension."
+        ),
+        {
+            "type": "actions",
+            "block_id": f"expiring:{request.id}",
+            "elements": [extend_button(request)],
+        },
+    ]
+
+
+def extend_modal(request: AccessRequest, max_left: timedelta, default: timedelta) -> dict[str, Any]:
+    options, initial = duration_options(max_left, min(default, max_left))
+    return {
+        "type": "modal",
+        "callback_id": "extend_grant",
+        "title": _plain(f"Extend {request.ref}", 24),
+        "submit": _plain("Ask", 24),
+        "close": _plain("Cancel", 24),
+        "private_metadata": json.dumps({"request_id": request.id}),
+        "blocks": [
+            summary_fields(request),
+            context(f"Ends {when(request.expires_at)}. At most {format_duration(max_left)} more."),
+            {
+                "type": "input",
+                "block_id": "duration",
+                "label": _plain("More time"),
+                "element": {
+                    "type": "static_select",
+                    "action_id": "duration",
+                    "options": options,
+                    "initial_option": initial,
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "reason",
+                "label": _plain("Why do you need more time?"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": "reason",
+                    "multiline": True,
+                    "max_length": 500,
+                },
+            },
+        ],
+    }
 
 
 def owner_alert(text: str) -> tuple[str, Blocks]:
@@ -486,6 +609,7 @@ HELP = """*/elastic-access* — just-in-time access to Elastic Cloud
     _duration_: `30m`, `2h`, `1d`, `1h30m` (at most {max})
 • `/elastic-access list [active|pending|mine|all]` — requests you may see, newest first
 • `/elastic-access revoke <id>` — end an active grant now (requester, approver or integration owner)
+• `/elastic-access extend <id> <duration> <reason…>` — ask for more time on your active grant
 • `/elastic-access help` — this message
 Approvers get a DM with *Approve* and *Deny*. Access is removed automatically when it ends."""
 
@@ -542,6 +666,9 @@ def home_view(
     blocks.append({"type": "header", "text": _plain("Waiting for my approval", 150)})
     if to_approve:
         for r in to_approve[:10]:
+            blocks.append(
+                section(f"*{r.ref}* — waiting since {when(r.created_at)}\n>{r.justification[:300]}")
+            )
             blocks.append(summary_fields(r))
             blocks.append(
                 {

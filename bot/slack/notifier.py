@@ -134,6 +134,52 @@ class SlackNotifier:
         for approver in approvers:
             self._post(approver, text, body)
 
+    def extension_requested(self, request: AccessRequest, approvers: list[str]) -> None:
+        text, body = blocks.extension_card(request)
+        kind = f"extension{request.extensions}"
+        for approver in approvers:
+            posted = self._post(approver, text, body)
+            if posted:
+                self.store.save_message(MessageRef(request.id, kind, approver, *posted))
+        self._post(
+            request.requester_id,
+            f"Extension of {request.ref} sent for approval",
+            [
+                blocks.section(
+                    f":inbox_tray: Your extension of {request.ref} was sent to "
+                    + ", ".join(f"<@{a}>" for a in approvers)
+                    + "."
+                )
+            ],
+        )
+
+    def extension_decided(
+        self,
+        request: AccessRequest,
+        *,
+        approved: bool,
+        actor_id: str,
+        reason: str | None,
+        after: AccessRequest | None = None,
+    ) -> None:
+        shown = after or request
+        verdict = (
+            f"Approved by {blocks.who(actor_id)}"
+            if approved
+            else f"Denied by {blocks.who(actor_id)}"
+        )
+        text, body = blocks.extension_card(request, decided=verdict)
+        for ref in self.store.messages(request.id, f"extension{request.extensions}"):
+            self._update(ref, text, body)
+        text, body = blocks.extension_result(shown, approved, actor_id, reason)
+        self._post(request.requester_id, text, body)
+        self._channel(shown)
+        self._homes([request.requester_id])
+
+    def expiring_soon(self, request: AccessRequest) -> None:
+        text, body = blocks.expiry_notice(request)
+        self._post(request.requester_id, text, body)
+
     def revocation_overdue(self, request: AccessRequest, owners: list[str]) -> None:
         self.notify_owners(
             owners,

@@ -74,6 +74,9 @@ def _row_to_request(row: Any) -> AccessRequest:
         approver_source=row["approver_source"],
         outcome=row["outcome"],
         invitation_token=row["invitation_token"],
+        extension_seconds=row["extension_seconds"],
+        extension_reason=row["extension_reason"],
+        extensions=row["extensions"],
         reminders_sent=row["reminders_sent"],
         next_reminder_at=_dt(row["next_reminder_at"]),
     )
@@ -545,5 +548,89 @@ class Store:
         cur = self.db.execute(
             "INSERT OR IGNORE INTO reported_owners (reference, reason, at) VALUES (?, ?, ?)",
             (reference, reason, to_iso(now)),
+        )
+        return cur.rowcount == 1
+
+    # -- extensions and expiry notices -------------------------------------------------------
+    def ask_extension(
+        self, request_id: int, seconds: int, reason: str, actor: str, now: datetime
+    ) -> bool:
+        """Record a pending extension on an active grant (one at a time)."""
+        with self.db.write() as conn:
+            cur = conn.execute(
+                "UPDATE requests SET extension_seconds = ?, extension_reason = ?, extension_by = ?, "
+                "updated_at = ? WHERE id = ? AND state = 'active' AND extension_seconds IS NULL",
+                (seconds, reason, actor, to_iso(now), request_id),
+            )
+            if cur.rowcount != 1:
+                return False
+            self._event(
+                conn,
+                request_id,
+                now,
+                actor,
+                "extension_requested",
+                {"seconds": seconds, "reason": reason},
+            )
+        return True
+
+    def apply_extension(self, request_id: int, actor: str, now: datetime) -> AccessRequest | None:
+        """Add the pending extension to the grant's end, once; None if nothing was pending."""
+        with self.db.write() as conn:
+            row = conn.execute(
+                "SELECT expires_at, extension_seconds, extension_reason FROM requests "
+                "WHERE id = ? AND state = 'active' AND extension_seconds IS NOT NULL",
+                (request_id,),
+            ).fetchone()
+            if row is None:
+                return None
+            seconds = row["extension_seconds"]
+            new_end = from_iso(row["expires_at"]) + timedelta(seconds=seconds)
+            conn.execute(
+                "UPDATE requests SET expires_at = ?, duration_seconds = duration_seconds + ?, "
+                "extensions = extensions + 1, extension_seconds = NULL, extension_reason = NULL, "
+                "extension_by = NULL, expiry_noticed_at = NULL, updated_at = ? WHERE id = ?",
+                (to_iso(new_end), seconds, to_iso(now), request_id),
+            )
+            self._event(
+                conn,
+                request_id,
+                now,
+                actor,
+                "extended",
+                {
+                    "seconds": seconds,
+                    "reason": row["extension_reason"],
+                    "expires_at": to_iso(new_end),
+                },
+            )
+        return self.get(request_id)
+
+    def drop_extension(
+        self, request_id: int, actor: str, reason: str | None, now: datetime
+    ) -> bool:
+        with self.db.write() as conn:
+            cur = conn.execute(
+                "UPDATE requests SET extension_seconds = NULL, extension_reason = NULL, "
+                "extension_by = NULL, updated_at = ? WHERE id = ? AND extension_seconds IS NOT NULL",
+                (to_iso(now), request_id),
+            )
+            if cur.rowcount != 1:
+                return False
+            self._event(conn, request_id, now, actor, "extension_denied", {"reason": reason or ""})
+        return True
+
+    def expiring_soon(self, horizon: datetime, limit: int = 200) -> list[AccessRequest]:
+        rows = self.db.query(
+            "SELECT * FROM requests WHERE state = 'active' AND expires_at <= ? "
+            "AND expiry_noticed_at IS NULL ORDER BY expires_at LIMIT ?",
+            (to_iso(horizon), limit),
+        )
+        return [_row_to_request(r) for r in rows]
+
+    def mark_expiry_noticed(self, request_id: int, now: datetime) -> bool:
+        cur = self.db.execute(
+            "UPDATE requests SET expiry_noticed_at = ? WHERE id = ? AND expiry_noticed_at IS NULL",
+            (to_iso(now), request_id),
         )
         return cur.rowcount == 1

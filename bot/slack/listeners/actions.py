@@ -83,6 +83,56 @@ def register(app: App, runtime) -> None:
         except AccessError as exc:
             _tell_clicker(respond, client, body, f":warning: {exc}")
 
+    @app.action("extend")
+    def extend(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+        ack()
+        request_id = _request_id(body)
+        if request_id is None:
+            return
+        try:
+            request = runtime.service.get(request_id)
+            if body["user"]["id"] != request.requester_id:
+                raise AccessError(f"Only <@{request.requester_id}> can extend {request.ref}.")
+            room = runtime.service.extension_room(request)
+            if room < runtime.policy.min_duration:
+                raise AccessError(
+                    f"{request.ref} already has the longest total time policy allows."
+                )
+            client.views_open(
+                trigger_id=body["trigger_id"],
+                view=blocks.extend_modal(request, room, runtime.policy.default_duration),
+            )
+        except AccessError as exc:
+            _tell_clicker(respond, client, body, f":warning: {exc}")
+        except SlackApiError as exc:
+            log.warning("extend form failed to open: %s", exc.response.get("error"))
+            _tell_clicker(
+                respond,
+                client,
+                body,
+                "Slack did not let me open the form in time; use `/elastic-access extend <id> <duration> <reason>`.",
+            )
+
+    @app.action("approve_extension")
+    def approve_extension(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+        ack()
+        request_id = _request_id(body)
+        if request_id is not None:
+            try:
+                runtime.service.decide_extension(request_id, body["user"]["id"], approve=True)
+            except AccessError as exc:
+                _tell_clicker(respond, client, body, f":warning: {exc}")
+
+    @app.action("deny_extension")
+    def deny_extension(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+        ack()
+        request_id = _request_id(body)
+        if request_id is not None:
+            try:
+                runtime.service.decide_extension(request_id, body["user"]["id"], approve=False)
+            except AccessError as exc:
+                _tell_clicker(respond, client, body, f":warning: {exc}")
+
     @app.action("open_request_modal")
     def open_modal(ack: Ack, body: dict, client: WebClient) -> None:
         ack()

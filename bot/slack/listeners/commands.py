@@ -9,7 +9,15 @@ from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.access.commands import FileRequest, Help, ListRequests, OpenModal, Revoke, parse_command
+from bot.access.commands import (
+    Extend,
+    FileRequest,
+    Help,
+    ListRequests,
+    OpenModal,
+    Revoke,
+    parse_command,
+)
 from bot.access.errors import AccessError
 from bot.access.service import list_requests
 from bot.slack import blocks
@@ -88,6 +96,20 @@ def register(app: App, runtime) -> None:
                         f"I'll DM you when it is decided."
                     ),
                 )
+            elif isinstance(parsed, Extend):
+                request = runtime.service.request_extension(
+                    parsed.request_id, user_id, parsed.duration, parsed.reason
+                )
+                if request.extension_seconds is None:
+                    respond(
+                        response_type="ephemeral",
+                        text=f"{request.ref} extended: it now ends {blocks.when(request.expires_at)}.",
+                    )
+                else:
+                    respond(
+                        response_type="ephemeral",
+                        text=f"Extension of {request.ref} sent for approval.",
+                    )
             elif isinstance(parsed, Revoke):
                 request = runtime.service.revoke(parsed.request_id, user_id)
                 respond(

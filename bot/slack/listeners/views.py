@@ -24,6 +24,8 @@ def _value(state: dict, block: str) -> str:
 
 
 def register(app: App, runtime) -> None:
+    register_extend(app, runtime)
+
     @app.view("request_access")
     def submit_request(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
         user_id = body["user"]["id"]
@@ -93,6 +95,41 @@ def register(app: App, runtime) -> None:
                 )
             else:
                 _dm(client, user_id, f":warning: {exc}")
+
+
+def register_extend(app: App, runtime) -> None:
+    @app.view("extend_grant")
+    def submit_extend(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
+        user_id = body["user"]["id"]
+        state = view.get("state", {}).get("values", {})
+        try:
+            request_id = int(json.loads(view.get("private_metadata") or "{}")["request_id"])
+            duration = parse_duration(_value(state, "duration"))
+        except (ValueError, KeyError, TypeError, DurationError):
+            ack(response_action="errors", errors={"duration": "Pick how much more time you need."})
+            return
+        try:
+            request = runtime.service.request_extension(
+                request_id, user_id, duration, _value(state, "reason")
+            )
+        except InvalidRequest as exc:
+            ack(
+                response_action="errors",
+                errors={
+                    exc.field if exc.field in ("duration", "reason") else "duration": str(exc)[:150]
+                },
+            )
+            return
+        except AccessError as exc:
+            ack(response_action="errors", errors={"reason": str(exc)[:150]})
+            return
+        ack()
+        if request.extension_seconds is None:
+            _dm(
+                client,
+                user_id,
+                f"{request.ref} extended: it now ends at {request.expires_at:%Y-%m-%d %H:%M} UTC.",
+            )
 
 
 def _dm(client: WebClient, user_id: str, text: str) -> None:

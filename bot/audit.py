@@ -1,0 +1,190 @@
+"""``python -m bot audit``: export the audit trail (the ``events`` table) as CSV or JSON.
+
+    python -m bot audit --since 30d [--until 2026-11-01] [--format csv|json] [--output FILE]
+                        [--database PATH]
+
+Needs nothing but the database: ``--database``, else ``DATABASE_PATH``, else
+``./elastic-access.db`` (no Slack or Elastic settings). The file is opened read-only, so this
+is safe against the live bot. Events are those with ``since <= at < until``; ``--since`` and
+``--until`` take ``30d``/``2h`` (before now), ``2026-11-01`` (midnight UTC; as ``--until`` the
+whole day is included) or an ISO date-time (UTC when it has no offset).
+
+CSV has a header row (:data:`bot.store.audit.EVENT_COLUMNS`) and ``detail`` as a JSON string.
+JSON is one array of objects with the same keys and ``detail`` as a nested object; both are
+written as they are read, never held in memory. Exit 0 on success, 2 on bad arguments or a
+missing or unreadable database (one line on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from bot.clock import SystemClock
+
+DEFAULT_DATABASE = "./elastic-access.db"
+
+
+def _columns() -> tuple[str, ...]:
+    from bot.store.audit import EVENT_COLUMNS
+
+    return EVENT_COLUMNS
+
+
+def write_csv(rows: Iterable[Mapping[str, Any]], out: IO[str]) -> int:
+    """Write a header row and one row per event; None becomes an empty cell. Returns the count."""
+    columns = _columns()
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    count = 0
+    for row in rows:
+        writer.writerow(["" if row[c] is None else row[c] for c in columns])
+        count += 1
+    return count
+
+
+def write_json(rows: Iterable[Mapping[str, Any]], out: IO[str]) -> int:
+    """Write one JSON array, an element per line, as rows arrive. Returns the count."""
+    columns = _columns()
+    count = 0
+    out.write("[")
+    for row in rows:
+        item = {c: row[c] for c in columns}
+        if isinstance(item.get("detail"), str):
+            item["detail"] = json.loads(item["detail"])
+        out.write(("\n" if count == 0 else ",\n") + json.dumps(item))
+        count += 1
+    out.write("\n]\n" if count else "]\n")
+    return count
+
+
+def events_csv(rows: Iterable[Mapping[str, Any]]) -> bytes:
+    """The same CSV as ``--format csv``, as UTF-8 bytes (for a file upload to Slack)."""
+    buffer = io.StringIO(newline="")
+    write_csv(rows, buffer)
+    return buffer.getvalue().encode("utf-8")
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``audit`` on the ``python -m bot`` sub-command parsers."""
+    parser = subparsers.add_parser(
+        "audit",
+        help="export the audit trail as CSV or JSON",
+        description="Export audit events (who did what to which request, and when).",
+    )
+    _arguments(parser)
+    parser.set_defaults(func=run)
+    return parser
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--since",
+        required=True,
+        help="start: 30d or 2h (before now), 2026-11-01, or 2026-11-01T10:00 (UTC)",
+    )
+    parser.add_argument(
+        "--until", default=None, help="end (exclusive; a bare date includes that day)"
+    )
+    parser.add_argument("--format", choices=("csv", "json"), default="csv", help="default csv")
+    parser.add_argument("--output", default=None, help="write to FILE instead of stdout")
+    parser.add_argument(
+        "--database",
+        default=None,
+        help=f"SQLite file (default: $DATABASE_PATH, else {DEFAULT_DATABASE})",
+    )
+
+
+def _error(message: str) -> int:
+    print(f"audit: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    from bot.access.listing import parse_moment
+    from bot.store.audit import ReadOnlyDatabase, export_events
+
+    now = SystemClock().now()
+    try:
+        since = parse_moment(args.since, now)
+    except ValueError as exc:
+        return _error(f"--since {exc}")
+    try:
+        until = parse_moment(args.until, now, end=True) if args.until else None
+    except ValueError as exc:
+        return _error(f"--until {exc}")
+    if until is not None and since >= until:
+        return _error("--since must be before --until")
+
+    path = Path(args.database or os.environ.get("DATABASE_PATH") or DEFAULT_DATABASE)
+    if not path.is_file():
+        return _error(f"database not found: {path} (set DATABASE_PATH or pass --database)")
+    db = ReadOnlyDatabase(path)
+    try:
+        try:
+            has_events = db.one(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+            )
+        except sqlite3.Error as exc:
+            return _error(f"cannot read {path}: {exc}")
+        if has_events is None:
+            return _error(f"{path} is not an elastic-access-bot database (no events table)")
+        write = write_json if args.format == "json" else write_csv
+        rows = export_events(db, since, until)
+        if args.output is None:
+            with contextlib.suppress(AttributeError, ValueError):  # not a plain text stream
+                sys.stdout.reconfigure(encoding="utf-8")  # type: ignore[union-attr]
+            try:
+                write(rows, sys.stdout)
+                sys.stdout.flush()
+            except BrokenPipeError:  # `… | head`: the reader has what it wanted
+                with contextlib.suppress(OSError):
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        return _write_file(Path(args.output), write, rows)
+    except sqlite3.Error as exc:
+        return _error(f"reading {path} failed: {exc}")
+    finally:
+        db.close()
+
+
+def _write_file(target: Path, write: Any, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Write beside the target and rename, so a failed export never leaves half a file."""
+    partial = target.with_name(target.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as out:
+            count = write(rows, out)
+        partial.replace(target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        return _error(f"cannot write {target}: {exc.strerror or exc}")
+    except BaseException:
+        with contextlib.suppress(OSError):
+            partial.unlink()
+        raise
+    print(f"audit: wrote {count} events to {target}", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Stand-alone entry point (``python -c 'from bot.audit import main; …'``)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot audit",
+        description="Export audit events (who did what to which request, and when).",
+    )
+    _arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

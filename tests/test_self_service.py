@@ -1,0 +1,175 @@
+"""Self-service on a running grant: extend, revoke now, expiry notice, and the App Home tab."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+from bot.access.states import State
+from tests.fakes.slack_api import text_of
+from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER
+
+PROD = "d" * 32
+VIEWER_ON_PROD = ("deployment", "deployment-viewer", PROD)
+
+
+def buttons(message) -> list[str]:
+    return [
+        e.get("action_id")
+        for b in message.get("blocks", [])
+        if b.get("type") == "actions"
+        for e in b["elements"]
+    ]
+
+
+def active_grant(bot, slack, duration="1h") -> int:
+    bot.command(REQUESTER, f"request prod-search deployment-viewer {duration} INC-9 work")
+    slack.wait_for(lambda: bot.state(1) is State.PENDING)
+    bot.runtime.service.decide(1, OWNER, approve=True)
+    assert bot.state(1) is State.ACTIVE
+    return 1
+
+
+def grant_dm(slack):
+    return slack.wait_for(
+        lambda: [m for m in slack.messages_to(REQUESTER) if "revoke_now" in buttons(m)]
+    )[0]
+
+
+def test_grant_dm_offers_extend_and_revoke_now(bot, slack, elastic):
+    active_grant(bot, slack)
+    dm = grant_dm(slack)
+    assert buttons(dm) == ["extend", "revoke_now"]
+    bot.click(REQUESTER, "revoke_now", "1", dm)
+    slack.wait_for(lambda: bot.state(1) is State.REVOKED)
+    assert VIEWER_ON_PROD not in elastic.holdings("1000000001")
+    assert bot.request(1).ended_by == REQUESTER
+
+
+def test_extension_goes_through_approval_and_moves_the_end(bot, slack, elastic):
+    active_grant(bot, slack)
+    end = bot.request(1).expires_at
+    said = bot.say(REQUESTER, "extend #1 2h still debugging INC-9")
+    assert "sent for approval" in said
+    card = slack.wait_for(
+        lambda: [m for m in slack.messages_to(OWNER) if "approve_extension" in buttons(m)]
+    )[0]
+    assert "still debugging INC-9" in text_of(card) and "2h" in text_of(card)
+    bot.click(OWNER, "approve_extension", "1", card)
+    slack.wait_for(lambda: bot.request(1).expires_at == end + timedelta(hours=2))
+    assert bot.request(1).duration == timedelta(hours=3)
+    slack.wait_for(lambda: any("extended" in text_of(m) for m in slack.messages_to(REQUESTER)))
+    slack.wait_for(lambda: not buttons(slack.message(card["channel"], card["ts"])))
+    bot.advance(timedelta(hours=1, minutes=1))  # the old end passes: still active
+    assert bot.state(1) is State.ACTIVE
+    assert VIEWER_ON_PROD in elastic.holdings("1000000001")
+    bot.advance(timedelta(hours=2))
+    assert bot.state(1) is State.EXPIRED
+    kinds = [e["kind"] for e in bot.runtime.store.events(1)]
+    assert "extension_requested" in kinds and "extended" in kinds
+
+
+def test_extension_never_exceeds_the_policy_maximum(make_bot, slack):
+    bot = make_bot(policy=[{"max_duration": "4h"}])
+    active_grant(bot, slack, duration="3h")
+    said = bot.say(REQUESTER, "extend 1 2h more please")
+    assert "maximum is 4h" in said and "1h left" in said
+    assert bot.request(1).extension_seconds is None
+
+
+def test_only_the_requester_extends_and_approvers_decide(make_bot, slack):
+    bot = make_bot(integration_owners=[OWNER, OWNER2])
+    active_grant(bot, slack)
+    assert "Only <@" in bot.say(STRANGER, "extend 1 1h mine now")
+    bot.say(REQUESTER, "extend 1 1h need more")
+    card = slack.wait_for(
+        lambda: [m for m in slack.messages_to(OWNER2) if "deny_extension" in buttons(m)]
+    )[0]
+    bot.click(OWNER2, "deny_extension", "1", card)
+    slack.wait_for(lambda: bot.request(1).extension_seconds is None)
+    slack.wait_for(
+        lambda: any("Extension of #1 denied" in text_of(m) for m in slack.messages_to(REQUESTER))
+    )
+    assert bot.request(1).duration == timedelta(hours=1)
+
+
+def test_policy_can_let_extensions_apply_at_once(make_bot, slack):
+    bot = make_bot(policy=[{"extend_without_approval": True}])
+    active_grant(bot, slack)
+    said = bot.say(REQUESTER, "extend 1 30m wrapping up")
+    assert "extended" in said
+    assert bot.request(1).duration == timedelta(hours=1, minutes=30)
+    assert not any("approve_extension" in buttons(m) for m in slack.messages_to(OWNER))
+
+
+def test_extend_button_opens_a_form(bot, slack):
+    active_grant(bot, slack)
+    bot.click(REQUESTER, "extend", "1", grant_dm(slack))
+    form = slack.wait_for(lambda: slack.calls_to("views.open"))[-1]["args"]["view"]
+    assert form["callback_id"] == "extend_grant"
+    assert json.loads(form["private_metadata"]) == {"request_id": 1}
+    values = {
+        "duration": {
+            "type": "static_select",
+            "selected_option": {"value": "1h", "text": {"type": "plain_text", "text": "1h"}},
+        },
+        "reason": {"type": "plain_text_input", "value": "one more hour"},
+    }
+    assert bot.submit_view(REQUESTER, form, values).status_code == 200
+    slack.wait_for(lambda: any("approve_extension" in buttons(m) for m in slack.messages_to(OWNER)))
+
+
+def test_expiry_notice_warns_once_before_the_end(bot, slack):
+    active_grant(bot, slack)
+
+    def notices():
+        return [m for m in slack.messages_to(REQUESTER) if "alarm_clock" in text_of(m)]
+
+    bot.advance(timedelta(minutes=45))
+    assert notices() == []
+    bot.advance(timedelta(minutes=6))
+    slack.wait_for(lambda: len(notices()) == 1)
+    assert buttons(notices()[0]) == ["extend"]
+    bot.advance(timedelta(minutes=1))
+    assert len(notices()) == 1
+
+
+def test_app_home_shows_access_pending_and_approvals(make_bot, slack, elastic):
+    bot = make_bot(integration_owners=[OWNER, OWNER2])
+    active_grant(bot, slack)
+    bot.command(REQUESTER, "request staging-logs deployment-editor 30m second thing")
+    slack.wait_for(lambda: bot.state(2) is State.PENDING)
+    event = {
+        "type": "event_callback",
+        "team_id": "T0001",
+        "api_app_id": "A0APP",
+        "event_id": "Ev1",
+        "event_time": 1,
+        "event": {"type": "app_home_opened", "user": REQUESTER, "channel": "D1", "tab": "home"},
+    }
+    assert bot.post(json.dumps(event), "application/json").status_code == 200
+    home = slack.wait_for(lambda: (h := slack.home_view(REQUESTER)) and "#2" in text_of(h) and h)
+    text = text_of(home)
+    assert "#1" in text and "left" in text  # active, with time left
+    assert "#2" in text and "waiting since" in text  # pending
+    assert "Request access" in text
+    event["event"]["user"] = OWNER2
+    bot.post(json.dumps(event), "application/json")
+    owner_home = slack.wait_for(lambda: (h := slack.home_view(OWNER2)) and "#2" in text_of(h) and h)
+    assert "approve" in buttons({"blocks": owner_home["blocks"]})
+
+    # Slack's redelivery of the same event is acknowledged and not acted on again.
+    def owner2_publishes():
+        return [c for c in slack.calls_to("views.publish") if c["args"]["user_id"] == OWNER2]
+
+    time.sleep(0.3)
+    before = len(owner2_publishes())
+    response = bot.post(
+        json.dumps(event),
+        "application/json",
+        headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
+    )
+    assert response.status_code == 200
+    time.sleep(0.3)
+    assert len(owner2_publishes()) == before
