@@ -1,0 +1,53 @@
+"""No secret ever reaches a log line, the database file or a Slack message."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from bot.access.states import State
+from bot.logs import RedactSecrets
+from tests.harness import API_KEY, BOT_TOKEN, OWNER, REQUESTER, SIGNING_SECRET
+
+SECRETS = (API_KEY, BOT_TOKEN, SIGNING_SECRET)
+
+
+def test_a_whole_lifecycle_leaks_no_secret(bot, slack, elastic, caplog, tmp_path):
+    caplog.set_level(logging.DEBUG)
+    elastic.script("POST", r"/role_assignments$", 503, times=1)  # errors get logged too
+    bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-5 secrets drill")
+    slack.wait_for(lambda: bot.state(1) is State.PENDING)
+    bot.runtime.service.decide(1, OWNER, approve=True)
+    bot.advance(timedelta(hours=1, seconds=1))
+    assert bot.state(1) is State.EXPIRED
+    lines = [caplog.handler.format(r) for r in caplog.records] + [
+        r.getMessage() for r in caplog.records
+    ]
+    assert lines, "the lifecycle should have logged something"
+    for secret in SECRETS:
+        assert not any(secret in line for line in lines), f"a log line holds {secret[:6]}…"
+    bot.runtime.db.conn.execute("PRAGMA wal_checkpoint(FULL)")
+    for path in Path(tmp_path).glob("bot.db*"):
+        data = path.read_bytes()
+        for secret in SECRETS:
+            assert secret.encode() not in data, f"{path.name} holds {secret[:6]}…"
+    for call in slack.calls:
+        body = str(call["args"])
+        for secret in SECRETS:
+            assert secret not in body
+    for call in elastic.calls:  # the key travels only in the Authorization header
+        assert API_KEY not in str(call["body"]) and API_KEY not in call["path"]
+
+
+def test_the_redacting_filter_hides_secrets_in_messages_and_tracebacks():
+    record = logging.LogRecord("x", logging.ERROR, __file__, 1, "key=%s", (API_KEY,), None)
+    try:
+        raise RuntimeError(f"boom {BOT_TOKEN}")
+    except RuntimeError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    RedactSecrets(SECRETS).filter(record)
+    assert API_KEY not in record.getMessage() and "[redacted]" in record.getMessage()
+    assert BOT_TOKEN not in (record.exc_text or "")
