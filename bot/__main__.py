@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot [run]``, ``check``, ``manifest``.
+"""Command line: ``python -m bot [run]``, ``check``, ``manifest``, ``audit``.
 
 Configuration problems end the process with exit code 2 and one line per bad setting on
 stderr; never a traceback, never a secret.
@@ -135,6 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--socket-mode", action="store_true", help="no request URLs; socket_mode_enabled: true"
     )
     manifest.set_defaults(func=cmd_manifest)
+    from bot import audit
+
+    audit.add_parser(sub)
     return parser
 
 

@@ -9,10 +9,11 @@ from datetime import timedelta
 
 from bot.access.durations import DurationError, parse_duration
 from bot.access.errors import InvalidRequest
+from bot.access.listing import LIST_USAGE
 
 USAGE = {
     "request": "/elastic-access request <resource> <role> <duration> <justification…>",
-    "list": "/elastic-access list [active|pending|mine|all]",
+    "list": LIST_USAGE,
     "revoke": "/elastic-access revoke <id>",
     "extend": "/elastic-access extend <id> <duration> <reason…>",
     "help": "/elastic-access help",

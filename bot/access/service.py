@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 
 from bot.access.durations import format_duration
 from bot.access.errors import AccessError, AlreadyDecided, InvalidRequest, NotAllowed, NotFound
+from bot.access.listing import parse_list_filters, visible_scope
 from bot.access.model import AccessRequest
 from bot.access.policy import AccessPolicy
 from bot.access.ports import Catalogue, Directory, ElasticPort, Notifier, UpstreamError
 from bot.access.resources import Resource, Unit, role_label, unit_for
-from bot.access.routing import Routing, route
+from bot.access.routing import OwnerAttribute, Routing, route, tag_references
 from bot.access.rules import Rule, justification_ok
 from bot.access.states import State
 from bot.access.visibility import Viewer
@@ -108,6 +109,30 @@ class AccessService:
                 f"An owner named for {context} does not resolve to an active Slack user: {lines}. "
                 "Fix the tag or the integration_owners setting.",
             )
+
+    def owned_resource_keys(self, user_id: str) -> set[str]:
+        """Keys of the catalogue resources whose owner tag names ``user_id`` (now)."""
+        setting = self.policy.resource_owner
+        if setting is None:
+            return set()
+        person = self.directory.person(user_id)
+        email = (person.email or "").lower() if person else ""
+        keys: set[str] = set()
+        for resource in self.catalogue.all():
+            value = resource.tags.get(setting.tag_key)
+            if not value:
+                continue
+            for ref in tag_references(value, setting.attribute):
+                if setting.attribute is OwnerAttribute.EMAIL:
+                    hit = ref.lower() == email
+                elif setting.attribute is OwnerAttribute.SLACK_USER:
+                    hit = ref == user_id
+                else:
+                    hit = any(p.id == user_id for p in self.directory.resolve(ref))
+                if hit:
+                    keys.add(resource.key)
+                    break
+        return keys
 
     def viewer(self, user_id: str) -> Viewer:
         owners = set(self.integration_owners())
@@ -871,19 +896,25 @@ class AccessService:
         return len(stale)
 
     def _tell(self, request: AccessRequest) -> None:
-        """Notify for the request's current state, then record that it was told."""
+        """Notify for the request's current state; record it only once people were told.
+
+        A notification Slack failed to deliver for a passing reason stays unrecorded, and the
+        sweep sends it again.
+        """
         state = request.state
+        told: bool | None = True
         if state is State.PENDING:
-            self.notifier.request_filed(request)
+            told = self.notifier.request_filed(request)
         elif state in (State.APPROVED, State.DENIED, State.CANCELLED, State.TIMED_OUT):
-            self.notifier.request_decided(request)
+            told = self.notifier.request_decided(request)
         elif state is State.ACTIVE:
-            self.notifier.request_granted(request)
+            told = self.notifier.request_granted(request)
         elif state is State.FAILED:
-            self.notifier.request_failed(request)
+            told = self.notifier.request_failed(request)
         elif state in (State.EXPIRED, State.REVOKED):
-            self.notifier.request_ended(request)
-        self.store.mark_notified(request.id, state)
+            told = self.notifier.request_ended(request)
+        if told is not False:
+            self.store.mark_notified(request.id, state)
 
     def _alert_overdue(self) -> None:
         now = self.clock.now()
@@ -915,31 +946,27 @@ def describe(request: AccessRequest) -> str:
     return f"{request.ref} {role_label(request.role_id)} on {request.resource.label}"
 
 
-LIST_STATES = {
-    "active": (State.ACTIVE, State.GRANTING, State.REVOKING),
-    "pending": (State.PENDING,),
-}
+LIST_PAGE_SIZE = 20
 
 
-def list_requests(service: AccessService, user_id: str, filters: tuple[str, ...], limit: int = 20):
-    """The requests ``user_id`` may see, filtered; returns (requests, total, scope label)."""
+def list_requests(
+    service: AccessService, user_id: str, filters: tuple[str, ...], limit: int = LIST_PAGE_SIZE
+):
+    """The requests ``user_id`` may see, filtered and paged.
+
+    Returns (requests, total, heading, query). Raises InvalidRequest / NotAllowed."""
+    query = parse_list_filters(filters, service.clock.now())
     viewer = service.viewer(user_id)
-    words = [f.lower() for f in filters]
-    unknown = [w for w in words if w not in ("active", "pending", "mine", "all")]
-    if unknown:
-        raise InvalidRequest(
-            f"Unknown filter {', '.join(unknown)}. Use active, pending, mine or all."
-        )
-    states: list[State] = []
-    for word in words:
-        states.extend(LIST_STATES.get(word, ()))
-    own_only = "mine" in words or not viewer.sees_all
-    if "all" in words and not viewer.sees_all:
-        raise NotAllowed("Only integration owners and auditors can list everyone's requests.")
-    requests, total = service.store.list_requests(
-        requester_id=user_id if own_only else None, states=states or None, limit=limit
+    scope = visible_scope(query, viewer, service.owned_resource_keys(user_id))
+    if scope.empty:
+        return [], 0, scope.label, query
+    requests, total = service.store.search(
+        query,
+        requester_id=scope.requester_id,
+        resource_keys=scope.resource_keys,
+        limit=limit,
+        offset=query.offset(limit),
     )
-    scope = ("your requests" if own_only else "all requests") + (
-        f", {' '.join(w for w in words if w in LIST_STATES)}" if states else ""
-    )
-    return requests, total, scope
+    described = query.describe()
+    heading = scope.label + (f", {described}" if described else "")
+    return requests, total, heading, query

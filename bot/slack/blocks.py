@@ -581,23 +581,60 @@ def request_line(request: AccessRequest) -> str:
     )
 
 
-def request_list(requests: Sequence[AccessRequest], total: int, scope: str) -> tuple[str, Blocks]:
+def request_list(
+    requests: Sequence[AccessRequest],
+    total: int,
+    heading: str,
+    *,
+    page: int = 1,
+    page_size: int = 20,
+    filters: Sequence[str] = (),
+) -> tuple[str, Blocks]:
+    """One page of ``/elastic-access list``, with Previous/Next when there is more."""
     if not requests:
-        text = f"No requests to show ({scope})."
+        text = (
+            f"No requests to show ({heading})."
+            if total == 0
+            else f"Page {page} is past the end ({total} requests)."
+        )
         return text, [section(text)]
-    text = f"{total} request{'s' if total != 1 else ''} ({scope}), newest first"
+    first = (page - 1) * page_size + 1
+    text = f"{total} request{'s' if total != 1 else ''} ({heading}), newest first"
     blocks: Blocks = [section(f"*{text}*")]
-    lines = [request_line(r) for r in requests]
     chunk: list[str] = []
-    for line in lines:  # several lines per section, each section under 3000 characters
-        if sum(len(x) + 1 for x in chunk) + len(line) > 2900:
+    for line in (request_line(r) for r in requests):
+        if sum(len(x) + 1 for x in chunk) + len(line) > 2900:  # a section holds 3000 characters
             blocks.append(section("\n".join(chunk)))
             chunk = []
         chunk.append(line)
     if chunk:
         blocks.append(section("\n".join(chunk)))
-    if total > len(requests):
-        blocks.append(context(f"Showing {len(requests)} of {total}."))
+    pages = (total + page_size - 1) // page_size
+    blocks.append(
+        context(f"Showing {first}–{first + len(requests) - 1} of {total} (page {page} of {pages}).")
+    )
+    buttons = []
+    kept = [f for f in filters if not f.lower().startswith("page:")]
+    if page > 1:
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": "list_prev",
+                "text": _plain("Previous"),
+                "value": json.dumps({"f": kept, "p": page - 1})[:2000],
+            }
+        )
+    if page < pages:
+        buttons.append(
+            {
+                "type": "button",
+                "action_id": "list_next",
+                "text": _plain("Next"),
+                "value": json.dumps({"f": kept, "p": page + 1})[:2000],
+            }
+        )
+    if buttons:
+        blocks.append({"type": "actions", "block_id": "list_pages", "elements": buttons})
     return text, blocks[:50]
 
 

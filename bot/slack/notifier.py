@@ -18,6 +18,20 @@ from bot.store.repository import MessageRef
 
 log = logging.getLogger(__name__)
 
+#: Slack errors worth trying again later; anything else (a deactivated user, DMs turned off)
+#: will not get better by retrying, so the notification counts as done.
+TRANSIENT_ERRORS = frozenset(
+    {
+        "ratelimited",
+        "rate_limited",
+        "service_unavailable",
+        "fatal_error",
+        "internal_error",
+        "request_timeout",
+        "team_added_to_org",
+    }
+)
+
 APPROVER = "approver"
 REQUESTER = "requester"
 CHANNEL = "channel"
@@ -36,12 +50,22 @@ class SlackNotifier:
 
     # -- plumbing ----------------------------------------------------------------------------
     def _post(self, user_id: str, text: str, body: blocks.Blocks) -> tuple[str, str] | None:
+        return self._send(user_id, text, body)[0]
+
+    def _send(
+        self, user_id: str, text: str, body: blocks.Blocks
+    ) -> tuple[tuple[str, str] | None, bool]:
+        """Post a message; returns ((channel, ts) or None, whether a retry could help)."""
         try:
             response = self.client.chat_postMessage(channel=user_id, text=text, blocks=body)
-            return response["channel"], response["ts"]
+            return (response["channel"], response["ts"]), False
         except SlackApiError as exc:
-            log.warning("DM to %s failed: %s", user_id, exc.response.get("error"))
-            return None
+            error = exc.response.get("error")
+            log.warning("message to %s failed: %s", user_id, error)
+            return None, exc.response.status_code >= 500 or error in TRANSIENT_ERRORS
+        except Exception as exc:  # connection refused, timeouts: Slack may be back soon
+            log.warning("message to %s failed: %s", user_id, type(exc).__name__)
+            return None, True
 
     def _update(self, ref: MessageRef, text: str, body: blocks.Blocks) -> None:
         try:
@@ -59,13 +83,15 @@ class SlackNotifier:
                 except Exception:  # a home refresh is cosmetic; never let it break a flow
                     log.exception("refreshing App Home for %s failed", user_id)
 
-    def _tell_requester(self, request: AccessRequest) -> None:
+    def _tell_requester(self, request: AccessRequest) -> bool:
+        """DM the requester; False when Slack failed in a way worth retrying later."""
         text, body = blocks.requester_update(request, self.access_details)
-        posted = self._post(request.requester_id, text, body)
+        posted, retry = self._send(request.requester_id, text, body)
         if posted:
             self.store.save_message(
                 MessageRef(request.id, REQUESTER, request.requester_id, *posted)
             )
+        return not retry
 
     def _card(self, request: AccessRequest) -> tuple[str, blocks.Blocks]:
         approved = [
@@ -93,38 +119,45 @@ class SlackNotifier:
             self.store.save_message(MessageRef(request.id, CHANNEL, self.channel, *posted))
 
     # -- the core's Notifier port -----------------------------------------------------------
-    def request_filed(self, request: AccessRequest) -> None:
+    def request_filed(self, request: AccessRequest) -> bool:
         text, body = self._card(request)
         already = {m.user_id for m in self.store.messages(request.id, APPROVER)}
+        complete = True
         for approver in request.approvers:
             if approver in already:  # a re-send after a crash: update, never duplicate
                 continue
-            posted = self._post(approver, text, body)
+            posted, retry = self._send(approver, text, body)
             if posted:
                 self.store.save_message(MessageRef(request.id, APPROVER, approver, *posted))
+            complete = complete and not retry
         self._refresh_cards(request)
-        self._tell_requester(request)
+        complete = self._tell_requester(request) and complete
         self._homes([request.requester_id, *request.approvers])
+        return complete
 
-    def request_decided(self, request: AccessRequest) -> None:
+    def request_decided(self, request: AccessRequest) -> bool:
         self._refresh_cards(request)
-        self._tell_requester(request)
+        told = self._tell_requester(request)
         self._homes([request.requester_id, *request.approvers])
+        return told
 
-    def request_granted(self, request: AccessRequest) -> None:
+    def request_granted(self, request: AccessRequest) -> bool:
         self._refresh_cards(request)
-        self._tell_requester(request)
+        told = self._tell_requester(request)
         self._homes([request.requester_id])
+        return told
 
-    def request_failed(self, request: AccessRequest) -> None:
+    def request_failed(self, request: AccessRequest) -> bool:
         self._refresh_cards(request)
-        self._tell_requester(request)
+        told = self._tell_requester(request)
         self._homes([request.requester_id, *request.approvers])
+        return told
 
-    def request_ended(self, request: AccessRequest) -> None:
+    def request_ended(self, request: AccessRequest) -> bool:
         self._refresh_cards(request)
-        self._tell_requester(request)
+        told = self._tell_requester(request)
         self._homes([request.requester_id])
+        return told
 
     def approval_recorded(self, request: AccessRequest) -> None:
         self._refresh_cards(request)

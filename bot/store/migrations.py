@@ -163,6 +163,16 @@ def m0001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0002_audit_indexes")
+def m0002_audit_indexes(db: sqlite_utils.Database) -> None:
+    # /elastic-access list and the audit export: state, resource and name filters, newest first.
+    db.execute("CREATE INDEX requests_state_created ON requests (state, created_at)")
+    db.execute("CREATE INDEX requests_resource ON requests (resource_id, created_at)")
+    db.execute(
+        "CREATE INDEX requests_resource_name ON requests (resource_name COLLATE NOCASE, created_at)"
+    )
+
+
 def apply(db: sqlite_utils.Database) -> list[str]:
     """Apply pending migrations; returns the names applied (for the start-up log)."""
     pending = [m.name for m in migrations.pending(db)]

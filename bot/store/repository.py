@@ -634,3 +634,23 @@ class Store:
             (to_iso(now), request_id),
         )
         return cur.rowcount == 1
+
+    # -- audit queries (list filters, export) --------------------------------------------------
+    def search(
+        self, query, *, requester_id: str | None, resource_keys, limit: int, offset: int
+    ) -> tuple[list[AccessRequest], int]:
+        from bot.store import audit
+
+        return audit.list_requests(
+            self.db,
+            query,
+            requester_id=requester_id,
+            resource_keys=resource_keys,
+            limit=limit,
+            offset=offset,
+        )
+
+    def export_events(self, since: datetime, until: datetime | None = None, **scope: Any):
+        from bot.store import audit
+
+        return audit.export_events(self.db, since, until, **scope)

@@ -819,6 +819,11 @@ class FakeSlack:
         with self._lock:
             return [dict(f) for f in self._uploaded]
 
+    def clear_scripts(self) -> None:
+        """Drop every scripted reply still queued (the outage is over)."""
+        with self._lock:
+            self._scripts.clear()
+
     def script(
         self,
         method: str,

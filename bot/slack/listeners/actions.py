@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.access.errors import AccessError
+from bot.access.service import LIST_PAGE_SIZE, list_requests
 from bot.slack import blocks
 from bot.slack.listeners.commands import open_request_modal
 
@@ -132,6 +133,28 @@ def register(app: App, runtime) -> None:
                 runtime.service.decide_extension(request_id, body["user"]["id"], approve=False)
             except AccessError as exc:
                 _tell_clicker(respond, client, body, f":warning: {exc}")
+
+    @app.action("list_prev")
+    @app.action("list_next")
+    def list_page(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+        """Another page of /elastic-access list, in place of the one shown."""
+        ack()
+        try:
+            value = json.loads(body["actions"][0]["value"])
+            filters = tuple(str(f) for f in value["f"]) + (f"page:{int(value['p'])}",)
+        except (KeyError, ValueError, TypeError):
+            return
+        try:
+            requests, total, heading, query = list_requests(
+                runtime.service, body["user"]["id"], filters
+            )
+        except AccessError as exc:
+            _tell_clicker(respond, client, body, f":warning: {exc}")
+            return
+        text, view = blocks.request_list(
+            requests, total, heading, page=query.page, page_size=LIST_PAGE_SIZE, filters=filters
+        )
+        respond(text=text, blocks=view, response_type="ephemeral", replace_original=True)
 
     @app.action("open_request_modal")
     def open_modal(ack: Ack, body: dict, client: WebClient) -> None:

@@ -19,7 +19,7 @@ from bot.access.commands import (
     parse_command,
 )
 from bot.access.errors import AccessError
-from bot.access.service import list_requests
+from bot.access.service import LIST_PAGE_SIZE, list_requests
 from bot.slack import blocks
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,29 @@ def open_request_modal(client: WebClient, runtime, trigger_id: str, metadata: di
             default_duration=policy.default_duration,
             metadata=metadata,
         ),
+    )
+
+
+def export_to_dm(client: WebClient, runtime, user_id: str, query) -> None:
+    """Upload the audit trail as CSV to the caller's DM (integration owners and auditors)."""
+    from datetime import timedelta
+
+    from bot.access.errors import NotAllowed
+    from bot.audit import events_csv
+
+    if not runtime.service.viewer(user_id).sees_all:
+        raise NotAllowed("Only integration owners and auditors can export the audit trail.")
+    now = runtime.clock.now()
+    since = query.since or now - timedelta(days=30)
+    content = events_csv(runtime.store.export_events(since, query.until))
+    opened = client.chat_postMessage(
+        channel=user_id, text=f"Audit trail since {since:%Y-%m-%d %H:%M} UTC (CSV attached)."
+    )
+    client.files_upload_v2(
+        channel=opened["channel"],
+        content=content,
+        filename=f"elastic-access-audit-{now:%Y%m%d-%H%M}.csv",
+        title="elastic-access audit trail",
     )
 
 
@@ -75,11 +98,27 @@ def register(app: App, runtime) -> None:
             return
         if isinstance(parsed, ListRequests):
             try:
-                requests, total, scope = list_requests(runtime.service, user_id, parsed.filters)
+                requests, total, heading, query = list_requests(
+                    runtime.service, user_id, parsed.filters
+                )
+                if query.export:
+                    ack(
+                        response_type="ephemeral",
+                        text="Preparing the export; I'll DM you the CSV file.",
+                    )
+                    export_to_dm(client, runtime, user_id, query)
+                    return
             except AccessError as exc:
                 ack(response_type="ephemeral", text=f":warning: {exc}")
                 return
-            text, body = blocks.request_list(requests, total, scope)
+            text, body = blocks.request_list(
+                requests,
+                total,
+                heading,
+                page=query.page,
+                page_size=LIST_PAGE_SIZE,
+                filters=parsed.filters,
+            )
             ack(response_type="ephemeral", text=text, blocks=body)
             return
         # Filing and revoking call Elastic Cloud: acknowledge first, answer through respond().
