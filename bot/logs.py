@@ -7,6 +7,7 @@ tries to print, a secret this process holds comes out as ``[redacted]``.
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import logging
 import sys
@@ -17,6 +18,22 @@ from datetime import UTC, datetime
 request_ref: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_ref", default=None
 )
+
+
+def about_request(func):
+    """Decorate a method whose first argument is a request (or its ID): every log line
+    written while it runs carries that request's reference (``#12``)."""
+
+    @functools.wraps(func)
+    def wrapper(self, first, *args, **kwargs):
+        ref = f"#{first}" if isinstance(first, int) else f"#{getattr(first, 'id', '?')}"
+        token = request_ref.set(ref)
+        try:
+            return func(self, first, *args, **kwargs)
+        finally:
+            request_ref.reset(token)
+
+    return wrapper
 
 
 class RedactSecrets(logging.Filter):

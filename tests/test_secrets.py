@@ -51,3 +51,23 @@ def test_the_redacting_filter_hides_secrets_in_messages_and_tracebacks():
     RedactSecrets(SECRETS).filter(record)
     assert API_KEY not in record.getMessage() and "[redacted]" in record.getMessage()
     assert BOT_TOKEN not in (record.exc_text or "")
+
+
+def test_json_logs_carry_the_request_reference(bot, slack, capsys):
+    import json as _json
+
+    from bot import logs
+
+    logs.configure("json", "INFO", SECRETS)
+    try:
+        bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-8 log drill")
+        slack.wait_for(lambda: bot.state(1) is State.PENDING)
+        bot.runtime.service.decide(1, OWNER, approve=True)
+    finally:
+        logging.getLogger().handlers.clear()
+    records = [
+        _json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
+    ]
+    about = [r for r in records if "granted until" in r["message"]]
+    assert about and all(r.get("request") == "#1" for r in about)
+    assert all({"time", "level", "logger", "message"} <= r.keys() for r in records)

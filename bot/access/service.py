@@ -26,6 +26,7 @@ from bot.access.states import State
 from bot.access.visibility import Viewer
 from bot.clock import Clock
 from bot.faults import crash_point
+from bot.logs import about_request
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +285,7 @@ class AccessService:
         if request.state is not State.PENDING:
             raise AlreadyDecided(_already(request))
 
+    @about_request
     def decide(
         self, request_id: int, actor_id: str, approve: bool, reason: str | None = None
     ) -> AccessRequest:
@@ -341,6 +343,7 @@ class AccessService:
         return self.get(request_id)
 
     # ------------------------------------------------------------------ granting
+    @about_request
     def grant(self, request_id: int) -> None:
         """Take an approved request to an active grant (or to a retry, or to failed)."""
         now = self.clock.now()
@@ -402,6 +405,7 @@ class AccessService:
         crash_point("after_grant_row")
         self._apply_invitation(moved)
 
+    @about_request
     def _apply_invitation(self, request: AccessRequest) -> None:
         """Create (or, after a crash, find) the invitation; idempotent."""
         now = self.clock.now()
@@ -458,6 +462,7 @@ class AccessService:
             log.info("request %s granted as an invitation to %s", active.ref, email)
             self._tell(active)
 
+    @about_request
     def _apply_grant(self, request: AccessRequest) -> None:
         """Make Elastic hold what the GRANTING row says; idempotent, so safe to repeat."""
         if request.elastic_user_id is None:
@@ -505,6 +510,7 @@ class AccessService:
             log.info("request %s granted until %s", active.ref, active.expires_at)
             self._tell(active)
 
+    @about_request
     def _resume_granting(self, request_id: int) -> None:
         now = self.clock.now()
         request = self.store.claim(request_id, [State.GRANTING], now=now, lease=self.policy.lease)
@@ -525,6 +531,7 @@ class AccessService:
             return
         self._apply_grant(request)
 
+    @about_request
     def _fail(self, request: AccessRequest, why: str) -> None:
         now = self.clock.now()
         with self.store.db.write():
@@ -546,6 +553,7 @@ class AccessService:
                 self.on_ended(failed.id)
             self._tell(failed)
 
+    @about_request
     def _retry_later(self, request: AccessRequest, exc: Exception, now: datetime) -> None:
         attempts = request.attempts + 1
         delay = self.policy.retry_delay(attempts)
@@ -571,6 +579,7 @@ class AccessService:
         )
 
     # ------------------------------------------------------------------ extending
+    @about_request
     def request_extension(
         self, request_id: int, actor_id: str, duration: timedelta, reason: str
     ) -> AccessRequest:
@@ -620,6 +629,7 @@ class AccessService:
         limit = min(self.policy.max_duration, rule.max_duration or self.policy.max_duration)
         return max(timedelta(0), limit - request.duration)
 
+    @about_request
     def decide_extension(
         self, request_id: int, actor_id: str, approve: bool, reason: str | None = None
     ) -> AccessRequest:
@@ -651,6 +661,7 @@ class AccessService:
         return extended
 
     # ------------------------------------------------------------------ revoking
+    @about_request
     def revoke(self, request_id: int, actor_id: str) -> AccessRequest:
         """End an active grant now, on a person's word (requester, approver or owner)."""
         request = self.get(request_id)
@@ -725,6 +736,7 @@ class AccessService:
             self.store.own_units(member.user_id, [request.unit], request.id, now)
         return member.user_id, None
 
+    @about_request
     def expire(self, request_id: int) -> None:
         """The timer's entry point: end the grant if (and only if) its time has come."""
         now = self.clock.now()
@@ -747,6 +759,7 @@ class AccessService:
         if moved:
             self._finish_revocation(request_id)
 
+    @about_request
     def _finish_revocation(self, request_id: int) -> None:
         """Remove exactly what this grant added and nobody else still needs; retry on failure."""
         now = self.clock.now()
@@ -895,6 +908,7 @@ class AccessService:
             self._tell(request)
         return len(stale)
 
+    @about_request
     def _tell(self, request: AccessRequest) -> None:
         """Notify for the request's current state; record it only once people were told.
 
