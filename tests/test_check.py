@@ -64,7 +64,12 @@ def test_all_pass(tmp_path, slack, elastic) -> None:
     assert "UBOT" in rows["Slack auth.test"].detail
     assert "Acme" in rows["Elastic Cloud"].detail
     assert "2 deployment(s)" in rows["Elastic Cloud"].detail
-    assert "schema version 1" in rows["database"].detail
+    from bot.store.migrations import migrations
+
+    assert (
+        f"schema version {len(migrations.pending(__import__('sqlite_utils').Database(memory=True)))}"
+        in rows["database"].detail
+    )
     assert "0 active grant(s)" in rows["database"].detail
     assert not any(secret in table for secret in SECRETS)
 

@@ -35,6 +35,8 @@ class AccessRequest:
     next_attempt_at: datetime | None = None
     last_error: str | None = None
     added: list[Unit] = field(default_factory=list)
+    #: What the member held when the grant was applied (to restore what Elastic merges away).
+    held_before: list[Unit] = field(default_factory=list)
     approver_source: str | None = None
     #: How the grant ended in Elastic: removed, kept (still given by other access), never_granted.
     outcome: str | None = None

@@ -194,6 +194,7 @@ class AccessService:
     ) -> AccessRequest:
         """File a new request and send it to its approvers."""
         now = self.clock.now()
+        self.catalogue.find_fresh(resource_text)  # a resource created a moment ago
         resource, rule = self.validate(resource_text, role, duration, justification)
         justification = justification.strip()
         person = self.directory.person(requester_id)
@@ -374,6 +375,8 @@ class AccessService:
                 granted_at=now,
                 expires_at=expires_at,
                 added=to_add,
+                # Standing access only: what the bot itself added is not the member's own.
+                held_before=sorted(member.units - self.store.owned_units(member.user_id)),
             )
         if moved is None:
             return
@@ -492,7 +495,7 @@ class AccessService:
             if exc.retryable:
                 self._retry_later(request, exc, now)
             else:
-                self._fail(request, f"Elastic Cloud refused the role assignment: {exc}")
+                self._fail(request, self._refusal(request, exc))
             return
         active = self.store.transition(
             request.id,
@@ -509,6 +512,24 @@ class AccessService:
         if active:
             log.info("request %s granted until %s", active.ref, active.expires_at)
             self._tell(active)
+
+    def _refusal(self, request: AccessRequest, exc: UpstreamError) -> str:
+        """Why Elastic refused a grant, in words: a vanished deployment says so plainly."""
+        unit = request.unit
+        if (
+            getattr(exc, "status", None) == 403
+            and unit.scope == "deployment"
+            and unit.target != "*"
+        ):
+            try:
+                state = self.elastic.deployment_state(unit.target)
+            except UpstreamError:
+                state = "unknown"
+            if state == "missing":
+                return f"{request.resource.label} no longer exists in Elastic Cloud."
+            if state == "hidden":
+                return f"{request.resource.label} is stopped; Elastic Cloud refuses role assignments on it."
+        return f"Elastic Cloud refused the role assignment: {exc}"
 
     @about_request
     def _resume_granting(self, request_id: int) -> None:
@@ -718,6 +739,42 @@ class AccessService:
                 code=exc.code,
             ) from exc
 
+    def _restore_shadowed(
+        self, request: AccessRequest, user_id: str, removed: set[Unit], member, now: datetime
+    ):
+        """Put back specific assignments an ``all`` assignment had absorbed.
+
+        Adding ``all: true`` for a role may replace the member's per-deployment (or per-project)
+        assignments of that role; removing it then takes those away too. Whatever the member
+        held before this grant, or another live grant still needs, is added back here.
+        """
+        wide = {(u.scope, u.role_id) for u in removed if u.target == "*"}
+        if not wide:
+            return member
+        others = self.store.units_needed_by_others(user_id, request.id)
+        # Standing access as it was when each removed unit was added (maybe by another grant).
+        standing = set(request.held_before)
+        for unit in removed:
+            adder = self.store.adder_of(user_id, unit)
+            if adder is not None and adder != request.id and (found := self.store.get(adder)):
+                standing |= set(found.held_before)
+        wanted = (standing | others) - removed
+        restore = sorted(
+            u
+            for u in wanted
+            if (u.scope, u.role_id) in wide and u.target != "*" and not holds(member.units, u)
+        )
+        if not restore:
+            return member
+        self.elastic.add_units(user_id, restore)
+        self.store.own_units(
+            user_id, [u for u in restore if u in others and u not in standing], request.id, now
+        )
+        self.store.event(
+            request.id, now, SYSTEM, "elastic_restore", {"units": [u.text for u in restore]}
+        )
+        return self.elastic.member(user_id) or member
+
     def _settle_invitation(
         self, request: AccessRequest, now: datetime
     ) -> tuple[str | None, str | None]:
@@ -791,6 +848,10 @@ class AccessService:
                             {"units": [u.text for u in to_remove]},
                         )
                         member = self.elastic.member(user_id)
+                        if member is not None:
+                            member = self._restore_shadowed(
+                                request, user_id, to_remove, member, now
+                            )
                         # A deleted deployment's assignment may linger (harmless); skip the check.
                         if member is not None and not gone and to_remove & member.units:
                             raise UpstreamError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 
 from bot.access.resources import PROJECT_TYPES, Resource, ResourceKind
@@ -46,6 +47,7 @@ class ResourceCatalogue:
         self._lock = threading.Lock()
         self._index = _index(self._fixed())
         self.refreshed = False
+        self._last_refresh = 0.0
 
     def _fixed(self) -> list[Resource]:
         org_id = self.elastic.organization_id
@@ -81,6 +83,7 @@ class ResourceCatalogue:
         self.store.replace_catalogue(resources, self.clock.now())
         self._swap(resources)
         self.refreshed = True
+        self._last_refresh = time.monotonic()
         log.info("catalogue refreshed: %d resources", len(resources))
         return len(resources)
 
@@ -97,6 +100,19 @@ class ResourceCatalogue:
         if needle in ("all", "all-deployments", "all deployments"):
             return self._index.resources[1]
         return self._index.by_text.get(needle)
+
+    def find_fresh(self, text: str, min_age: float = 60.0) -> Resource | None:
+        """Like :meth:`find`, but a miss refreshes the cache first (at most once a minute):
+        a deployment created a moment ago can be requested without waiting for the schedule."""
+        found = self.find(text)
+        if found is None and time.monotonic() - self._last_refresh >= min_age:
+            try:
+                self.refresh()
+            except ElasticError as exc:
+                log.warning("catalogue: on-demand refresh failed: %s", exc)
+                return None
+            found = self.find(text)
+        return found
 
     def search(self, text: str, limit: int = 100) -> list[Resource]:
         needle = (text or "").strip().lower()

@@ -39,6 +39,7 @@ def m0001_initial(db: sqlite_utils.Database) -> None:
             ended_at TEXT,
             ended_by TEXT,
             added TEXT NOT NULL DEFAULT '[]',
+            held_before TEXT NOT NULL DEFAULT '[]',
             lease_owner TEXT,
             lease_until TEXT,
             attempts INTEGER NOT NULL DEFAULT 0,

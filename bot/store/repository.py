@@ -71,6 +71,7 @@ def _row_to_request(row: Any) -> AccessRequest:
         next_attempt_at=_dt(row["next_attempt_at"]),
         last_error=row["last_error"],
         added=[Unit.parse(u) for u in json.loads(row["added"])],
+        held_before=[Unit.parse(u) for u in json.loads(row["held_before"])],
         approver_source=row["approver_source"],
         outcome=row["outcome"],
         invitation_token=row["invitation_token"],
@@ -377,6 +378,14 @@ class Store:
             "SELECT unit FROM owned_units WHERE elastic_user_id = ?", (elastic_user_id,)
         )
         return {Unit.parse(r["unit"]) for r in rows}
+
+    def adder_of(self, elastic_user_id: str, unit: Unit) -> int | None:
+        """The request whose grant added ``unit`` (while the bot still owns it)."""
+        row = self.db.one(
+            "SELECT request_id FROM owned_units WHERE elastic_user_id = ? AND unit = ?",
+            (elastic_user_id, unit.text),
+        )
+        return row["request_id"] if row else None
 
     def disown_units(self, elastic_user_id: str, units: Iterable[Unit]) -> None:
         with self.db.write() as conn:

@@ -1,0 +1,107 @@
+"""The Elastic client on its own: every request it can send conforms to the published spec."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from bot.access.resources import Unit
+from bot.elastic.client import ElasticClient, RetryPolicy
+from bot.elastic.errors import ElasticError
+from tests.harness import API_KEY, ORG_ID
+
+ORG = Unit("organization", "billing-admin", ORG_ID)
+
+
+@pytest.fixture
+def client(elastic):
+    c = ElasticClient(
+        elastic.url,
+        API_KEY,
+        ORG_ID,
+        timeout=0.5,
+        retry=RetryPolicy(attempts=3, initial=0.01, maximum=0.05, total=5),
+    )
+    yield c
+    c.close()
+
+
+def test_every_call_the_client_makes_conforms_to_the_spec(client, elastic):
+    project = elastic.add_project("security", "siem")
+    alice = "1000000001"
+    units = [
+        ORG,
+        Unit("deployment", "deployment-viewer", "d" * 32),
+        Unit("deployment", "deployment-admin", "*"),
+        Unit("project:security", "security-t1-analyst", project),
+    ]
+    assert client.organization().id == ORG_ID
+    assert {m.email for m in client.members()} >= {"alice@example.com"}
+    client.add_units(alice, units)
+    assert set(units) <= client.member(alice).units
+    client.remove_units(alice, units)
+    assert not set(units) & client.member(alice).units
+    assert {d[1] for d in client.deployments(page_size=1)} == {"prod-search", "staging-logs"}
+    for kind in ("elasticsearch", "observability", "security"):
+        client.projects(kind)
+    token = client.invite("new@example.com", [units[1]], "2h")
+    assert token in client.pending_invitations()
+    client.delete_invitation(token)
+    assert client.deployment_state("d" * 32) == "visible"
+    assert client.deployment_state("f" * 32) == "missing"
+    assert elastic.spec_violations() == []
+    for call in elastic.calls:
+        assert call["headers"]["authorization"] == f"ApiKey {API_KEY}"
+
+
+def test_all_pages_of_a_large_organization_are_read(client, elastic):
+    for i in range(250):
+        elastic.add_deployment(f"dep-{i:03d}")
+    seen = list(client.deployments(page_size=100))
+    assert len(seen) == 252 and len({d[0] for d in seen}) == 252
+    assert len(elastic.calls_to("POST", "/deployments/_search")) == 3
+
+
+def test_timeouts_and_connection_errors_are_retried(client, elastic):
+    elastic.script("GET", r"/members$", 200, body={"members": []}, delay=1.0, times=1)
+    assert any(m.email == "alice@example.com" for m in client.members())
+    dead = ElasticClient(
+        "http://127.0.0.1:9",
+        API_KEY,
+        ORG_ID,
+        timeout=0.2,
+        retry=RetryPolicy(attempts=2, initial=0.01, maximum=0.02, total=2),
+    )
+    with pytest.raises(ElasticError) as exc:
+        dead.members()
+    assert exc.value.retryable and "reach" in str(exc.value)
+
+
+def test_4xx_errors_carry_elastics_code_and_are_not_retried(client, elastic):
+    with pytest.raises(ElasticError) as exc:
+        client.add_units("no-such-user", [ORG])
+    assert exc.value.code == "role_assignments.invalid_target_user_id" and not exc.value.retryable
+    assert len(elastic.calls_to("POST", "/role_assignments")) == 1
+
+
+def test_retry_after_is_honoured(client, elastic, monkeypatch):
+    waits = []
+    monkeypatch.setattr("tenacity.nap.time.sleep", waits.append)
+    elastic.script("GET", r"/members$", 429, headers={"Retry-After": "0.03"}, times=2)
+    client.members()
+    assert waits == [0.03, 0.03]
+
+
+def test_non_json_success_is_an_error_not_a_crash(elastic):
+    def handler(request):
+        return httpx.Response(200, text="<html>proxy login</html>")
+
+    c = ElasticClient(
+        "http://x",
+        API_KEY,
+        ORG_ID,
+        transport=httpx.MockTransport(handler),
+        retry=RetryPolicy(attempts=1),
+    )
+    with pytest.raises(ElasticError, match="not JSON"):
+        c.members()
