@@ -600,11 +600,11 @@ class AccessService:
         )
 
     # ------------------------------------------------------------------ extending
-    @about_request
-    def request_extension(
+    def check_extension(
         self, request_id: int, actor_id: str, duration: timedelta, reason: str
-    ) -> AccessRequest:
-        """Ask for more time on an active grant: approval again, unless policy says otherwise."""
+    ) -> tuple[AccessRequest, Rule]:
+        """Everything that can refuse an extension, without changing anything (fast: the
+        form must answer Slack within 3 seconds)."""
         request = self.get(request_id)
         if actor_id != request.requester_id:
             raise NotAllowed(f"Only <@{request.requester_id}> can extend {request.ref}.")
@@ -627,6 +627,16 @@ class AccessService:
                 f"the maximum is {format_duration(limit)} ({format_duration(left)} left to add).",
                 field="duration",
             )
+        if request.extension_seconds is not None:
+            raise AlreadyDecided(f"An extension of {request.ref} is already waiting for approval.")
+        return request, rule
+
+    @about_request
+    def request_extension(
+        self, request_id: int, actor_id: str, duration: timedelta, reason: str
+    ) -> AccessRequest:
+        """Ask for more time on an active grant: approval again, unless policy says otherwise."""
+        request, rule = self.check_extension(request_id, actor_id, duration, reason)
         now = self.clock.now()
         if not self.store.ask_extension(
             request_id, int(duration.total_seconds()), reason.strip(), actor_id, now

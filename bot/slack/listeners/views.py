@@ -108,22 +108,22 @@ def register_extend(app: App, runtime) -> None:
         except (ValueError, KeyError, TypeError, DurationError):
             ack(response_action="errors", errors={"duration": "Pick how much more time you need."})
             return
-        try:
-            request = runtime.service.request_extension(
-                request_id, user_id, duration, _value(state, "reason")
-            )
+        reason = _value(state, "reason")
+        try:  # quick checks before the ack, so a bad form shows its errors inline
+            runtime.service.check_extension(request_id, user_id, duration, reason)
         except InvalidRequest as exc:
-            ack(
-                response_action="errors",
-                errors={
-                    exc.field if exc.field in ("duration", "reason") else "duration": str(exc)[:150]
-                },
-            )
+            field = exc.field if exc.field in ("duration", "reason") else "duration"
+            ack(response_action="errors", errors={field: str(exc)[:150]})
             return
         except AccessError as exc:
             ack(response_action="errors", errors={"reason": str(exc)[:150]})
             return
         ack()
+        try:
+            request = runtime.service.request_extension(request_id, user_id, duration, reason)
+        except AccessError as exc:
+            _dm(client, user_id, f":warning: Your extension was not filed: {exc}")
+            return
         if request.extension_seconds is None:
             _dm(
                 client,
