@@ -538,17 +538,7 @@ class AccessService:
         if request is None:
             return
         if request.expires_at and request.expires_at <= now:
-            moved = self.store.transition(
-                request_id,
-                [State.GRANTING],
-                State.REVOKING,
-                now=now,
-                actor=SYSTEM,
-                event="expiring",
-                ended_by=SYSTEM,
-            )
-            if moved:
-                self._finish_revocation(request_id)
+            self._end_on_expiry(request_id, State.GRANTING, now)
             return
         self._apply_grant(request)
 
@@ -814,9 +804,13 @@ class AccessService:
             return
         if request.expires_at is None or request.expires_at > now:
             return
+        self._end_on_expiry(request_id, State.ACTIVE, now)
+
+    def _end_on_expiry(self, request_id: int, source: State, now: datetime) -> None:
+        """The end time has come: claim the revocation (once) and carry it out."""
         moved = self.store.transition(
             request_id,
-            [State.ACTIVE],
+            [source],
             State.REVOKING,
             now=now,
             actor=SYSTEM,

@@ -33,16 +33,44 @@ def _tell_clicker(respond: Respond, client: WebClient, body: dict, text: str) ->
 
 
 def register(app: App, runtime) -> None:
-    @app.action("approve")
-    def approve(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
-        ack()
-        request_id = _request_id(body)
-        if request_id is None:
-            return
-        try:
-            runtime.service.decide(request_id, body["user"]["id"], approve=True)
-        except AccessError as exc:
-            _tell_clicker(respond, client, body, f":warning: {exc}")
+    def on_click(action_id: str, act) -> None:
+        """A button whose value is a request ID: ack, act as the clicker, explain refusals."""
+
+        @app.action(action_id)
+        def handle(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
+            ack()
+            request_id = _request_id(body)
+            if request_id is None:
+                return
+            try:
+                said = act(request_id, body["user"]["id"])
+            except AccessError as exc:
+                _tell_clicker(respond, client, body, f":warning: {exc}")
+                return
+            if isinstance(said, str):
+                _tell_clicker(respond, client, body, said)
+
+    service = runtime.service
+
+    def approve(request_id: int, user_id: str) -> None:
+        service.decide(request_id, user_id, approve=True)
+
+    def approve_extension(request_id: int, user_id: str) -> None:
+        service.decide_extension(request_id, user_id, approve=True)
+
+    def deny_extension(request_id: int, user_id: str) -> None:
+        service.decide_extension(request_id, user_id, approve=False)
+
+    def revoke_now(request_id: int, user_id: str) -> str:
+        return f"{service.revoke(request_id, user_id).ref}: access removed."
+
+    for action, act in (
+        ("approve", approve),
+        ("approve_extension", approve_extension),
+        ("deny_extension", deny_extension),
+        ("revoke_now", revoke_now),
+    ):
+        on_click(action, act)
 
     @app.action("deny")
     def deny(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
@@ -71,18 +99,6 @@ def register(app: App, runtime) -> None:
                 runtime.service.decide(request_id, user_id, approve=False)
             except AccessError as err:
                 _tell_clicker(respond, client, body, f":warning: {err}")
-
-    @app.action("revoke_now")
-    def revoke_now(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
-        ack()
-        request_id = _request_id(body)
-        if request_id is None:
-            return
-        try:
-            request = runtime.service.revoke(request_id, body["user"]["id"])
-            _tell_clicker(respond, client, body, f"{request.ref}: access removed.")
-        except AccessError as exc:
-            _tell_clicker(respond, client, body, f":warning: {exc}")
 
     @app.action("extend")
     def extend(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
@@ -113,26 +129,6 @@ def register(app: App, runtime) -> None:
                 body,
                 "Slack did not let me open the form in time; use `/elastic-access extend <id> <duration> <reason>`.",
             )
-
-    @app.action("approve_extension")
-    def approve_extension(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
-        ack()
-        request_id = _request_id(body)
-        if request_id is not None:
-            try:
-                runtime.service.decide_extension(request_id, body["user"]["id"], approve=True)
-            except AccessError as exc:
-                _tell_clicker(respond, client, body, f":warning: {exc}")
-
-    @app.action("deny_extension")
-    def deny_extension(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
-        ack()
-        request_id = _request_id(body)
-        if request_id is not None:
-            try:
-                runtime.service.decide_extension(request_id, body["user"]["id"], approve=False)
-            except AccessError as exc:
-                _tell_clicker(respond, client, body, f":warning: {exc}")
 
     @app.action("list_prev")
     @app.action("list_next")
