@@ -225,7 +225,7 @@ def test_picking_a_resource_narrows_the_roles(bot, slack):
 def test_requester_and_strangers_cannot_decide(make_bot, slack, elastic):
     bot = make_bot(integration_owners=[OWNER, REQUESTER])
     card = file_request(bot, slack)
-    assert slack.messages_to(REQUESTER)  # the requester got the "submitted" DM, not a card
+    slack.wait_for(lambda: slack.messages_to(REQUESTER))  # the "submitted" DM, not a card
     assert not any("approve" in buttons(m) for m in slack.messages_to(REQUESTER))
     bot.click(REQUESTER, "approve", "1", card)
     assert "own request" in last_reply(slack, f"click-{REQUESTER}")["text"]
