@@ -103,7 +103,7 @@ def test_organization_all_deployments_and_projects(bot, slack, elastic):
 def test_non_member_is_invited_and_the_pending_invitation_is_withdrawn(bot, slack, elastic):
     slack.add_user("U0NEWBIE1", email="newbie@example.com", name="newbie")
     rid = ask(bot, "prod-search deployment-viewer 2h onboarding", who="U0NEWBIE1")
-    assert any("invitation" in t for t in dms(slack, "U0NEWBIE1"))
+    slack.wait_for(lambda: any("invitation" in t for t in dms(slack, "U0NEWBIE1")))
     approve(bot, rid)
     assert bot.state(rid) is State.ACTIVE
     [invitation] = elastic.invitations()

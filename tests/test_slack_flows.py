@@ -326,4 +326,4 @@ def test_repeated_slash_command_is_not_filed_twice(bot, slack):
     card_for(slack, OWNER)
     time.sleep(0.3)
     assert bot.runtime.store.list_requests()[1] == 1
-    assert "a moment ago" in json.dumps(slack.webhook_posts(f"cmd-{REQUESTER}"))
+    slack.wait_for(lambda: "a moment ago" in json.dumps(slack.webhook_posts(f"cmd-{REQUESTER}")))
