@@ -504,8 +504,11 @@ class Store:
     # -- notification outbox ---------------------------------------------------------------
     def mark_notified(self, request_id: int, state: State) -> None:
         """Remember that people were told about ``state`` (so a crash before it is redone)."""
+        # Only while the row is still in that state: a slow notification for an older state
+        # must not overwrite the record of a newer one (which would be sent twice).
         self.db.execute(
-            "UPDATE requests SET notified_state = ? WHERE id = ?", (state.value, request_id)
+            "UPDATE requests SET notified_state = ? WHERE id = ? AND state = ?",
+            (state.value, request_id, state.value),
         )
 
     def unnotified(self, older_than: datetime, limit: int = 200) -> list[AccessRequest]:
