@@ -35,6 +35,9 @@ class Member:
 class Directory(Protocol):
     """Who people are (Slack users, emails, user groups)."""
 
+    #: References that named nobody at the last lookup, with the reason (for the owners).
+    unresolved: dict[str, str]
+
     def person(self, user_id: str) -> Person | None: ...
 
     def resolve(self, reference: str, fresh: bool = False) -> list[Person]:

@@ -97,7 +97,7 @@ class AccessService:
     def _report_unresolved(self, references: tuple[str, ...], context: str) -> None:
         """Tell the integration owners, once per reference, about an owner that names nobody."""
         now = self.clock.now()
-        reasons = getattr(self.directory, "unresolved", {})
+        reasons = self.directory.unresolved
         fresh = [
             r for r in references if self.store.first_report(r, reasons.get(r, "unresolved"), now)
         ]
