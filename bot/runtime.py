@@ -60,7 +60,10 @@ class Runtime:
         self.notifier = SlackNotifier(
             self.slack, self.store, self.policy.access_details, self.policy.notify_channel
         )
-        self.notifier.on_home_changed = self.publish_home
+        #: Users who opened the Home tab since start: only their tabs are kept up to date
+        #: (re-rendering everyone's on every change would cost a Slack call per person).
+        self.home_users: set[str] = set()
+        self.notifier.on_home_changed = self.refresh_home
         self.service = AccessService(
             store=self.store,
             elastic=self.elastic,
@@ -116,6 +119,7 @@ class Runtime:
     def stop(self) -> None:
         self.stopping = True
         self.scheduler.stop(wait=True)
+        self.service.close()
         self.elastic.close()
         self.db.close()
         self.started = False
@@ -138,7 +142,12 @@ class Runtime:
                 checks[name] = False
         return checks
 
+    def refresh_home(self, user_id: str) -> None:
+        if user_id in self.home_users:
+            self.publish_home(user_id)
+
     def publish_home(self, user_id: str) -> None:
+        self.home_users.add(user_id)
         mine, _ = self.store.list_requests(requester_id=user_id, limit=50)
         active = [r for r in mine if r.state in (State.ACTIVE, State.GRANTING)]
         pending = [r for r in mine if r.state is State.PENDING]

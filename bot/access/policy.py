@@ -42,6 +42,8 @@ class AccessPolicy:
     notify_channel: str | None = None
     #: The requester is warned this long before a grant ends (with an Extend button).
     expiry_notice: timedelta = timedelta(minutes=10)
+    #: Threads the sweep uses to work on due rows side by side.
+    sweep_workers: int = 8
     #: A state change nobody was told about after this long is told again by the sweep.
     renotify_after: timedelta = timedelta(seconds=30)
 

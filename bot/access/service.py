@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from bot.access.durations import format_duration
@@ -34,6 +36,9 @@ log = logging.getLogger(__name__)
 SYSTEM = "system"
 #: Who approves when a policy rule says auto_approve.
 AUTO = "policy"
+#: How old (seconds) a read of the members may be when deciding what to add or remove;
+#: every change is then confirmed by a read that starts after it.
+PLANNING_READ_AGE = 2.0
 
 
 def holds(units: frozenset[Unit], unit: Unit) -> bool:
@@ -68,6 +73,8 @@ class AccessService:
         self.on_expiry_set: Callable[[int, datetime], None] | None = None
         #: Called with request_id when a grant ends early (to drop its timer).
         self.on_ended: Callable[[int], None] | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
 
     # ------------------------------------------------------------------ people and owners
     def integration_owners(self, exclude: str | None = None, fresh: bool = False) -> list[str]:
@@ -203,7 +210,8 @@ class AccessService:
                 "I could not read the email address on your Slack profile, so I cannot match "
                 "you to an Elastic Cloud member. Ask a workspace admin to check your profile."
             )
-        member = self.elastic.find_member(person.email)  # None: granted as an invitation
+        # None: granted as an invitation. A read a few seconds old is fine for routing.
+        member = self.elastic.find_member(person.email, max_age=PLANNING_READ_AGE)
         unit = unit_for(resource, role, self.policy.organization_id)
         fingerprint = hashlib.sha256(
             f"{requester_id}|{unit.text}|{int(duration.total_seconds())}|{justification}".encode()
@@ -473,11 +481,16 @@ class AccessService:
             return
         now = self.clock.now()
         try:
-            member = self.elastic.member(request.elastic_user_id)
+            member = self.elastic.member(request.elastic_user_id, max_age=PLANNING_READ_AGE)
             if member is None:
                 self._fail(request, "The Elastic Cloud member disappeared before the grant.")
                 return
-            missing = [u for u in request.added if not holds(member.units, u)]
+            # Whatever was planned, the member must end up holding the role: if what they held
+            # when the grant was planned has gone since, the bot adds (and owns) it after all.
+            missing = [] if holds(member.units, request.unit) else [request.unit]
+            if missing and request.unit not in request.added:
+                self.store.own_units(request.elastic_user_id, missing, request.id, now)
+                self.store.update_fields(request.id, now=now, added=missing)
             if missing:
                 self.elastic.add_units(request.elastic_user_id, missing)
                 crash_point("after_elastic_grant")
@@ -838,7 +851,7 @@ class AccessService:
             if user_id:
                 candidates = {request.unit} & self.store.owned_units(user_id)
                 candidates -= self.store.units_needed_by_others(user_id, request.id)
-                member = self.elastic.member(user_id)
+                member = self.elastic.member(user_id, max_age=PLANNING_READ_AGE)
                 if member is not None:
                     to_remove = {u for u in candidates if u in member.units}
                     if to_remove:
@@ -903,27 +916,51 @@ class AccessService:
 
     # ------------------------------------------------------------------ the sweep
     def sweep(self) -> int:
-        """Act on every row that is due or abandoned. Returns how many rows it touched."""
-        touched = 0
-        for request_id, state in self.store.due_work(self.clock.now()):
-            touched += 1
-            try:
-                if state is State.ACTIVE:
-                    self.expire(request_id)
-                elif state is State.REVOKING:
-                    self._finish_revocation(request_id)
-                elif state is State.APPROVED:
-                    self.grant(request_id)
-                elif state is State.GRANTING:
-                    self._resume_granting(request_id)
-            except Exception:  # one bad row must not stop the others
-                log.exception("sweep: request #%s failed", request_id)
+        """Act on every row that is due or abandoned. Returns how many rows it touched.
+
+        Rows are independent (each is claimed with a lease), so they are worked on by a small
+        pool of threads: a thousand grants ending in the same minute wait on Elastic in
+        parallel, not in a queue.
+        """
+        due = self.store.due_work(self.clock.now())
+        if len(due) == 1:
+            self._sweep_one(*due[0])
+        elif due:
+            list(self._pool().map(lambda row: self._sweep_one(*row), due))
         self._alert_overdue()
         self._time_out_pending()
         self._send_reminders()
         self._notice_expiring()
         self.renotify(self.clock.now() - self.policy.renotify_after)
-        return touched
+        return len(due)
+
+    def _sweep_one(self, request_id: int, state: State) -> None:
+        try:
+            if state is State.ACTIVE:
+                self.expire(request_id)
+            elif state is State.REVOKING:
+                self._finish_revocation(request_id)
+            elif state is State.APPROVED:
+                self.grant(request_id)
+            elif state is State.GRANTING:
+                self._resume_granting(request_id)
+        except Exception:  # one bad row must not stop the others
+            log.exception("sweep: request #%s failed", request_id)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    self.policy.sweep_workers, thread_name_prefix="sweep"
+                )
+            return self._executor
+
+    def close(self) -> None:
+        """Stop the sweep's worker threads (waits for the rows they are working on)."""
+        with self._pool_lock:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
 
     def _time_out_pending(self) -> None:
         now = self.clock.now()

@@ -8,6 +8,8 @@ service's business (its rows wait in the database and the sweep tries again).
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -58,6 +60,22 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, ElasticError) and exc.retryable
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    started: float
+    by_id: dict[str, Member]
+    by_email: dict[str, Member]
+
+    @classmethod
+    def build(cls, started: float, data: OrganizationMemberships) -> _Snapshot:
+        by_id = {
+            m.user_id: Member(m.user_id, m.email or "", from_assignments(m.role_assignments))
+            for m in data.members
+        }
+        by_email = {m.email.lower(): m for m in by_id.values() if m.email}
+        return cls(started, by_id, by_email)
+
+
 class ElasticClient:
     """Speaks the Elastic Cloud API; knows nothing of Slack or of requests."""
 
@@ -73,6 +91,10 @@ class ElasticClient:
     ) -> None:
         self.organization_id = organization_id
         self.retry = retry or RetryPolicy()
+        self._members: _Snapshot | None = None
+        self._fetching: float | None = None
+        self._members_cond = threading.Condition()
+        self._last_write = 0.0
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers={
@@ -133,30 +155,64 @@ class ElasticClient:
             self._call("GET", f"/api/v1/organizations/{self.organization_id}")
         )
 
-    def members(self) -> list[Member]:
-        data = self._call("GET", f"/api/v1/organizations/{self.organization_id}/members")
-        out = []
-        for m in OrganizationMemberships.model_validate(data).members:
-            out.append(Member(m.user_id, m.email or "", from_assignments(m.role_assignments)))
-        return out
+    def members(self, max_age: float = 0.0) -> list[Member]:
+        return list(self._snapshot(max_age).by_id.values())
 
-    def find_member(self, email: str) -> Member | None:
-        wanted = email.strip().lower()
-        return next((m for m in self.members() if m.email.lower() == wanted), None)
+    def find_member(self, email: str, max_age: float = 0.0) -> Member | None:
+        return self._snapshot(max_age).by_email.get(email.strip().lower())
 
-    def member(self, user_id: str) -> Member | None:
-        return next((m for m in self.members() if m.user_id == user_id), None)
+    def member(self, user_id: str, max_age: float = 0.0) -> Member | None:
+        """The member as Elastic reports them, read no earlier than ``max_age`` seconds ago.
+
+        ``max_age=0`` means a read that started after this call (read-your-writes): the
+        check after a grant or a revocation. Concurrent callers share one read.
+        """
+        return self._snapshot(max_age).by_id.get(user_id)
+
+    def _snapshot(self, max_age: float) -> _Snapshot:
+        """One ``GET …/members`` serves every caller whose freshness it satisfies.
+
+        The API has no per-member read, so each check reads the whole organization; when
+        many revocations run at once, they share reads instead of each parsing its own.
+        """
+        with self._members_cond:
+            # Never older than our own last change: a cached read must show what we wrote.
+            wanted = max(time.monotonic() - max_age, self._last_write)
+            while True:
+                snap = self._members
+                if snap is not None and snap.started >= wanted:
+                    return snap
+                if self._fetching is None:
+                    break
+                self._members_cond.wait(timeout=self.retry.total + 30)
+            started = time.monotonic()
+            self._fetching = started
+        try:
+            data = self._call("GET", f"/api/v1/organizations/{self.organization_id}/members")
+            snap = _Snapshot.build(started, OrganizationMemberships.model_validate(data))
+            with self._members_cond:
+                if self._members is None or snap.started > self._members.started:
+                    self._members = snap
+            return snap
+        finally:
+            with self._members_cond:
+                self._fetching = None
+                self._members_cond.notify_all()
 
     # -- role assignments ------------------------------------------------------------------
     def add_units(self, user_id: str, units: Iterable[Unit]) -> None:
-        body = to_body(units, self.organization_id)
-        if body:
-            self._call("POST", f"/api/v1/users/{user_id}/role_assignments", json=body)
+        self._change("POST", user_id, units)
 
     def remove_units(self, user_id: str, units: Iterable[Unit]) -> None:
+        self._change("DELETE", user_id, units)
+
+    def _change(self, method: str, user_id: str, units: Iterable[Unit]) -> None:
         body = to_body(units, self.organization_id)
-        if body:
-            self._call("DELETE", f"/api/v1/users/{user_id}/role_assignments", json=body)
+        if not body:
+            return
+        with self._members_cond:
+            self._last_write = time.monotonic()
+        self._call(method, f"/api/v1/users/{user_id}/role_assignments", json=body)
 
     # -- invitations (requesters who are not members yet) -----------------------------------
     def invite(self, email: str, units: Iterable[Unit], expires_in: str) -> str:

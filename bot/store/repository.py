@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.access.model import AccessRequest, resource_from_row
 from bot.access.resources import Resource, ResourceKind, Unit
-from bot.access.states import LIVE, State
+from bot.access.states import State
 from bot.clock import from_iso, to_iso
 from bot.store import migrations
 from bot.store.database import Database
@@ -396,13 +396,17 @@ class Store:
                 )
 
     def units_needed_by_others(self, elastic_user_id: str, request_id: int) -> set[Unit]:
-        """Units that other live grants of the same member still need."""
+        """Units that other grants of the same member hold or are about to hold.
+
+        A grant that is itself ending (revoking) needs nothing: two grants ending together
+        must not each keep the role for the other.
+        """
         rows = self.db.query(
-            f"""
+            """
             SELECT unit FROM requests WHERE elastic_user_id = ? AND id != ?
-              AND state IN ({", ".join("?" for _ in LIVE)})
+              AND state IN ('approved', 'granting', 'active')
             """,
-            (elastic_user_id, request_id, *(s.value for s in LIVE)),
+            (elastic_user_id, request_id),
         )
         return {Unit.parse(r["unit"]) for r in rows}
 
