@@ -427,7 +427,9 @@ def test_disown_units_only_touches_that_member(store):
     assert store.owned_units(ALICE) == {editor}
 
 
-def test_units_needed_by_others_counts_only_other_live_grants_of_the_same_member(store):
+def test_units_needed_by_others_counts_other_grants_that_hold_or_will_hold_the_unit(store):
+    """Approved, granting and active grants need their unit; a grant that is itself ending
+    (revoking) does not, so two grants ending together cannot keep the role for each other."""
     shared = _unit()
     mine = _create(store, unit=shared)
     _move(store, mine.id, State.APPROVED, State.GRANTING, State.ACTIVE)
@@ -440,9 +442,10 @@ def test_units_needed_by_others_counts_only_other_live_grants_of_the_same_member
     _move(store, granting.id, State.APPROVED, State.GRANTING)
     revoking = _create(store, unit=_unit("f" * 32))
     _move(store, revoking.id, State.APPROVED, State.GRANTING, State.ACTIVE, State.REVOKING)
-    # Not live, or not Alice's: these do not hold anything back.
+    approved = _create(store, unit=_unit("a" * 32))
+    _move(store, approved.id, State.APPROVED)
+    # Pending, ended, ending, or not Alice's: these do not hold anything back.
     _create(store, unit=only_mine)  # pending
-    _move(store, _create(store, unit=only_mine).id, State.APPROVED)
     _move(
         store,
         _create(store, unit=only_mine).id,
@@ -458,8 +461,9 @@ def test_units_needed_by_others_counts_only_other_live_grants_of_the_same_member
     assert store.units_needed_by_others(ALICE, mine.id) == {
         shared,
         _unit("e" * 32),
-        _unit("f" * 32),
+        _unit("a" * 32),
     }
+    assert _unit("f" * 32) not in store.units_needed_by_others(ALICE, mine.id)
     # From the other grant's point of view, mine still needs the shared unit.
     assert shared in store.units_needed_by_others(ALICE, also_active.id)
     assert store.units_needed_by_others(BOB, bobs.id) == set()

@@ -52,8 +52,11 @@ class ElasticPort(Protocol):
 
     organization_id: str
 
-    def find_member(self, email: str, max_age: float = 0.0) -> Member | None:
-        """``max_age``: how old (seconds) a read may be; 0 means read now."""
+    def find_member(
+        self, email: str, max_age: float = 0.0, consistent: bool = True
+    ) -> Member | None:
+        """``max_age``: how old (seconds) a read may be, 0 meaning read now; ``consistent``:
+        the read shows every change this process made (needed to decide what to change)."""
         ...
 
     def member(self, user_id: str, max_age: float = 0.0) -> Member | None: ...
@@ -119,6 +122,8 @@ class Notifier(Protocol):
     ) -> None: ...
 
     def expiring_soon(self, request: AccessRequest) -> None: ...
+
+    def grant_delayed(self, request: AccessRequest) -> None: ...
 
     def revocation_overdue(self, request: AccessRequest, owners: list[str]) -> None: ...
 

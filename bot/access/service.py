@@ -39,6 +39,8 @@ AUTO = "policy"
 #: How old (seconds) a read of the members may be when deciding what to add or remove;
 #: every change is then confirmed by a read that starts after it.
 PLANNING_READ_AGE = 2.0
+#: How old a read may be when it only tells who someone is (membership, user ID).
+IDENTITY_READ_AGE = 30.0
 
 
 def holds(units: frozenset[Unit], unit: Unit) -> bool:
@@ -211,7 +213,7 @@ class AccessService:
                 "you to an Elastic Cloud member. Ask a workspace admin to check your profile."
             )
         # None: granted as an invitation. A read a few seconds old is fine for routing.
-        member = self.elastic.find_member(person.email, max_age=PLANNING_READ_AGE)
+        member = self.elastic.find_member(person.email, max_age=IDENTITY_READ_AGE, consistent=False)
         unit = unit_for(resource, role, self.policy.organization_id)
         fingerprint = hashlib.sha256(
             f"{requester_id}|{unit.text}|{int(duration.total_seconds())}|{justification}".encode()
@@ -601,6 +603,8 @@ class AccessService:
         log.warning(
             "request %s: %s (attempt %d, retrying in %s)", request.ref, exc, attempts, delay
         )
+        if attempts == 1 and request.state in (State.APPROVED, State.GRANTING):
+            self.notifier.grant_delayed(self.get(request.id))
 
     # ------------------------------------------------------------------ extending
     def check_extension(

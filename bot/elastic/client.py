@@ -111,7 +111,9 @@ class ElasticClient:
         self._http.close()
 
     # -- plumbing ------------------------------------------------------------------------
-    def _call(self, method: str, path: str, *, json: Any = None, params: Any = None) -> Any:
+    def _call(
+        self, method: str, path: str, *, json: Any = None, params: Any = None, model: Any = None
+    ) -> Any:
         retrying = tenacity.Retrying(
             retry=tenacity.retry_if_exception(_retryable),
             wait=_wait(self.retry),
@@ -126,9 +128,11 @@ class ElasticClient:
                 s.attempt_number,
             ),
         )
-        return retrying(self._once, method, path, json=json, params=params)
+        return retrying(self._once, method, path, json=json, params=params, model=model)
 
-    def _once(self, method: str, path: str, *, json: Any = None, params: Any = None) -> Any:
+    def _once(
+        self, method: str, path: str, *, json: Any = None, params: Any = None, model: Any = None
+    ) -> Any:
         try:
             response = self._http.request(method, path, json=json, params=params)
         except httpx.TimeoutException as exc:
@@ -140,8 +144,10 @@ class ElasticClient:
         if response.status_code >= 400:
             raise ElasticError.from_response(response)
         if not response.content:
-            return {}
+            return model.model_validate({}) if model is not None else {}
         try:
+            if model is not None:  # parse and validate in one pass (large member lists)
+                return model.model_validate_json(response.content)
             return response.json()
         except ValueError as exc:
             raise ElasticError(
@@ -158,8 +164,12 @@ class ElasticClient:
     def members(self, max_age: float = 0.0) -> list[Member]:
         return list(self._snapshot(max_age).by_id.values())
 
-    def find_member(self, email: str, max_age: float = 0.0) -> Member | None:
-        return self._snapshot(max_age).by_email.get(email.strip().lower())
+    def find_member(
+        self, email: str, max_age: float = 0.0, consistent: bool = True
+    ) -> Member | None:
+        """``consistent=False``: a cached read may predate our own last change (fine for
+        knowing who someone is, never for deciding what to add or remove)."""
+        return self._snapshot(max_age, consistent).by_email.get(email.strip().lower())
 
     def member(self, user_id: str, max_age: float = 0.0) -> Member | None:
         """The member as Elastic reports them, read no earlier than ``max_age`` seconds ago.
@@ -169,7 +179,7 @@ class ElasticClient:
         """
         return self._snapshot(max_age).by_id.get(user_id)
 
-    def _snapshot(self, max_age: float) -> _Snapshot:
+    def _snapshot(self, max_age: float, consistent: bool = True) -> _Snapshot:
         """One ``GET …/members`` serves every caller whose freshness it satisfies.
 
         The API has no per-member read, so each check reads the whole organization; when
@@ -177,7 +187,9 @@ class ElasticClient:
         """
         with self._members_cond:
             # Never older than our own last change: a cached read must show what we wrote.
-            wanted = max(time.monotonic() - max_age, self._last_write)
+            wanted = time.monotonic() - max_age
+            if consistent:
+                wanted = max(wanted, self._last_write)
             while True:
                 snap = self._members
                 if snap is not None and snap.started >= wanted:
@@ -188,8 +200,12 @@ class ElasticClient:
             started = time.monotonic()
             self._fetching = started
         try:
-            data = self._call("GET", f"/api/v1/organizations/{self.organization_id}/members")
-            snap = _Snapshot.build(started, OrganizationMemberships.model_validate(data))
+            data = self._call(
+                "GET",
+                f"/api/v1/organizations/{self.organization_id}/members",
+                model=OrganizationMemberships,
+            )
+            snap = _Snapshot.build(started, data)
             with self._members_cond:
                 if self._members is None or snap.started > self._members.started:
                     self._members = snap

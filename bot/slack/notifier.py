@@ -13,6 +13,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.access.model import AccessRequest
+from bot.access.states import State
 from bot.slack import blocks
 from bot.store.repository import MessageRef
 
@@ -137,9 +138,24 @@ class SlackNotifier:
 
     def request_decided(self, request: AccessRequest) -> bool:
         self._refresh_cards(request)
-        told = self._tell_requester(request)
+        # Approved: the grant follows at once, and its DM says who approved; one DM, not two.
+        told = True if request.state is State.APPROVED else self._tell_requester(request)
         self._homes([request.requester_id, *request.approvers])
         return told
+
+    def grant_delayed(self, request: AccessRequest) -> None:
+        """The grant did not go through at once (Elastic Cloud trouble): say so, once."""
+        self._post(
+            request.requester_id,
+            f"Request {request.ref} approved; granting is delayed",
+            [
+                blocks.section(
+                    f":hourglass: *Request {request.ref} approved* by {blocks.who(request.decided_by)}. "
+                    "Elastic Cloud did not take the role assignment yet; I keep trying and will "
+                    "DM you when it is granted."
+                )
+            ],
+        )
 
     def request_granted(self, request: AccessRequest) -> bool:
         self._refresh_cards(request)
