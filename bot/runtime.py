@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -90,6 +92,8 @@ class Runtime:
         self.wsgi = WebApp(self, self.bolt)
         self.started = False
         self.stopping = False
+        #: Slow work after an ack (filing, deciding, revoking) runs here, not on Bolt's threads.
+        self.work = ThreadPoolExecutor(max_workers=8, thread_name_prefix="work")
         #: More readiness checks from the run mode (Socket Mode adds its connection).
         self.extra_readiness: dict[str, Any] = {}
 
@@ -116,8 +120,20 @@ class Runtime:
             "ready in %.2fs (catch-up sweep handled %d rows)", time.monotonic() - began, caught_up
         )
 
+    def background(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` after the listener has acknowledged; failures are logged, not lost."""
+
+        def run() -> None:
+            try:
+                fn()
+            except Exception:
+                log.exception("background work failed")
+
+        self.work.submit(run)
+
     def stop(self) -> None:
         self.stopping = True
+        self.work.shutdown(wait=True)  # let in-flight work finish
         self.scheduler.stop(wait=True)
         self.service.close()
         self.elastic.close()

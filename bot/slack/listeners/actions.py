@@ -42,13 +42,17 @@ def register(app: App, runtime) -> None:
             request_id = _request_id(body)
             if request_id is None:
                 return
-            try:
-                said = act(request_id, body["user"]["id"])
-            except AccessError as exc:
-                _tell_clicker(respond, client, body, f":warning: {exc}")
-                return
-            if isinstance(said, str):
-                _tell_clicker(respond, client, body, said)
+
+            def work() -> None:
+                try:
+                    said = act(request_id, body["user"]["id"])
+                except AccessError as exc:
+                    _tell_clicker(respond, client, body, f":warning: {exc}")
+                    return
+                if isinstance(said, str):
+                    _tell_clicker(respond, client, body, said)
+
+            runtime.background(work)
 
     service = runtime.service
 

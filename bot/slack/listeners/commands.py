@@ -121,48 +121,54 @@ def register(app: App, runtime) -> None:
             )
             ack(response_type="ephemeral", text=text, blocks=body)
             return
-        # Filing and revoking call Elastic Cloud: acknowledge first, answer through respond().
+        # Filing and revoking call Elastic Cloud: acknowledge at once and work on a
+        # background thread, answering through respond(); Bolt's own threads stay free
+        # for acknowledging everyone else within Slack's 3 seconds.
         ack()
-        try:
-            if isinstance(parsed, FileRequest):
-                request = runtime.service.file_request(
-                    user_id, parsed.resource, parsed.role, parsed.duration, parsed.justification
-                )
+
+        def work() -> None:
+            try:
+                if isinstance(parsed, FileRequest):
+                    request = runtime.service.file_request(
+                        user_id, parsed.resource, parsed.role, parsed.duration, parsed.justification
+                    )
+                    respond(
+                        response_type="ephemeral",
+                        text=(
+                            f"Request {request.ref} filed: `{request.role_id}` on {request.resource.label}. "
+                            f"I'll DM you when it is decided."
+                        ),
+                    )
+                elif isinstance(parsed, Extend):
+                    request = runtime.service.request_extension(
+                        parsed.request_id, user_id, parsed.duration, parsed.reason
+                    )
+                    if request.extension_seconds is None:
+                        respond(
+                            response_type="ephemeral",
+                            text=f"{request.ref} extended: it now ends {blocks.when(request.expires_at)}.",
+                        )
+                    else:
+                        respond(
+                            response_type="ephemeral",
+                            text=f"Extension of {request.ref} sent for approval.",
+                        )
+                elif isinstance(parsed, Revoke):
+                    request = runtime.service.revoke(parsed.request_id, user_id)
+                    respond(
+                        response_type="ephemeral",
+                        text=f"Request {request.ref} is {request.state.value}: the role has been removed.",
+                    )
+            except AccessError as exc:
+                respond(response_type="ephemeral", text=f":warning: {exc}")
+            except Exception:
+                log.exception("command %s failed", json.dumps(command.get("text", ""))[:200])
                 respond(
                     response_type="ephemeral",
                     text=(
-                        f"Request {request.ref} filed: `{request.role_id}` on {request.resource.label}. "
-                        f"I'll DM you when it is decided."
+                        ":warning: Something went wrong on my side; nothing was filed. "
+                        "Please try again in a minute."
                     ),
                 )
-            elif isinstance(parsed, Extend):
-                request = runtime.service.request_extension(
-                    parsed.request_id, user_id, parsed.duration, parsed.reason
-                )
-                if request.extension_seconds is None:
-                    respond(
-                        response_type="ephemeral",
-                        text=f"{request.ref} extended: it now ends {blocks.when(request.expires_at)}.",
-                    )
-                else:
-                    respond(
-                        response_type="ephemeral",
-                        text=f"Extension of {request.ref} sent for approval.",
-                    )
-            elif isinstance(parsed, Revoke):
-                request = runtime.service.revoke(parsed.request_id, user_id)
-                respond(
-                    response_type="ephemeral",
-                    text=f"Request {request.ref} is {request.state.value}: the role has been removed.",
-                )
-        except AccessError as exc:
-            respond(response_type="ephemeral", text=f":warning: {exc}")
-        except Exception:
-            log.exception("command %s failed", json.dumps(command.get("text", ""))[:200])
-            respond(
-                response_type="ephemeral",
-                text=(
-                    ":warning: Something went wrong on my side; nothing was filed. "
-                    "Please try again in a minute."
-                ),
-            )
+
+        runtime.background(work)

@@ -53,17 +53,21 @@ def register(app: App, runtime) -> None:
             ack(response_action="errors", errors=errors)
             return
         ack()
-        try:
-            runtime.service.file_request(user_id, resource, role, duration, justification)
-        except AccessError as exc:
-            _dm(client, user_id, f":warning: Your access request was not filed: {exc}")
-        except Exception:
-            log.exception("filing a request from the form failed")
-            _dm(
-                client,
-                user_id,
-                ":warning: Something went wrong on my side; your request was not filed. Please try again.",
-            )
+
+        def work() -> None:
+            try:
+                runtime.service.file_request(user_id, resource, role, duration, justification)
+            except AccessError as exc:
+                _dm(client, user_id, f":warning: Your access request was not filed: {exc}")
+            except Exception:
+                log.exception("filing a request from the form failed")
+                _dm(
+                    client,
+                    user_id,
+                    ":warning: Something went wrong on my side; your request was not filed. Please try again.",
+                )
+
+        runtime.background(work)
 
     @app.view("deny_reason")
     def submit_deny(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
@@ -85,16 +89,20 @@ def register(app: App, runtime) -> None:
             ack(response_action="errors", errors={"reason": str(exc)[:150]})
             return
         ack()
-        try:
-            runtime.service.decide(request_id, user_id, approve=False, reason=reason)
-        except AccessError as exc:
-            url = metadata.get("response_url")
-            if url:
-                WebhookClient(url).send(
-                    text=f":warning: {exc}", response_type="ephemeral", replace_original=False
-                )
-            else:
-                _dm(client, user_id, f":warning: {exc}")
+
+        def work() -> None:
+            try:
+                runtime.service.decide(request_id, user_id, approve=False, reason=reason)
+            except AccessError as exc:
+                url = metadata.get("response_url")
+                if url:
+                    WebhookClient(url).send(
+                        text=f":warning: {exc}", response_type="ephemeral", replace_original=False
+                    )
+                else:
+                    _dm(client, user_id, f":warning: {exc}")
+
+        runtime.background(work)
 
 
 def register_extend(app: App, runtime) -> None:
@@ -119,17 +127,21 @@ def register_extend(app: App, runtime) -> None:
             ack(response_action="errors", errors={"reason": str(exc)[:150]})
             return
         ack()
-        try:
-            request = runtime.service.request_extension(request_id, user_id, duration, reason)
-        except AccessError as exc:
-            _dm(client, user_id, f":warning: Your extension was not filed: {exc}")
-            return
-        if request.extension_seconds is None:
-            _dm(
-                client,
-                user_id,
-                f"{request.ref} extended: it now ends at {request.expires_at:%Y-%m-%d %H:%M} UTC.",
-            )
+
+        def work() -> None:
+            try:
+                request = runtime.service.request_extension(request_id, user_id, duration, reason)
+            except AccessError as exc:
+                _dm(client, user_id, f":warning: Your extension was not filed: {exc}")
+                return
+            if request.extension_seconds is None:
+                _dm(
+                    client,
+                    user_id,
+                    f"{request.ref} extended: it now ends at {request.expires_at:%Y-%m-%d %H:%M} UTC.",
+                )
+
+        runtime.background(work)
 
 
 def _dm(client: WebClient, user_id: str, text: str) -> None:
