@@ -276,12 +276,18 @@ def test_fifty_concurrent_approve_clicks_grant_once(make_bot, slack, elastic):
         t.start()
     for t in threads:
         t.join()
-    slack.wait_for(lambda: bot.state(1) is State.ACTIVE)
-    time.sleep(0.3)  # let any straggling click finish
+    slack.wait_for(lambda: bot.state(1) is State.ACTIVE, timeout=20)
+
+    def granted_dms():
+        return [m for m in slack.messages_to(REQUESTER) if "Access granted" in text_of(m)]
+
+    slack.wait_for(granted_dms, timeout=10)
+    bot.runtime.work.submit(lambda: None).result(timeout=30)  # queued clicks have run
+    time.sleep(0.5)  # and the last of them has finished
     assert len(elastic.calls_to("POST", "/role_assignments")) == 1
     granted = [e for e in bot.runtime.store.events(1) if e["kind"] == "granted"]
     assert len(granted) == 1
-    assert len([m for m in slack.messages_to(REQUESTER) if "Access granted" in text_of(m)]) == 1
+    assert len(granted_dms()) == 1
 
 
 # -- list and revoke -------------------------------------------------------------------------

@@ -60,20 +60,28 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, ElasticError) and exc.retryable
 
 
-@dataclass(frozen=True)
 class _Snapshot:
-    started: float
-    by_id: dict[str, Member]
-    by_email: dict[str, Member]
+    """One read of the member list; a member's units are worked out only when asked for."""
 
-    @classmethod
-    def build(cls, started: float, data: OrganizationMemberships) -> _Snapshot:
-        by_id = {
-            m.user_id: Member(m.user_id, m.email or "", from_assignments(m.role_assignments))
-            for m in data.members
-        }
-        by_email = {m.email.lower(): m for m in by_id.values() if m.email}
-        return cls(started, by_id, by_email)
+    def __init__(self, started: float, data: OrganizationMemberships) -> None:
+        self.started = started
+        self._raw = {m.user_id: m for m in data.members}
+        self._emails = {m.email.lower(): m.user_id for m in data.members if m.email}
+        self._built: dict[str, Member] = {}
+
+    def by_id(self, user_id: str) -> Member | None:
+        member = self._built.get(user_id)
+        if member is None and (raw := self._raw.get(user_id)) is not None:
+            member = Member(raw.user_id, raw.email or "", from_assignments(raw.role_assignments))
+            self._built[user_id] = member
+        return member
+
+    def by_email(self, email: str) -> Member | None:
+        user_id = self._emails.get(email.strip().lower())
+        return self.by_id(user_id) if user_id else None
+
+    def all(self) -> list[Member]:
+        return [m for m in (self.by_id(u) for u in self._raw) if m is not None]
 
 
 class ElasticClient:
@@ -95,6 +103,7 @@ class ElasticClient:
         self._fetching: float | None = None
         self._members_cond = threading.Condition()
         self._last_write = 0.0
+        self._last_write_to: dict[str, float] = {}
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers={
@@ -162,14 +171,14 @@ class ElasticClient:
         )
 
     def members(self, max_age: float = 0.0) -> list[Member]:
-        return list(self._snapshot(max_age).by_id.values())
+        return self._snapshot(max_age).all()
 
     def find_member(
         self, email: str, max_age: float = 0.0, consistent: bool = True
     ) -> Member | None:
         """``consistent=False``: a cached read may predate our own last change (fine for
         knowing who someone is, never for deciding what to add or remove)."""
-        return self._snapshot(max_age, consistent).by_email.get(email.strip().lower())
+        return self._snapshot(max_age, None if consistent else False).by_email(email)
 
     def member(self, user_id: str, max_age: float = 0.0) -> Member | None:
         """The member as Elastic reports them, read no earlier than ``max_age`` seconds ago.
@@ -177,9 +186,9 @@ class ElasticClient:
         ``max_age=0`` means a read that started after this call (read-your-writes): the
         check after a grant or a revocation. Concurrent callers share one read.
         """
-        return self._snapshot(max_age).by_id.get(user_id)
+        return self._snapshot(max_age, user_id).by_id(user_id)
 
-    def _snapshot(self, max_age: float, consistent: bool = True) -> _Snapshot:
+    def _snapshot(self, max_age: float, consistent_for: str | None | bool = None) -> _Snapshot:
         """One ``GET …/members`` serves every caller whose freshness it satisfies.
 
         The API has no per-member read, so each check reads the whole organization; when
@@ -187,9 +196,13 @@ class ElasticClient:
         """
         with self._members_cond:
             # Never older than our own last change: a cached read must show what we wrote.
+            # ``consistent_for``: a user ID (the read must show our last change to that member),
+            # None (our last change to anyone), or False (any read of the right age).
             wanted = time.monotonic() - max_age
-            if consistent:
+            if consistent_for is None:
                 wanted = max(wanted, self._last_write)
+            elif consistent_for:
+                wanted = max(wanted, self._last_write_to.get(consistent_for, 0.0))
             while True:
                 snap = self._members
                 if snap is not None and snap.started >= wanted:
@@ -205,7 +218,7 @@ class ElasticClient:
                 f"/api/v1/organizations/{self.organization_id}/members",
                 model=OrganizationMemberships,
             )
-            snap = _Snapshot.build(started, data)
+            snap = _Snapshot(started, data)
             with self._members_cond:
                 if self._members is None or snap.started > self._members.started:
                     self._members = snap
@@ -227,7 +240,7 @@ class ElasticClient:
         if not body:
             return
         with self._members_cond:
-            self._last_write = time.monotonic()
+            self._last_write = self._last_write_to[user_id] = time.monotonic()
         self._call(method, f"/api/v1/users/{user_id}/role_assignments", json=body)
 
     # -- invitations (requesters who are not members yet) -----------------------------------
