@@ -1,0 +1,1 @@
+"""Benchmarks for elastic-access-bot (not part of pytest): ``python -m bench.run [--quick]``."""

@@ -1,0 +1,1 @@
+"""What-if launchers: run the bot with a proposed fix patched in at start, without editing bot/."""
