@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 class _Index:
     resources: tuple[Resource, ...]
     by_text: dict[str, Resource]
+    #: (resource, lower-case name, lower-case ID, lower-case label), built once per refresh so
+    #: that type-ahead over thousands of resources is a plain scan of ready strings.
+    searchable: tuple[tuple[Resource, str, str, str], ...]
 
 
 def _index(resources: list[Resource]) -> _Index:
@@ -33,7 +36,8 @@ def _index(resources: list[Resource]) -> _Index:
         by_text.setdefault(r.id.lower(), r)
     for r in resources:  # names last: an ID always wins over a same-looking name
         by_text.setdefault(r.name.lower(), r)
-    return _Index(tuple(resources), by_text)
+    searchable = tuple((r, r.name.lower(), r.id.lower(), r.label.lower()) for r in resources)
+    return _Index(tuple(resources), by_text, searchable)
 
 
 class ResourceCatalogue:
@@ -115,19 +119,20 @@ class ResourceCatalogue:
         return found
 
     def search(self, text: str, limit: int = 100) -> list[Resource]:
+        """Type-ahead: names or IDs starting with ``text`` first, then names containing it."""
         needle = (text or "").strip().lower()
-        resources = self._index.resources
+        index = self._index
         if not needle:
-            return list(resources[:limit])
-        starts, contains = [], []
-        for r in resources:
-            name = r.name.lower()
-            if name.startswith(needle) or r.id.lower().startswith(needle):
-                starts.append(r)
-            elif needle in name or needle in r.label.lower():
-                contains.append(r)
-            if len(starts) >= limit:
-                break
+            return list(index.resources[:limit])
+        starts: list[Resource] = []
+        contains: list[Resource] = []
+        for resource, name, rid, label in index.searchable:
+            if name.startswith(needle) or rid.startswith(needle):
+                starts.append(resource)
+                if len(starts) >= limit:
+                    break
+            elif len(contains) < limit and (needle in name or needle in label):
+                contains.append(resource)
         return (starts + contains)[:limit]
 
     def all(self) -> tuple[Resource, ...]:
