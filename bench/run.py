@@ -1256,8 +1256,9 @@ METHOD = """## Method
 ## How to run
 
 ```sh
-.venv/bin/python -m bench.run            # full: about 12–15 minutes, writes docs/benchmarks.md
-.venv/bin/python -m bench.run --quick    # smaller counts, under 2 minutes
+.venv/bin/python -m bench.run            # full: about 7 minutes on 2 CPUs, writes docs/benchmarks.md
+.venv/bin/python -m bench.run --quick    # smaller counts, about 80 seconds
+.venv/bin/python -m bench.run --wait-idle 90   # on a shared machine: wait for quiet CPUs
 .venv/bin/python -m bench.run --only 1,4 --output /tmp/bench.md   # a subset
 .venv/bin/python -m bench.generate_db /tmp/big.db --requests 100000 --events 1000000
 ```

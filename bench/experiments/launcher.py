@@ -22,6 +22,15 @@ Patches (comma-separated in ``BENCH_PATCHES``):
 ``notify``
     ``AccessService._tell`` (DMs, card updates, App Home) runs on one background thread
     instead of inline, so the next grant's Elastic call does not wait for Slack.
+``gcfreeze``
+    After ``Runtime.start``: ``gc.collect(); gc.freeze()``, so the objects that live for
+    the whole process (catalogue, Bolt, models, timers) leave the collector's full passes.
+``work2``
+    ``Runtime.work`` (the pool listeners hand their slow work to) gets 2 threads instead
+    of 8: fewer threads competing with the acknowledging threads for the GIL.
+``diag``
+    No fix: records every garbage-collector pass (generation, duration) and every sweep's
+    duration, written as JSON to ``$BENCH_DIAG_OUT.<pid>`` every 2 s, to explain tails.
 ``background-catchup``
     ``Runtime.start`` skips its synchronous catch-up sweep (the bot reports ready at once);
     the timers rebuilt for overdue grants fire immediately, and one sweep is queued on the
@@ -34,6 +43,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import threading
 
 PATCHES = {p.strip() for p in os.environ.get("BENCH_PATCHES", "").split(",") if p.strip()}
@@ -143,6 +153,84 @@ def patch_background_catchup() -> None:
     Runtime.start = start
 
 
+def patch_diag() -> None:
+    import gc
+    import json
+    import time
+
+    from bot.scheduler.jobs import Scheduler
+
+    out = os.environ.get("BENCH_DIAG_OUT") or os.path.join(tempfile.gettempdir(), "bench-diag")
+    gcs: list[tuple[int, float, float]] = []  # (generation, started monotonic, seconds)
+    sweeps: list[tuple[float, float]] = []
+    began: dict[str, float] = {}
+
+    def on_gc(phase, info):
+        if phase == "start":
+            began["gc"] = time.perf_counter()
+        else:
+            gcs.append((info["generation"], time.monotonic(), time.perf_counter() - began["gc"]))
+
+    gc.callbacks.append(on_gc)
+    original_sweep = Scheduler.sweep
+
+    def sweep(self):
+        started = time.perf_counter()
+        try:
+            return original_sweep(self)
+        finally:
+            sweeps.append((time.monotonic(), time.perf_counter() - started))
+
+    Scheduler.sweep = sweep
+
+    def dump():
+        while True:
+            time.sleep(2)
+            with open(f"{out}.{os.getpid()}", "w") as f:
+                json.dump({"gc": gcs, "sweeps": sweeps}, f)
+
+    from bot.runtime import Runtime
+
+    original_start = Runtime.start
+
+    def start(self):  # in the gunicorn worker: threads started before the fork are gone
+        threading.Thread(target=dump, daemon=True).start()
+        return original_start(self)
+
+    Runtime.start = start
+
+
+def patch_gcfreeze() -> None:
+    import gc
+
+    from bot.runtime import Runtime
+
+    original_start = Runtime.start
+
+    def start(self):
+        result = original_start(self)
+        gc.collect()
+        gc.freeze()
+        return result
+
+    Runtime.start = start
+
+
+def patch_work2() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.runtime import Runtime
+
+    original_init = Runtime.__init__
+
+    def __init__(self, *args, **kwargs):
+        original_init(self, *args, **kwargs)
+        self.work.shutdown(wait=False)
+        self.work = ThreadPoolExecutor(max_workers=2, thread_name_prefix="work")
+
+    Runtime.__init__ = __init__
+
+
 def main() -> int:
     unknown = PATCHES - {
         "offload",
@@ -150,6 +238,9 @@ def main() -> int:
         "switch",
         "notify",
         "background-catchup",
+        "diag",
+        "gcfreeze",
+        "work2",
     }
     if unknown:
         print(f"unknown BENCH_PATCHES: {', '.join(sorted(unknown))}", file=sys.stderr)
@@ -164,6 +255,12 @@ def main() -> int:
         patch_notify()
     if "background-catchup" in PATCHES:
         patch_background_catchup()
+    if "work2" in PATCHES:
+        patch_work2()
+    if "gcfreeze" in PATCHES:
+        patch_gcfreeze()
+    if "diag" in PATCHES:
+        patch_diag()
     from bot.__main__ import main as bot_main
 
     return bot_main(sys.argv[1:])
