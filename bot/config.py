@@ -145,6 +145,9 @@ class Settings(BaseSettings):
 
     # -- operations
     sweep_interval: timedelta = timedelta(seconds=15)
+    #: Threads for the work that follows an ack (filing, deciding, revoking). Fewer threads
+    #: keep acknowledgements fast under load; more help when Slack and Elastic are slow.
+    work_threads: int = Field(default=4, ge=1, le=64)
     overdue_alert_after: timedelta = timedelta(minutes=5)
     catalogue_refresh: timedelta = timedelta(minutes=10)
 

@@ -166,6 +166,7 @@ class Bot:
         """Move the bot's clock and let the sweep act (as a sweep tick would)."""
         self.clock.advance(delta)
         self.runtime.scheduler.sweep()
+        self.runtime.service.drain()  # and let it finish telling people
 
     def request(self, request_id: int):
         return self.runtime.store.get(request_id)

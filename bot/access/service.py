@@ -76,6 +76,7 @@ class AccessService:
         #: Called with request_id when a grant ends early (to drop its timer).
         self.on_ended: Callable[[int], None] | None = None
         self._executor: ThreadPoolExecutor | None = None
+        self._notifier_pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
     # ------------------------------------------------------------------ people and owners
@@ -914,7 +915,9 @@ class AccessService:
         if ended is None:
             return
         log.info("request %s %s", ended.ref, ended.state.value)
-        self._tell(ended)
+        # Telling people (Slack calls, App Home) must not hold up the next revocation: it goes
+        # to a one-thread queue; the notification outbox re-sends it if the process dies first.
+        self._notify_later(ended)
         if self.store.was_alerted(request_id):
             self.notifier.revocation_recovered(ended, self.integration_owners())
 
@@ -951,6 +954,27 @@ class AccessService:
         except Exception:  # one bad row must not stop the others
             log.exception("sweep: request #%s failed", request_id)
 
+    def _notify_later(self, request: AccessRequest) -> None:
+        with self._pool_lock:
+            if self._notifier_pool is None:
+                self._notifier_pool = ThreadPoolExecutor(1, thread_name_prefix="notify")
+            pool = self._notifier_pool
+
+        def run() -> None:
+            try:
+                self._tell(request)
+            except Exception:
+                log.exception("notifying about request #%s failed", request.id)
+
+        pool.submit(run)
+
+    def drain(self) -> None:
+        """Wait until every queued notification has been sent (shutdown, tests)."""
+        with self._pool_lock:
+            pool = self._notifier_pool
+        if pool is not None:
+            pool.submit(lambda: None).result()
+
     def _pool(self) -> ThreadPoolExecutor:
         with self._pool_lock:
             if self._executor is None:
@@ -962,9 +986,10 @@ class AccessService:
     def close(self) -> None:
         """Stop the sweep's worker threads (waits for the rows they are working on)."""
         with self._pool_lock:
-            if self._executor is not None:
-                self._executor.shutdown(wait=True)
-                self._executor = None
+            pools = [p for p in (self._executor, self._notifier_pool) if p is not None]
+            self._executor = self._notifier_pool = None
+        for pool in pools:
+            pool.shutdown(wait=True)
 
     def _time_out_pending(self) -> None:
         now = self.clock.now()
@@ -1008,6 +1033,7 @@ class AccessService:
 
     def renotify(self, older_than: datetime) -> int:
         """Tell people about states they never heard of (a crash between write and message)."""
+        self.drain()  # what is still queued is not lost, only late: never send it twice
         stale = self.store.unnotified(older_than)
         for request in stale:
             log.info("request %s: re-sending the %s notification", request.ref, request.state.value)
