@@ -455,26 +455,7 @@ class AccessService:
             else:
                 self._fail(request, f"Elastic Cloud refused the invitation: {exc}")
             return
-        active = self.store.transition(
-            request.id,
-            [State.GRANTING],
-            State.ACTIVE,
-            now=self.clock.now(),
-            actor=SYSTEM,
-            event="granted",
-            detail={
-                "units": [request.unit.text],
-                "invited": email,
-                "expires_at": request.expires_at.isoformat(),
-            },
-            outcome="invited",
-            attempts=0,
-            next_attempt_at=None,
-            last_error=None,
-        )
-        if active:
-            log.info("request %s granted as an invitation to %s", active.ref, email)
-            self._tell(active)
+        self._activate(request, {"invited": email}, outcome="invited")
 
     @about_request
     def _apply_grant(self, request: AccessRequest) -> None:
@@ -513,6 +494,10 @@ class AccessService:
             else:
                 self._fail(request, self._refusal(request, exc))
             return
+        self._activate(request, {})
+
+    def _activate(self, request: AccessRequest, detail: dict, **fields) -> None:
+        """GRANTING → ACTIVE once Elastic holds the grant (or the invitation carries it)."""
         active = self.store.transition(
             request.id,
             [State.GRANTING],
@@ -520,10 +505,12 @@ class AccessService:
             now=self.clock.now(),
             actor=SYSTEM,
             event="granted",
-            detail={"units": [request.unit.text], "expires_at": request.expires_at.isoformat()},
+            detail={"units": [request.unit.text], "expires_at": request.expires_at.isoformat()}
+            | detail,
             attempts=0,
             next_attempt_at=None,
             last_error=None,
+            **fields,
         )
         if active:
             log.info("request %s granted until %s", active.ref, active.expires_at)
