@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.access.routing import ResourceOwnerSetting
-from bot.access.rules import Rules
+from bot.access.rules import Rule, Rules
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,10 @@ class AccessPolicy:
     sweep_workers: int = 8
     #: A state change nobody was told about after this long is told again by the sweep.
     renotify_after: timedelta = timedelta(seconds=30)
+
+    def longest(self, rule: Rule) -> timedelta:
+        """The longest total duration a grant under ``rule`` may have."""
+        return min(self.max_duration, rule.max_duration or self.max_duration)
 
     def retry_delay(self, attempts: int) -> timedelta:
         """Capped exponential backoff for the n-th failed attempt (1-based)."""

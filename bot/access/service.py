@@ -182,7 +182,7 @@ class AccessService:
             )
         if duration < self.policy.min_duration:
             raise InvalidRequest("Duration must be at least 1m.", field="duration")
-        limit = min(self.policy.max_duration, rule.max_duration or self.policy.max_duration)
+        limit = self.policy.longest(rule)
         if duration > limit:
             raise InvalidRequest(
                 f"Duration is longer than the maximum of {format_duration(limit)} for "
@@ -614,7 +614,7 @@ class AccessService:
             raise NotAllowed(
                 f"No access policy allows `{request.role_id}` on {request.resource.label} any more."
             )
-        limit = min(self.policy.max_duration, rule.max_duration or self.policy.max_duration)
+        limit = self.policy.longest(rule)
         if request.duration + duration > limit:
             left = max(timedelta(0), limit - request.duration)
             raise InvalidRequest(
@@ -652,7 +652,7 @@ class AccessService:
         rule = self.policy.rules.decide(request.resource, request.role_id)
         if rule is None:
             return timedelta(0)
-        limit = min(self.policy.max_duration, rule.max_duration or self.policy.max_duration)
+        limit = self.policy.longest(rule)
         return max(timedelta(0), limit - request.duration)
 
     @about_request
