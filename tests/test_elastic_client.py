@@ -105,3 +105,65 @@ def test_non_json_success_is_an_error_not_a_crash(elastic):
     )
     with pytest.raises(ElasticError, match="not JSON"):
         c.members()
+
+
+def _members_body(members):
+    return {"members": members}
+
+
+def test_a_member_list_of_the_wrong_shape_is_reported_as_such(elastic):
+    def handler(request):
+        return httpx.Response(200, json={"members": "nobody"})
+
+    c = ElasticClient(
+        "http://x",
+        API_KEY,
+        ORG_ID,
+        transport=httpx.MockTransport(handler),
+        retry=RetryPolicy(attempts=1),
+    )
+    with pytest.raises(ElasticError, match=r"cannot read \(members: "):
+        c.members()
+
+
+def test_one_unreadable_member_does_not_hide_the_others(elastic):
+    """Role assignments are read per member: a bad entry blocks only that member."""
+    good = {
+        "user_id": "1",
+        "organization_id": ORG_ID,
+        "email": "good@example.com",
+        "member_since": "2026-01-01T00:00:00Z",
+        "role_assignments": {
+            "deployment": [
+                {
+                    "role_id": "deployment-viewer",
+                    "organization_id": ORG_ID,
+                    "deployment_ids": ["d" * 32],
+                    "all": False,
+                }
+            ]
+        },
+    }
+    bad = {
+        "user_id": "2",
+        "organization_id": ORG_ID,
+        "email": "bad@example.com",
+        "member_since": "2026-01-01T00:00:00Z",
+        "role_assignments": {"deployment": [{"role_id": "deployment-viewer", "all": "maybe"}]},
+    }
+
+    def handler(request):
+        return httpx.Response(200, json=_members_body([good, bad]))
+
+    c = ElasticClient(
+        "http://x",
+        API_KEY,
+        ORG_ID,
+        transport=httpx.MockTransport(handler),
+        retry=RetryPolicy(attempts=1),
+    )
+    member = c.find_member("GOOD@example.com")
+    assert member is not None
+    assert member.units == {Unit("deployment", "deployment-viewer", "d" * 32)}
+    with pytest.raises(ElasticError, match="member 2 with role assignments the bot cannot read"):
+        c.member("2", max_age=60)

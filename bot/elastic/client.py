@@ -23,10 +23,11 @@ from bot.elastic.assignments import from_assignments, to_body
 from bot.elastic.errors import ElasticError
 from bot.elastic.models import (
     DeploymentsSearchResponse,
+    MemberList,
     Organization,
     OrganizationInvitations,
-    OrganizationMemberships,
     ProjectList,
+    RoleAssignments,
 )
 
 log = logging.getLogger(__name__)
@@ -60,10 +61,27 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, ElasticError) and exc.retryable
 
 
+def _unreadable(exc: ValueError) -> str:
+    """What was wrong with a body: not JSON at all (a proxy page), or not the documented shape."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors) or errors()[0].get("type") == "json_invalid":
+        return "a body that is not JSON"
+    return f"a body the bot cannot read ({_first_error(exc)})"
+
+
+def _first_error(exc: ValueError) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return f"{where}: {first.get('msg', '')}" if where else str(first.get("msg", ""))
+    return str(exc)
+
+
 class _Snapshot:
     """One read of the member list; a member's units are worked out only when asked for."""
 
-    def __init__(self, started: float, data: OrganizationMemberships) -> None:
+    def __init__(self, started: float, data: MemberList) -> None:
         self.started = started
         self._raw = {m.user_id: m for m in data.members}
         self._emails = {m.email.lower(): m.user_id for m in data.members if m.email}
@@ -72,7 +90,15 @@ class _Snapshot:
     def by_id(self, user_id: str) -> Member | None:
         member = self._built.get(user_id)
         if member is None and (raw := self._raw.get(user_id)) is not None:
-            member = Member(raw.user_id, raw.email or "", from_assignments(raw.role_assignments))
+            try:
+                assignments = RoleAssignments.model_validate(raw.role_assignments or {})
+            except ValueError as exc:
+                raise ElasticError(
+                    f"Elastic Cloud listed member {user_id} with role assignments the bot "
+                    f"cannot read ({_first_error(exc)})",
+                    status=502,
+                ) from exc
+            member = Member(raw.user_id, raw.email or "", from_assignments(assignments))
             self._built[user_id] = member
         return member
 
@@ -160,7 +186,7 @@ class ElasticClient:
             return response.json()
         except ValueError as exc:
             raise ElasticError(
-                f"Elastic Cloud answered HTTP {response.status_code} with a body that is not JSON",
+                f"Elastic Cloud answered HTTP {response.status_code} with {_unreadable(exc)}",
                 status=502,
             ) from exc
 
@@ -216,7 +242,7 @@ class ElasticClient:
             data = self._call(
                 "GET",
                 f"/api/v1/organizations/{self.organization_id}/members",
-                model=OrganizationMemberships,
+                model=MemberList,
             )
             snap = _Snapshot(started, data)
             with self._members_cond:

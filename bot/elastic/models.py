@@ -6,6 +6,8 @@ Only the fields the bot uses are modelled; unknown fields are kept out of the wa
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -52,14 +54,24 @@ class RoleAssignments(_Model):
 
 
 class OrganizationMembership(_Model):
+    """One member as listed, with its role assignments left unread (see MemberList)."""
+
     user_id: str
     organization_id: str
     email: str | None = None
     name: str | None = None
-    role_assignments: RoleAssignments | None = None
+    role_assignments: dict[str, Any] | None = None
 
 
-class OrganizationMemberships(_Model):
+class MemberList(_Model):
+    """``GET …/members``: who is in the organization.
+
+    Each member's role assignments are validated (``RoleAssignments``) only when that member
+    is looked at: a check reads the whole organization to learn about one person, and fully
+    validating every member's assignments took twice as long as parsing the body
+    (docs/benchmark-history.md).
+    """
+
     members: list[OrganizationMembership] = Field(default_factory=list)
 
 
