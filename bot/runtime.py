@@ -17,6 +17,7 @@ import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot import priority
 from bot.access.service import AccessService
 from bot.access.states import State
 from bot.clock import Clock, SystemClock
@@ -55,9 +56,12 @@ class Runtime:
             settings.elastic_cloud_organization_id or "",
             transport=elastic_transport,
             retry=elastic_retry,
+            before_request=priority.pause,
         )
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
-        self.slack = slack_client or web_client(token, settings.slack_api_url)
+        self.slack = slack_client or web_client(
+            token, settings.slack_api_url, before_call=priority.pause
+        )
         self.directory = SlackDirectory(self.slack)
         self.catalogue = ResourceCatalogue(self.store, self.elastic, self.clock)
         self.notifier = SlackNotifier(
@@ -134,7 +138,7 @@ class Runtime:
             except Exception:
                 log.exception("background work failed")
 
-        self.work.submit(run)
+        self.work.submit(priority.background(run))
 
     def stop(self) -> None:
         self.stopping = True

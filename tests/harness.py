@@ -13,6 +13,7 @@ from urllib.parse import quote, urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
+from bot import priority
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.elastic.client import RetryPolicy
@@ -202,7 +203,7 @@ def make_settings(
 
 def start_bot(settings: Settings, slack: Any, clock: FakeClock | None = None) -> Bot:
     clock = clock or FakeClock()
-    client = web_client(BOT_TOKEN, slack.api_url, rate_limit_retries=2)
+    client = web_client(BOT_TOKEN, slack.api_url, rate_limit_retries=2, before_call=priority.pause)
     runtime = Runtime(settings, clock=clock, slack_client=client, elastic_retry=fast_retry())
     runtime.start()
     server = serve_in_thread(runtime.wsgi, "127.0.0.1", 0)
