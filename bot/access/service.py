@@ -20,7 +20,14 @@ from bot.access.errors import AccessError, AlreadyDecided, InvalidRequest, NotAl
 from bot.access.listing import parse_list_filters, visible_scope
 from bot.access.model import AccessRequest
 from bot.access.policy import AccessPolicy
-from bot.access.ports import Catalogue, Directory, ElasticPort, Notifier, UpstreamError
+from bot.access.ports import (
+    Catalogue,
+    Directory,
+    ElasticPort,
+    Member,
+    Notifier,
+    UpstreamError,
+)
 from bot.access.resources import Resource, Unit, role_label, unit_for
 from bot.access.routing import OwnerAttribute, Routing, route, tag_references
 from bot.access.rules import Rule, justification_ok
@@ -364,7 +371,7 @@ class AccessService:
             return
         expires_at = now + request.duration
         try:
-            member = self.elastic.find_member(request.requester_email)
+            member = self._planning_read(request.requester_email)
         except UpstreamError as exc:
             self._retry_later(request, exc, now)
             return
@@ -395,6 +402,20 @@ class AccessService:
             self.on_expiry_set(request.id, expires_at)
         crash_point("after_grant_row")
         self._apply_grant(moved)
+
+    def _planning_read(self, email: str) -> Member | None:
+        """The requester as a member, read recently enough to plan a grant on.
+
+        Who they are (email to user ID) may come from an older read; what they hold comes
+        from a read no older than PLANNING_READ_AGE that shows the bot's own last change to
+        them, as everywhere else a change is planned. Someone not found is looked for again
+        in a fresh read: joining a moment ago is no reason to be sent an invitation."""
+        known = self.elastic.find_member(email, max_age=IDENTITY_READ_AGE, consistent=False)
+        if known is not None:
+            member = self.elastic.member(known.user_id, max_age=PLANNING_READ_AGE)
+            if member is not None:
+                return member
+        return self.elastic.find_member(email)
 
     def _begin_invitation(
         self, request: AccessRequest, now: datetime, expires_at: datetime
