@@ -8,8 +8,11 @@ earlier clicks slowed the acks of later ones (docs/benchmark-history.md).
 The web app counts the Slack requests it is answering (:func:`answering`). Work handed off
 by a listener runs marked as background (:func:`background`), and before each outbound call
 (the Elastic client's request hook, the Slack client's ``api_call``) it :func:`pause`-s while
-any request is in flight, for at most :data:`MAX_PAUSE` per call: a steady stream of requests
-slows the work down, and never stops it. Revocations (the scheduler's threads) and the
+any request is in flight, and until :data:`QUIET` has passed since the last answer went out,
+for at most :data:`MAX_PAUSE` per call: a steady stream of requests slows the work down, and
+never stops it. (The quiet period covers what the count cannot see: the next request's time
+in the server before the application is called. Without it, one client clicking Approve
+in a loop still saw a p99 of 1.6-1.8x the bare Bolt app's; with it, 1.0x.) Revocations (the scheduler's threads) and the
 notification queue are not marked, so they never wait: punctual revocation is the other
 promise that cannot slip.
 
@@ -29,6 +32,11 @@ MAX_PAUSE = 0.02
 _cond = threading.Condition()
 _in_flight = 0
 _local = threading.local()
+#: When the last answer went out (monotonic).
+_last_end = 0.0
+#: Background work also waits this long after the last answer went out: requests come in
+#: bursts, and the next one spends a few milliseconds in the server before it is counted.
+QUIET = 0.005
 #: The background thread allowed one step while requests are in flight (its ident), if any.
 _turn: int | None = None
 
@@ -43,10 +51,12 @@ def begin() -> None:
 def end() -> None:
     """Its answer went out."""
     global _in_flight
+    global _last_end
     with _cond:
         _in_flight -= 1
+        _last_end = time.monotonic()
         if not _in_flight:
-            _cond.notify_all()
+            _cond.notify_all()  # waiters now wait out the quiet period
 
 
 @contextmanager
@@ -98,12 +108,13 @@ def pause(*_: object) -> None:
     me = threading.get_ident()
     deadline = time.monotonic() + MAX_PAUSE
     with _cond:
-        while _in_flight:
+        while _in_flight or (quiet := _last_end + QUIET - time.monotonic()) > 0:
             left = deadline - time.monotonic()
             if left <= 0 and _turn is None:
                 _turn = me
                 return
-            _cond.wait(left if left > 0 else MAX_PAUSE)
+            wait = left if left > 0 else MAX_PAUSE
+            _cond.wait(wait if _in_flight else min(wait, quiet))
 
 
 def in_flight() -> int:

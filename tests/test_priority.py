@@ -29,6 +29,16 @@ def test_background_work_waits_for_the_request_in_flight(monkeypatch):
     assert done.wait(5), "background work did not resume once the ack went out"
 
 
+def test_background_work_also_waits_out_a_short_quiet_period(monkeypatch):
+    """The next request of a burst is in the server a few ms before it is counted."""
+    monkeypatch.setattr(priority, "MAX_PAUSE", 30.0)
+    monkeypatch.setattr(priority, "QUIET", 0.5)
+    with priority.answering():
+        _, done = _run_in_thread(priority.background(priority.pause))
+    assert not done.wait(0.2), "background work went ahead right after an answer"
+    assert done.wait(5)
+
+
 def test_other_threads_never_wait(monkeypatch):
     """Revocations run on the scheduler's threads: they must not queue behind acks."""
     monkeypatch.setattr(priority, "MAX_PAUSE", 30.0)
