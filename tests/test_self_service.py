@@ -173,3 +173,68 @@ def test_app_home_shows_access_pending_and_approvals(make_bot, slack, elastic):
     assert response.status_code == 200
     time.sleep(0.3)
     assert len(owner2_publishes()) == before
+
+
+def test_an_extension_needs_the_same_quorum_as_the_request(make_bot, slack, elastic):
+    """More time is more access: a two-approver rule asks two approvers for it again."""
+    bot = make_bot(integration_owners=[OWNER, OWNER2, STRANGER], policy=[{"approvals": 2}])
+    bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-9 work")
+    slack.wait_for(lambda: bot.state(1) is State.PENDING)
+    bot.runtime.service.decide(1, OWNER, approve=True)
+    bot.runtime.service.decide(1, OWNER2, approve=True)
+    assert bot.state(1) is State.ACTIVE
+    end = bot.request(1).expires_at
+    assert "sent for approval" in bot.say(REQUESTER, "extend 1 1h still on INC-9")
+
+    def extension_card(user):
+        return slack.wait_for(
+            lambda: [m for m in slack.messages_to(user) if "approve_extension" in buttons(m)]
+        )[0]
+
+    card = extension_card(OWNER)
+    assert "Approvals: 0 of 2" in text_of(card)
+    bot.click(OWNER, "approve_extension", "1", card)
+    slack.wait_for(lambda: "1 of 2" in text_of(slack.message(card["channel"], card["ts"])))
+    assert bot.request(1).expires_at == end  # one approval is not enough
+    assert bot.request(1).extension_seconds == 3600
+
+    bot.click(OWNER, "approve_extension", "1", card)  # twice by the same person: still one
+    said = slack.wait_for(
+        lambda: [p for p in slack.webhook_posts(f"click-{OWNER}") if "already" in p["text"]]
+    )
+    assert "needs 2 approvals" in said[-1]["text"]
+    assert bot.request(1).expires_at == end
+
+    bot.click(OWNER2, "approve_extension", "1", extension_card(OWNER2))
+    slack.wait_for(lambda: bot.request(1).expires_at == end + timedelta(hours=1))
+    approvals = [
+        e["actor"] for e in bot.runtime.store.events(1) if e["kind"] == "extension_approval"
+    ]
+    assert approvals == [OWNER, OWNER2]
+    # The revocation follows the new end, and only it.
+    bot.advance(timedelta(hours=1, minutes=1))
+    assert VIEWER_ON_PROD in elastic.holdings("1000000001")
+    bot.advance(timedelta(hours=1))
+    assert bot.state(1) is State.EXPIRED
+    assert VIEWER_ON_PROD not in elastic.holdings("1000000001")
+
+
+def test_approvals_of_a_denied_extension_do_not_count_for_the_next(make_bot, slack):
+    bot = make_bot(integration_owners=[OWNER, OWNER2, STRANGER], policy=[{"approvals": 2}])
+    bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-9 work")
+    slack.wait_for(lambda: bot.state(1) is State.PENDING)
+    service = bot.runtime.service
+    service.decide(1, OWNER, approve=True)
+    service.decide(1, OWNER2, approve=True)
+    end = bot.request(1).expires_at
+    bot.say(REQUESTER, "extend 1 1h first try")
+    slack.wait_for(lambda: bot.request(1).extension_seconds == 3600)
+    service.decide_extension(1, OWNER, approve=True)
+    service.decide_extension(1, STRANGER, approve=False, reason="not now")
+    assert bot.request(1).extension_seconds is None
+    bot.say(REQUESTER, "extend 1 1h second try")
+    slack.wait_for(lambda: bot.request(1).extension_seconds == 3600)
+    service.decide_extension(1, OWNER2, approve=True)
+    assert bot.request(1).expires_at == end  # OWNER's approval was for the denied one
+    service.decide_extension(1, OWNER, approve=True)
+    assert bot.request(1).expires_at == end + timedelta(hours=1)

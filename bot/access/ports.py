@@ -109,7 +109,13 @@ class Notifier(Protocol):
 
     def remind(self, request: AccessRequest, approvers: list[str]) -> None: ...
 
-    def extension_requested(self, request: AccessRequest, approvers: list[str]) -> None: ...
+    def extension_requested(
+        self, request: AccessRequest, approvers: list[str], needed: int = 1
+    ) -> None: ...
+
+    def extension_approval_recorded(
+        self, request: AccessRequest, approved_by: list[str], needed: int
+    ) -> None: ...
 
     def extension_decided(
         self,

@@ -665,8 +665,14 @@ class AccessService:
         if not approvers:
             self.store.drop_extension(request_id, SYSTEM, "nobody can approve it", now)
             raise NotAllowed("Nobody other than you can approve this extension.")
-        self.notifier.extension_requested(pending, approvers)
+        self.notifier.extension_requested(pending, approvers, self.extension_quorum(pending))
         return pending
+
+    def extension_quorum(self, request: AccessRequest) -> int:
+        """Approvals an extension needs: as many as the rule asks of a new request, because
+        more time is more access (the rule as it is now; the request's own if none matches)."""
+        rule = self.policy.rules.decide(request.resource, request.role_id)
+        return max(1, rule.approvals if rule else request.approvals_needed)
 
     def extension_room(self, request: AccessRequest) -> timedelta:
         """How much more time policy allows on ``request`` (zero when none)."""
@@ -688,6 +694,26 @@ class AccessService:
         if request.extension_seconds is None or request.state is not State.ACTIVE:
             raise AlreadyDecided(f"The extension of {request.ref} was already decided.")
         if approve:
+            needed = self.extension_quorum(request)
+            recorded = self.store.record_extension_approval(request_id, actor_id, self.clock.now())
+            if recorded is None:
+                raise AlreadyDecided(f"The extension of {request.ref} was already decided.")
+            approvers, new = recorded
+            if not new:
+                raise AlreadyDecided(
+                    f"You already approved the extension of {request.ref}; it needs {needed} "
+                    "approvals."
+                )
+            if len(approvers) < needed:
+                log.info(
+                    "request %s: extension approval %d of %d by %s",
+                    request.ref,
+                    len(approvers),
+                    needed,
+                    actor_id,
+                )
+                self.notifier.extension_approval_recorded(self.get(request_id), approvers, needed)
+                return self.get(request_id)
             return self._apply_extension(request_id, actor_id)
         if not self.store.drop_extension(request_id, actor_id, reason, self.clock.now()):
             raise AlreadyDecided(f"The extension of {request.ref} was already decided.")

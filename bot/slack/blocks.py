@@ -302,7 +302,13 @@ def extend_button(request: AccessRequest) -> dict[str, Any]:
     }
 
 
-def extension_card(request: AccessRequest, decided: str | None = None) -> tuple[str, Blocks]:
+def extension_card(
+    request: AccessRequest,
+    decided: str | None = None,
+    *,
+    approved_by: Sequence[str] = (),
+    needed: int = 1,
+) -> tuple[str, Blocks]:
     """Asks an approver for more time on a running grant (or shows how that ended)."""
     extra = format_duration(request.extension_seconds or 0)
     text = (
@@ -324,6 +330,9 @@ def extension_card(request: AccessRequest, decided: str | None = None) -> tuple[
     if decided:
         blocks.append(context(decided))
     else:
+        if needed > 1:
+            names = ", ".join(who(a) for a in approved_by) or "none yet"
+            blocks.append(context(f"Approvals: {len(approved_by)} of {needed} ({names})"))
         blocks.append(
             {
                 "type": "actions",

@@ -183,8 +183,10 @@ class SlackNotifier:
         for approver in approvers:
             self._post(approver, text, body)
 
-    def extension_requested(self, request: AccessRequest, approvers: list[str]) -> None:
-        text, body = blocks.extension_card(request)
+    def extension_requested(
+        self, request: AccessRequest, approvers: list[str], needed: int = 1
+    ) -> None:
+        text, body = blocks.extension_card(request, needed=needed)
         kind = f"extension{request.extensions}"
         for approver in approvers:
             posted = self._post(approver, text, body)
@@ -201,6 +203,14 @@ class SlackNotifier:
                 )
             ],
         )
+
+    def extension_approval_recorded(
+        self, request: AccessRequest, approved_by: list[str], needed: int
+    ) -> None:
+        """A quorum extension got one more approval: every card shows how many it has."""
+        text, body = blocks.extension_card(request, approved_by=approved_by, needed=needed)
+        for ref in self.store.messages(request.id, f"extension{request.extensions}"):
+            self._update(ref, text, body)
 
     def extension_decided(
         self,

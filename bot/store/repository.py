@@ -590,6 +590,41 @@ class Store:
             )
         return True
 
+    def record_extension_approval(
+        self, request_id: int, actor: str, now: datetime
+    ) -> tuple[list[str], bool] | None:
+        """Count ``actor``'s approval of the pending extension, once.
+
+        Returns everyone who approved this extension so far and whether ``actor`` was new
+        among them, or None when no extension is pending. One transaction, so of two
+        approvers clicking together exactly one sees the quorum reached."""
+        with self.db.write() as conn:
+            pending = conn.execute(
+                "SELECT 1 FROM requests WHERE id = ? AND state = 'active' "
+                "AND extension_seconds IS NOT NULL",
+                (request_id,),
+            ).fetchone()
+            if pending is None:
+                return None
+            # This extension's approvals are those since it was asked for: an earlier,
+            # denied extension's approvals do not count.
+            asked = conn.execute(
+                "SELECT MAX(id) FROM events WHERE request_id = ? AND kind = 'extension_requested'",
+                (request_id,),
+            ).fetchone()[0]
+            approvers = [
+                r["actor"]
+                for r in conn.execute(
+                    "SELECT actor FROM events WHERE request_id = ? AND kind = 'extension_approval' "
+                    "AND id > ? ORDER BY id",
+                    (request_id, asked or 0),
+                )
+            ]
+            if actor in approvers:
+                return approvers, False
+            self._event(conn, request_id, now, actor, "extension_approval", {})
+        return [*approvers, actor], True
+
     def apply_extension(self, request_id: int, actor: str, now: datetime) -> AccessRequest | None:
         """Add the pending extension to the grant's end, once; None if nothing was pending."""
         with self.db.write() as conn:
