@@ -6,15 +6,17 @@ GIL (and, on a small machine, the CPUs), so under a burst of clicks the backgrou
 earlier clicks slowed the acks of later ones (docs/benchmark-history.md).
 
 The web app counts the Slack requests it is answering (:func:`answering`). Work handed off
-by a listener runs marked as background (:func:`background`), and before each outbound call
-(the Elastic client's request hook, the Slack client's ``api_call``) it :func:`pause`-s while
-any request is in flight, and until :data:`QUIET` has passed since the last answer went out,
-for at most :data:`MAX_PAUSE` per call: a steady stream of requests slows the work down, and
-never stops it. (The quiet period covers what the count cannot see: the next request's time
-in the server before the application is called. Without it, one client clicking Approve
-in a loop still saw a p99 of 1.6-1.8x the bare Bolt app's; with it, 1.0x.) Revocations (the scheduler's threads) and the
-notification queue are not marked, so they never wait: punctual revocation is the other
-promise that cannot slip.
+by a listener runs marked as background (:func:`background`). When it starts (a listener
+hands it off before its own answer is written) and before each outbound call (the Elastic
+client's request hook, the Slack client's ``api_call``), it :func:`pause`-s while any
+request is in flight and until :data:`QUIET` has passed since the last answer went out, for
+at most :data:`MAX_PAUSE` each time; while requests keep coming, one background thread goes
+on at a time. A steady stream of requests slows the work down and never stops it.
+
+The quiet period covers what the count cannot see: the next request's time in the server
+before the application is called. Revocations (the scheduler's threads) and the notification
+queue are not marked, so they never wait: punctual revocation is the other promise that
+cannot slip.
 
 Process-wide on purpose: the GIL and the CPUs the requests compete for are process-wide.
 """
@@ -75,6 +77,7 @@ def background(fn: Callable[[], None]) -> Callable[[], None]:
     def run() -> None:
         _local.background = True
         try:
+            pause()  # the first step, up to the first call, lets the acks go first too
             fn()
         finally:
             _local.background = False

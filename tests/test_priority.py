@@ -29,6 +29,15 @@ def test_background_work_waits_for_the_request_in_flight(monkeypatch):
     assert done.wait(5), "background work did not resume once the ack went out"
 
 
+def test_background_work_starts_only_once_the_ack_went_out(monkeypatch):
+    """The listener hands work off before its own answer is written: it must not race it."""
+    monkeypatch.setattr(priority, "MAX_PAUSE", 30.0)
+    with priority.answering():
+        _, done = _run_in_thread(priority.background(lambda: None))
+        assert not done.wait(0.3), "background work started while the ack was in flight"
+    assert done.wait(5)
+
+
 def test_background_work_also_waits_out_a_short_quiet_period(monkeypatch):
     """The next request of a burst is in the server a few ms before it is counted."""
     monkeypatch.setattr(priority, "MAX_PAUSE", 30.0)
