@@ -1223,7 +1223,13 @@ METHOD = """## Method
 - **Clients.** `bench/loadgen.py` runs in its own process (closed loop, *N* clients, one
   keep-alive connection each, signed like Slack signs). Latency runs from the first byte
   sent to the last byte of the answer. The first max(10, *N*) answers of a level are
-  warm-up and are dropped.
+  warm-up and are dropped. One client sends 600 requests per level, so its p99 is not just
+  the second-slowest answer.
+- **Floor.** Both servers answer about 12 ms after a request arrives even when idle: in
+  HTTP mode Bolt runs the listener on its own thread and the request thread checks for the
+  `ack()` every 10 ms (`slack_bolt/listener/thread_runner.py`). A listener that has not
+  acked by the first check costs a whole extra 10 ms, which is why contention shows up
+  in these rows as steps of 10 ms.
 - **Fakes.** `tests/fakes` FakeSlack and ElasticEmulator (zero added latency) run in the
   orchestrating process, so neither the load generator nor the servers share their GIL.
   They do share the 2 CPUs: the bot's background Slack/Elastic traffic costs CPU that, in
@@ -1266,6 +1272,9 @@ METHOD = """## Method
 Needs the Elastic API specs beside the checkout (`../shared/elastic-cloud-api`, or
 `ELASTIC_ACCESS_SHARED=/path/to/shared`), like the tests. Run it on an otherwise idle
 machine: the *other CPU load* column shows when that was not the case.
+
+The misses found along the way, their profiles and the before/after of each fix are in
+[benchmark-history.md](benchmark-history.md) (this page is rewritten by every run).
 """
 
 
