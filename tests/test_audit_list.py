@@ -130,7 +130,21 @@ def test_export_uploads_a_csv_to_the_auditors_dm(make_bot, slack, elastic):
     assert {("1", "requested"), ("1", "approved"), ("1", "granted"), ("1", "expired")} <= kinds
     assert upload["channel_id"].startswith("D")
     assert bot.state(1) is State.EXPIRED
-    # Not for everyone.
-    assert "Only integration owners and auditors" in text_of(
-        bot.command(REQUESTER, "list export").json()
-    )
+    assert "all requests" in slack.messages_to(STRANGER)[-1]["text"]
+
+
+def test_anyone_can_export_what_they_may_list_and_nothing_more(make_bot, slack, elastic):
+    bot = make_bot(integration_owners=[OWNER], auditors=[STRANGER])
+    seed(bot, slack, elastic, count=2)  # #1, #2 by REQUESTER; #3 by OTHER
+    bot.runtime.service.decide(1, OWNER, approve=True)
+    bot.runtime.service.decide(3, OWNER, approve=True)
+    bot.command(REQUESTER, "list export")
+    upload = slack.wait_for(lambda: slack.uploaded_files())[0]
+    rows = list(csv.DictReader(io.StringIO(upload["content"].decode())))
+    assert {r["request_id"] for r in rows} == {"1", "2"}
+    assert {r["requester_id"] for r in rows} == {REQUESTER}
+    assert "your requests" in slack.messages_to(REQUESTER)[-1]["text"]
+    # Asking for everything is still refused, and nothing is uploaded.
+    said = text_of(bot.command(REQUESTER, "list all export").json())
+    assert "Only integration owners and auditors" in said
+    assert len(slack.uploaded_files()) == 1

@@ -42,19 +42,27 @@ def open_request_modal(client: WebClient, runtime, trigger_id: str, metadata: di
 
 
 def export_to_dm(client: WebClient, runtime, user_id: str, query) -> None:
-    """Upload the audit trail as CSV to the caller's DM (integration owners and auditors)."""
+    """Upload the audit trail as CSV to the caller's DM, scoped like their ``list``.
+
+    Integration owners and auditors get every event; anyone else the events of what they
+    may list: their own requests, and requests for resources they own."""
     from datetime import timedelta
 
-    from bot.access.errors import NotAllowed
+    from bot.access.listing import visible_scope
     from bot.audit import events_csv
 
-    if not runtime.service.viewer(user_id).sees_all:
-        raise NotAllowed("Only integration owners and auditors can export the audit trail.")
+    service = runtime.service
+    scope = visible_scope(query, service.viewer(user_id), service.owned_resource_keys(user_id))
     now = runtime.clock.now()
     since = query.since or now - timedelta(days=30)
-    content = events_csv(runtime.store.export_events(since, query.until))
+    content = events_csv(
+        runtime.store.export_events(
+            since, query.until, requester_id=scope.requester_id, resource_keys=scope.resource_keys
+        )
+    )
     opened = client.chat_postMessage(
-        channel=user_id, text=f"Audit trail since {since:%Y-%m-%d %H:%M} UTC (CSV attached)."
+        channel=user_id,
+        text=f"Audit trail of {scope.label} since {since:%Y-%m-%d %H:%M} UTC (CSV attached).",
     )
     client.files_upload_v2(
         channel=opened["channel"],
