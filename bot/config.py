@@ -140,6 +140,7 @@ class Settings(BaseSettings):
     pending_timeout: timedelta = timedelta(hours=24)
     reminder_after: timedelta = timedelta(hours=1)
     max_reminders: int = Field(default=3, ge=0, le=20)
+    escalate_after: timedelta | None = None
     notify_channel: str | None = None
     expiry_notice: timedelta = timedelta(minutes=10)
 
@@ -179,6 +180,13 @@ class Settings(BaseSettings):
     )
     @classmethod
     def _durations(cls, value: Any, info: Any) -> timedelta:
+        return _duration(value, info.field_name)
+
+    @field_validator("escalate_after", mode="before")
+    @classmethod
+    def _optional_duration(cls, value: Any, info: Any) -> timedelta | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
         return _duration(value, info.field_name)
 
     @field_validator("integration_owners", "auditors", mode="before")
@@ -286,6 +294,7 @@ class Settings(BaseSettings):
             pending_timeout=self.pending_timeout,
             reminder_after=self.reminder_after,
             max_reminders=self.max_reminders,
+            escalate_after=self.escalate_after,
             notify_channel=self.notify_channel,
             expiry_notice=self.expiry_notice,
             organization_id=self.elastic_cloud_organization_id or "",

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
-from bot.access.resources import Resource, ResourceKind, unit_for
 from bot.clock import FakeClock
 from bot.store import Database, Store
 from bot.store.migrations import migrations
@@ -20,21 +17,29 @@ def test_every_earlier_version_upgrades_in_place(tmp_path, stop_before):
     migrations.apply(db.utils, stop_before=stop_before)
     applied = [m.name for m in migrations.applied(db.utils)]
     assert stop_before not in applied
-    store = Store(db)
-    resource = Resource(ResourceKind.DEPLOYMENT, "d" * 32, "prod-search")
-    clock = FakeClock()
-    store.create_request(
-        requester_id="U1",
-        requester_email="a@example.com",
-        resource=resource,
-        role_id="deployment-viewer",
-        unit=unit_for(resource, "deployment-viewer", "1"),
-        duration=timedelta(hours=1),
-        justification="before the upgrade",
-        approvers=["U2"],
-        approvals_needed=1,
-        now=clock.now(),
-        elastic_user_id="9",
+    # A row as the oldest schema has it (written by hand: today's Store reads newer columns).
+    now = FakeClock().now().isoformat()
+    db.execute(
+        "INSERT INTO requests (requester_id, requester_email, resource_kind, resource_id, "
+        "resource_name, role_id, unit, duration_seconds, justification, state, approvers, "
+        "elastic_user_id, created_at, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            "U1",
+            "a@example.com",
+            "deployment",
+            "d" * 32,
+            "prod-search",
+            "deployment-viewer",
+            f"deployment|deployment-viewer|{'d' * 32}",
+            3600,
+            "before the upgrade",
+            "pending",
+            '["U2"]',
+            "9",
+            now,
+            now,
+        ),
     )
     db.close()
 

@@ -296,3 +296,53 @@ def test_resource_owner_without_integration_owners_is_refused(monkeypatch, tmp_p
     with pytest.raises(ConfigError) as exc:
         load_settings()
     assert any("integration_owners" in line for line in exc.value.lines)
+
+
+def test_a_request_nobody_decides_on_escalates_to_the_integration_owners_once(routed, slack):
+    bot = routed(escalate_after="2h")
+    request(bot, slack)  # routed to the resource owner, OWNER
+    slack.wait_for(lambda: cards(slack, OWNER))
+    # Before the deadline the integration owner can neither see nor decide it.
+    bot.advance(timedelta(hours=1))
+    assert cards(slack, STRANGER) == []
+    bot.click(STRANGER, "approve", "1")
+    said = slack.wait_for(lambda: slack.webhook_posts(f"click-{STRANGER}"))[-1]["text"]
+    assert "not an approver" in said
+    assert bot.state(1) is State.PENDING
+
+    bot.advance(timedelta(hours=1, minutes=1))
+    card = slack.wait_for(lambda: cards(slack, STRANGER))[0]
+    assert "#1" in text_of(card) and "Escalated" in text_of(card)
+    slack.wait_for(
+        lambda: any("escalated" in m["text"].lower() for m in slack.messages_to(REQUESTER))
+    )
+    assert [e["detail"] for e in bot.runtime.store.events(1) if e["kind"] == "escalated"] == [
+        {"to": [STRANGER]}
+    ]
+    bot.advance(timedelta(hours=1))  # once only (reminders aside)
+    assert len([c for c in cards(slack, STRANGER) if text_of(c).startswith("Access request")]) == 1
+    assert len([e for e in bot.runtime.store.events(1) if e["kind"] == "escalated"]) == 1
+    # Now the integration owner decides, and the resource owner still could have.
+    bot.click(STRANGER, "approve", "1", card)
+    slack.wait_for(lambda: bot.state(1) is State.ACTIVE)
+    assert bot.request(1).decided_by == STRANGER
+
+
+def test_no_escalation_unless_configured_or_already_with_the_integration_owners(
+    make_bot, routed, slack
+):
+    bot = routed()  # escalate_after not set
+    request(bot, slack)
+    slack.wait_for(lambda: cards(slack, OWNER))
+    bot.advance(timedelta(hours=5))
+    assert cards(slack, STRANGER) == []
+    assert bot.request(1).escalated_at is None
+
+
+def test_a_request_already_with_the_integration_owners_is_not_escalated(make_bot, slack):
+    bot = make_bot(integration_owners=[OWNER], escalate_after="1h")  # no resource owner tag
+    request(bot, slack)
+    slack.wait_for(lambda: cards(slack, OWNER))
+    bot.advance(timedelta(hours=2))
+    assert bot.request(1).escalated_at is None
+    assert not any("escalated" in m["text"].lower() for m in slack.messages_to(REQUESTER))

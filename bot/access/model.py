@@ -48,6 +48,8 @@ class AccessRequest:
     extensions: int = 0
     reminders_sent: int = 0
     next_reminder_at: datetime | None = None
+    #: When the request was also sent to the integration owners (``escalate_after``).
+    escalated_at: datetime | None = None
 
     @property
     def ref(self) -> str:

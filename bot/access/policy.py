@@ -38,6 +38,9 @@ class AccessPolicy:
     #: First reminder to approvers who have not acted; later ones back off (x2 each time).
     reminder_after: timedelta = timedelta(hours=1)
     max_reminders: int = 3
+    #: A request routed to resource owners that nobody decided on within this long also goes
+    #: to the integration owners (None: never).
+    escalate_after: timedelta | None = None
     #: Optional channel that gets one message per request, updated in place.
     notify_channel: str | None = None
     #: The requester is warned this long before a grant ends (with an Extend button).

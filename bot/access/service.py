@@ -109,7 +109,16 @@ class AccessService:
         )
 
     def approvers_for(self, request: AccessRequest, fresh: bool = False) -> list[str]:
-        return list(self.routing(request.resource, request.requester_id, fresh).approvers)
+        """Who may decide on ``request`` now: its routing, plus the integration owners once
+        the request was escalated to them."""
+        ids = list(self.routing(request.resource, request.requester_id, fresh).approvers)
+        if request.escalated_at is not None:
+            ids += [
+                i
+                for i in self.integration_owners(exclude=request.requester_id, fresh=fresh)
+                if i not in ids
+            ]
+        return ids
 
     def _report_unresolved(self, references: tuple[str, ...], context: str) -> None:
         """Tell the integration owners, once per reference, about an owner that names nobody."""
@@ -971,6 +980,7 @@ class AccessService:
         self._alert_overdue()
         self._time_out_pending()
         self._send_reminders()
+        self._escalate()
         self._notice_expiring()
         self.renotify(self.clock.now() - self.policy.renotify_after)
         return len(due)
@@ -1064,6 +1074,22 @@ class AccessService:
             waiting = [a for a in self.approvers_for(request) if a not in decided]
             if waiting:
                 self.notifier.remind(request, waiting)
+
+    def _escalate(self) -> None:
+        """Resource owners did not decide in time: ask the integration owners too, once."""
+        after = self.policy.escalate_after
+        if after is None:
+            return
+        now = self.clock.now()
+        for request in self.store.escalations_due(now - after):
+            owners = self.integration_owners(exclude=request.requester_id)
+            added = [o for o in owners if o not in request.approvers]
+            escalated = self.store.escalate(request.id, [*request.approvers, *added], added, now)
+            if escalated is None:
+                continue
+            log.info("request %s escalated to %s", escalated.ref, ", ".join(added) or "nobody new")
+            if added:
+                self.notifier.escalated(escalated, added)
 
     def renotify(self, older_than: datetime) -> int:
         """Tell people about states they never heard of (a crash between write and message)."""

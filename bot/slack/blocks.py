@@ -129,6 +129,13 @@ def approver_card(request: AccessRequest, approved_by: Sequence[str] = ()) -> tu
         blocks.append(
             context(f"Approvals: {len(approved_by)} of {request.approvals_needed} ({names})")
         )
+    if request.escalated_at is not None:
+        blocks.append(
+            context(
+                ":arrow_double_up: Escalated: the resource owners had not decided by "
+                f"{when(request.escalated_at)}."
+            )
+        )
     if request.state is State.PENDING:
         blocks.append(
             {

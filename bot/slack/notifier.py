@@ -178,6 +178,25 @@ class SlackNotifier:
     def approval_recorded(self, request: AccessRequest) -> None:
         self._refresh_cards(request)
 
+    def escalated(self, request: AccessRequest, added: list[str]) -> None:
+        """Cards for the integration owners the request now also goes to; the requester is told."""
+        text, body = self._card(request)
+        for approver in added:
+            posted = self._post(approver, text, body)
+            if posted:
+                self.store.save_message(MessageRef(request.id, APPROVER, approver, *posted))
+        self._post(
+            request.requester_id,
+            f"Request {request.ref} escalated",
+            [
+                blocks.section(
+                    f":arrow_double_up: Nobody decided on request {request.ref} yet, so I also "
+                    "asked " + ", ".join(f"<@{a}>" for a in added) + "."
+                )
+            ],
+        )
+        self._homes(added)
+
     def remind(self, request: AccessRequest, approvers: list[str]) -> None:
         text, body = blocks.reminder(request)
         for approver in approvers:

@@ -174,6 +174,12 @@ def m0002_audit_indexes(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0003_escalation")
+def m0003_escalation(db: sqlite_utils.Database) -> None:
+    # When a pending request was also sent to the integration owners (escalate_after).
+    db.execute("ALTER TABLE requests ADD COLUMN escalated_at TEXT")
+
+
 def apply(db: sqlite_utils.Database) -> list[str]:
     """Apply pending migrations; returns the names applied (for the start-up log)."""
     pending = [m.name for m in migrations.pending(db)]

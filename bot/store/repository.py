@@ -80,6 +80,7 @@ def _row_to_request(row: Any) -> AccessRequest:
         extensions=row["extensions"],
         reminders_sent=row["reminders_sent"],
         next_reminder_at=_dt(row["next_reminder_at"]),
+        escalated_at=_dt(row["escalated_at"]),
     )
 
 
@@ -558,6 +559,30 @@ class Store:
             self.event(request_id, now, "system", "reminded", {"count": sent + 1})
             return True
         return False
+
+    def escalations_due(self, cutoff: datetime, limit: int = 200) -> list[AccessRequest]:
+        """Pending requests routed to resource owners, filed before ``cutoff``, not escalated."""
+        rows = self.db.query(
+            "SELECT * FROM requests WHERE state = 'pending' AND escalated_at IS NULL "
+            "AND approver_source = 'resource_owner' AND created_at <= ? ORDER BY id LIMIT ?",
+            (to_iso(cutoff), limit),
+        )
+        return [_row_to_request(r) for r in rows]
+
+    def escalate(
+        self, request_id: int, approvers: Sequence[str], added: Sequence[str], now: datetime
+    ) -> AccessRequest | None:
+        """Record the escalation, once, with the approvers it added; None if it was not due."""
+        with self.db.write() as conn:
+            cur = conn.execute(
+                "UPDATE requests SET escalated_at = ?, approvers = ?, updated_at = ? "
+                "WHERE id = ? AND state = 'pending' AND escalated_at IS NULL",
+                (to_iso(now), json.dumps(list(approvers)), to_iso(now), request_id),
+            )
+            if cur.rowcount != 1:
+                return None
+            self._event(conn, request_id, now, "system", "escalated", {"to": list(added)})
+        return self.get(request_id)
 
     # -- owners that did not resolve (reported once) ---------------------------------------
     def first_report(self, reference: str, reason: str, now: datetime) -> bool:
