@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+
+from tests import payloads
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
@@ -355,61 +356,24 @@ def spawn_baseline(
 FORM = "application/x-www-form-urlencoded"
 
 
+def _trigger_id() -> str:
+    return f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}"
+
+
 def command_body(user: str, text: str, response_url: str) -> str:
-    return urlencode(
-        {
-            "token": "legacy-verification-token",
-            "team_id": "T0001",
-            "team_domain": "example",
-            "channel_id": "C0GENERAL",
-            "channel_name": "general",
-            "user_id": user,
-            "user_name": user.lower(),
-            "command": COMMAND,
-            "text": text,
-            "api_app_id": "A0APP",
-            "is_enterprise_install": "false",
-            "response_url": response_url,
-            "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
-        }
-    )
+    return payloads.command_body(user, text, response_url=response_url, trigger_id=_trigger_id())
 
 
 def click_body(user: str, action_id: str, value: str, response_url: str) -> str:
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
-        "api_app_id": "A0APP",
-        "token": "legacy-verification-token",
-        "team": {"id": "T0001", "domain": "example"},
-        "trigger_id": f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}",
-        "response_url": response_url,
-        "actions": [
-            {
-                "action_id": action_id,
-                "block_id": f"decide:{value}",
-                "type": "button",
-                "value": value,
-                "action_ts": f"{time.time():.6f}",
-            }
-        ],
-    }
-    return "payload=" + quote(json.dumps(payload))
+    return payloads.interaction_body(
+        payloads.block_actions(
+            user, action_id, value, response_url=response_url, trigger_id=_trigger_id()
+        )
+    )
 
 
 def options_body(user: str, action_id: str, value: str) -> str:
-    payload = {
-        "type": "block_suggestion",
-        "user": {"id": user, "team_id": "T0001"},
-        "team": {"id": "T0001"},
-        "api_app_id": "A0APP",
-        "token": "legacy-verification-token",
-        "action_id": action_id,
-        "block_id": action_id,
-        "value": value,
-        "view": {"id": "V0BENCH", "type": "modal", "callback_id": "request_access"},
-    }
-    return "payload=" + quote(json.dumps(payload))
+    return payloads.interaction_body(payloads.block_suggestion(user, action_id, value, "V0BENCH"))
 
 
 def sign(body: bytes, secret: str = SIGNING_SECRET) -> dict[str, str]:

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 import httpx
-from slack_sdk.signature import SignatureVerifier
 
 from bot import priority
 from bot.clock import FakeClock
@@ -20,6 +17,7 @@ from bot.elastic.client import RetryPolicy
 from bot.runtime import Runtime
 from bot.slack.app import web_client
 from bot.web.server import serve_in_thread
+from tests import payloads
 
 SIGNING_SECRET = "test-signing-secret-8f2d1c"
 BOT_TOKEN = "xoxb-test-token"
@@ -33,9 +31,7 @@ STRANGER = "U0STRANGE"
 
 
 def sign(body: str, secret: str = SIGNING_SECRET, timestamp: int | None = None) -> dict[str, str]:
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
-    return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": signature}
+    return payloads.sign(body, secret, timestamp)
 
 
 def fast_retry() -> RetryPolicy:
@@ -60,22 +56,13 @@ class Bot:
         return self.http.post(f"{self.url}/slack/events", content=body.encode(), headers=hdrs)
 
     def command(self, user: str, text: str, **extra: str) -> httpx.Response:
-        form = {
-            "token": "legacy-verification-token",
-            "team_id": "T0001",
-            "team_domain": "example",
-            "channel_id": "C0GENERAL",
-            "channel_name": "general",
-            "user_id": user,
-            "user_name": user.lower(),
-            "command": "/elastic-access",
-            "text": text,
-            "api_app_id": "A0APP",
-            "is_enterprise_install": "false",
-            "response_url": self.slack.webhook_url(f"cmd-{user}"),
-            "trigger_id": self.slack.new_trigger_id(),
-        } | extra
-        return self.post(urlencode(form), "application/x-www-form-urlencoded")
+        form = payloads.command_form(
+            user,
+            text,
+            response_url=self.slack.webhook_url(f"cmd-{user}"),
+            trigger_id=self.slack.new_trigger_id(),
+        )
+        return self.post(urlencode(form | extra), "application/x-www-form-urlencoded")
 
     def say(self, user: str, text: str) -> str:
         """Run a command and return what only the caller saw: the ack, or the next reply."""
@@ -93,44 +80,21 @@ class Bot:
         return posts[0]["text"]
 
     def interact(self, payload: dict[str, Any]) -> httpx.Response:
-        body = "payload=" + quote(json.dumps(payload))
-        return self.post(body, "application/x-www-form-urlencoded")
+        return self.post(payloads.interaction_body(payload), "application/x-www-form-urlencoded")
 
     def click(
         self, user: str, action_id: str, value: str, message: dict[str, Any] | None = None
     ) -> httpx.Response:
-        payload: dict[str, Any] = {
-            "type": "block_actions",
-            "user": {"id": user, "username": user.lower(), "team_id": "T0001"},
-            "api_app_id": "A0APP",
-            "token": "legacy-verification-token",
-            "team": {"id": "T0001", "domain": "example"},
-            "trigger_id": self.slack.new_trigger_id(),
-            "response_url": self.slack.webhook_url(f"click-{user}"),
-            "actions": [
-                {
-                    "action_id": action_id,
-                    "block_id": f"decide:{value}",
-                    "type": "button",
-                    "value": value,
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
-        }
-        if message is not None:
-            payload["container"] = {
-                "type": "message",
-                "message_ts": message["ts"],
-                "channel_id": message["channel"],
-                "is_ephemeral": False,
-            }
-            payload["channel"] = {"id": message["channel"], "name": "directmessage"}
-            payload["message"] = {
-                "ts": message["ts"],
-                "text": message.get("text", ""),
-                "blocks": message.get("blocks", []),
-            }
-        return self.interact(payload)
+        return self.interact(
+            payloads.block_actions(
+                user,
+                action_id,
+                value,
+                response_url=self.slack.webhook_url(f"click-{user}"),
+                trigger_id=self.slack.new_trigger_id(),
+                message=message,
+            )
+        )
 
     def submit_view(
         self, user: str, view: dict[str, Any], values: dict[str, Any]
@@ -149,18 +113,7 @@ class Bot:
         return self.interact(payload)
 
     def options(self, user: str, action_id: str, value: str) -> httpx.Response:
-        payload = {
-            "type": "block_suggestion",
-            "user": {"id": user, "team_id": "T0001"},
-            "team": {"id": "T0001"},
-            "api_app_id": "A0APP",
-            "token": "legacy-verification-token",
-            "action_id": action_id,
-            "block_id": action_id,
-            "value": value,
-            "view": {"id": "V0TEST", "type": "modal", "callback_id": "request_access"},
-        }
-        return self.interact(payload)
+        return self.interact(payloads.block_suggestion(user, action_id, value, "V0TEST"))
 
     # -- time and waiting ------------------------------------------------------------------
     def advance(self, delta: timedelta) -> None:
