@@ -49,6 +49,10 @@ def test_every_call_the_client_makes_conforms_to_the_spec(client, elastic):
     client.delete_invitation(token)
     assert client.deployment_state("d" * 32) == "visible"
     assert client.deployment_state("f" * 32) == "missing"
+    leaver = elastic.add_member("leaver@example.com")
+    assert client.remove_member(leaver) is True
+    assert client.find_member("leaver@example.com") is None
+    assert client.remove_member(leaver) is False  # already gone: not an error
     assert elastic.spec_violations() == []
     for call in elastic.calls:
         assert call["headers"]["authorization"] == f"ApiKey {API_KEY}"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
+
 from bot.access.states import State
 from tests.fakes.slack_api import text_of
-from tests.harness import OWNER, REQUESTER
+from tests.harness import API_KEY, ORG_ID, OWNER, REQUESTER
 
 PROD = "d" * 32
 STAGING = "e" * 32
@@ -119,7 +121,7 @@ def test_non_member_is_invited_and_the_pending_invitation_is_withdrawn(bot, slac
     assert any("withdrawn" in t for t in dms(slack, "U0NEWBIE1"))
 
 
-def test_accepted_invitation_loses_the_role_at_expiry(bot, slack, elastic):
+def test_accepted_invitation_loses_the_role_and_the_membership_at_expiry(bot, slack, elastic):
     slack.add_user("U0NEWBIE1", email="newbie@example.com", name="newbie")
     rid = ask(bot, "prod-search deployment-viewer 1h onboarding", who="U0NEWBIE1")
     approve(bot, rid)
@@ -127,8 +129,13 @@ def test_accepted_invitation_loses_the_role_at_expiry(bot, slack, elastic):
     assert VIEWER_ON_PROD in elastic.holdings(user_id)
     bot.advance(timedelta(hours=1, seconds=1))
     assert bot.state(rid) is State.EXPIRED
-    assert VIEWER_ON_PROD not in elastic.holdings(user_id)
+    # The bot's invitation made them a member; with the grant over, they are not one any more.
+    assert elastic.user_id_for("newbie@example.com") is None
+    assert elastic.calls_to("DELETE", f"/members/{user_id}")
+    kinds = [e["kind"] for e in bot.runtime.store.events(rid)]
+    assert "elastic_remove" in kinds and "elastic_member_removed" in kinds
     assert any("has been removed" in t for t in dms(slack, "U0NEWBIE1"))
+    assert elastic.spec_violations() == []
 
 
 def test_deleted_deployment_does_not_block_revocation(bot, slack, elastic):
@@ -221,3 +228,23 @@ def test_proxy_html_errors_are_reported_readably(bot, slack, elastic):
     approve(bot, rid)
     assert bot.state(rid) is State.FAILED
     assert "400 Bad Gateway Thing" in bot.request(rid).last_error
+
+
+def test_an_invited_member_who_was_given_other_access_stays_a_member(bot, slack, elastic):
+    slack.add_user("U0NEWBIE1", email="newbie@example.com", name="newbie")
+    rid = ask(bot, "prod-search deployment-viewer 1h onboarding", who="U0NEWBIE1")
+    approve(bot, rid)
+    user_id = elastic.accept_invitation(elastic.invitations()[0]["token"])
+    # An admin gives the new member standing access of their own, through the API.
+    given = httpx.post(
+        f"{elastic.url}/api/v1/users/{user_id}/role_assignments",
+        json={"organization": [{"role_id": "billing-admin", "organization_id": ORG_ID}]},
+        headers={"Authorization": f"ApiKey {API_KEY}"},
+    )
+    assert given.status_code == 200, given.text
+    bot.advance(timedelta(hours=1, seconds=1))
+    assert bot.state(rid) is State.EXPIRED
+    assert VIEWER_ON_PROD not in elastic.holdings(user_id)
+    assert elastic.user_id_for("newbie@example.com") == user_id
+    assert ("organization", "billing-admin", ORG_ID) in elastic.holdings(user_id)
+    assert not elastic.calls_to("DELETE", "/members/")

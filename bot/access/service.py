@@ -836,6 +836,21 @@ class AccessService:
         )
         return self.elastic.member(user_id) or member
 
+    def _remove_invited_membership(self, request: AccessRequest, user_id: str, now) -> None:
+        """The bot's invitation made this person a member: take the membership back too,
+        unless they hold any role now (someone gave them standing access since, or another
+        grant still needs one). Decided on a read that starts now: removing a membership
+        removes everything in it."""
+        if self.store.units_needed_by_others(user_id, request.id):
+            return
+        member = self.elastic.member(user_id)
+        if member is None or member.units:
+            return
+        if self.elastic.remove_member(user_id):
+            self.store.event(
+                request.id, now, SYSTEM, "elastic_member_removed", {"user_id": user_id}
+            )
+
     def _settle_invitation(
         self, request: AccessRequest, now: datetime
     ) -> tuple[str | None, str | None]:
@@ -929,6 +944,8 @@ class AccessService:
                     )
                 # Released whether present or not: what is gone no longer needs removing.
                 self.store.disown_units(user_id, candidates)
+                if request.invitation_token and member is not None:
+                    self._remove_invited_membership(request, user_id, now)
         except UpstreamError as exc:
             self._retry_later(request, exc, now)
             return

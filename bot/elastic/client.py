@@ -275,6 +275,18 @@ class ElasticClient:
             self._last_write = self._last_write_to[user_id] = time.monotonic()
         self._call(method, f"/api/v1/users/{user_id}/role_assignments", json=body)
 
+    def remove_member(self, user_id: str) -> bool:
+        """Remove ``user_id`` from the organization; False if they were not a member."""
+        with self._members_cond:
+            self._last_write = self._last_write_to[user_id] = time.monotonic()
+        try:
+            self._call("DELETE", f"/api/v1/organizations/{self.organization_id}/members/{user_id}")
+        except ElasticError as exc:
+            if exc.status == 404 and exc.code == "organization.membership_not_found":
+                return False
+            raise
+        return True
+
     # -- invitations (requesters who are not members yet) -----------------------------------
     def invite(self, email: str, units: Iterable[Unit], expires_in: str) -> str:
         """Invite ``email`` with the role assignment; returns the invitation token."""
