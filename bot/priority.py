@@ -98,10 +98,11 @@ def _step_done() -> None:
 def pause(*_: object) -> None:
     """Let in-flight acks finish first, if this thread is background work.
 
-    While acks are in flight, background work goes one step (from one outbound call to the
-    next) at a time: after waiting :data:`MAX_PAUSE`, a thread takes the turn, if nobody
-    holds it, and gives it back at its next call. With no request in flight every thread
-    runs freely, which is what a grant waiting on Elastic Cloud's latency needs.
+    While requests are in flight (or less than :data:`QUIET` after the last), background
+    work goes one step (from one outbound call to the next) at a time: after waiting
+    :data:`MAX_PAUSE`, a thread takes the turn, if nobody holds it, and gives it back at its
+    next call. Otherwise every thread runs freely, which is what a grant waiting on Elastic
+    Cloud's latency needs.
 
     Accepts and ignores arguments so it can serve directly as an httpx request hook."""
     global _turn
@@ -111,13 +112,17 @@ def pause(*_: object) -> None:
     me = threading.get_ident()
     deadline = time.monotonic() + MAX_PAUSE
     with _cond:
-        while _in_flight or (quiet := _last_end + QUIET - time.monotonic()) > 0:
-            left = deadline - time.monotonic()
+        while True:
+            now = time.monotonic()
+            quiet_left = _last_end + QUIET - now
+            if not _in_flight and quiet_left <= 0:
+                return
+            left = deadline - now
             if left <= 0 and _turn is None:
                 _turn = me
                 return
             wait = left if left > 0 else MAX_PAUSE
-            _cond.wait(wait if _in_flight else min(wait, quiet))
+            _cond.wait(wait if _in_flight else min(wait, quiet_left))
 
 
 def in_flight() -> int:
