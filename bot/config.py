@@ -80,6 +80,7 @@ class PolicyRuleConfig(BaseModel):
     require_justification: bool = True
     justification_pattern: str = ""
     extend_without_approval: bool = False
+    break_glass: bool = False
 
     @field_validator("max_duration", mode="before")
     @classmethod
@@ -283,6 +284,7 @@ class Settings(BaseSettings):
                     require_justification=r.require_justification,
                     justification_pattern=r.justification_pattern,
                     extend_without_approval=r.extend_without_approval,
+                    break_glass=r.break_glass,
                     name=r.name,
                 )
                 for r in self.policy

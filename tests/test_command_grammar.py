@@ -160,3 +160,16 @@ def test_unknown_verb_points_to_help(text):
     assert text.split()[0].lower() in message
     assert "/elastic-access help" in message
     assert err.value.field is None
+
+
+def test_break_glass_is_a_request_taken_at_once():
+    parsed = parse_command("break-glass prod-search deployment-admin 30m INC-42 outage")
+    assert parsed == FileRequest(
+        "prod-search", "deployment-admin", timedelta(minutes=30), "INC-42 outage", True
+    )
+    assert parse_command("BreakGlass prod-search deployment-admin 30m why").break_glass
+    assert parse_command("request prod-search deployment-admin 30m why").break_glass is False
+    with pytest.raises(InvalidRequest, match="justification is required"):
+        parse_command("break-glass prod-search deployment-admin 30m")
+    with pytest.raises(InvalidRequest, match="break-glass <resource>"):
+        parse_command("break-glass prod-search")

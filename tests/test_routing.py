@@ -346,3 +346,51 @@ def test_a_request_already_with_the_integration_owners_is_not_escalated(make_bot
     bot.advance(timedelta(hours=2))
     assert bot.request(1).escalated_at is None
     assert not any("escalated" in m["text"].lower() for m in slack.messages_to(REQUESTER))
+
+
+def test_break_glass_grants_at_once_where_a_rule_allows_it_and_alerts_the_owners(
+    make_bot, slack, elastic
+):
+    bot = make_bot(
+        integration_owners=[OWNER2],
+        resource_owner=EMAIL_OWNER,
+        policy=[{"roles": ["deployment-admin"], "break_glass": True, "max_duration": "1h"}],
+    )
+    assert (
+        bot.command(
+            REQUESTER, "break-glass prod-search deployment-admin 1h prod is down"
+        ).status_code
+        == 200
+    )
+    said = reply(slack, REQUESTER)
+    assert "Break-glass #1" in said and "integration owners have been told" in said
+    assert bot.state(1) is State.ACTIVE
+    assert ("deployment", "deployment-admin", DEPLOYMENT) in elastic.holdings("1000000001")
+    request = bot.request(1)
+    assert request.decided_by == "break-glass"
+    [event] = [e for e in bot.runtime.store.events(1) if e["kind"] == "break_glass"]
+    assert event["actor"] == REQUESTER and event["detail"]["reason"] == "prod is down"
+    # The integration owner is alerted; the resource owner sees the request, without buttons.
+    alert = slack.wait_for(
+        lambda: [m for m in slack.messages_to(OWNER2) if "Break-glass" in text_of(m)]
+    )[0]
+    assert "prod is down" in text_of(alert) and "revoke 1" in text_of(alert)
+    owner_card = slack.wait_for(lambda: slack.messages_to(OWNER))[0]
+    assert "approve" not in buttons(owner_card)
+    # The integration owner ends it early.
+    bot.command(OWNER2, "revoke 1")
+    slack.wait_for(lambda: bot.state(1) is State.REVOKED)
+    assert ("deployment", "deployment-admin", DEPLOYMENT) not in elastic.holdings("1000000001")
+
+
+def test_break_glass_is_refused_where_no_rule_allows_it(make_bot, slack, elastic):
+    bot = make_bot(
+        integration_owners=[OWNER2],
+        policy=[{"roles": ["deployment-admin"], "break_glass": True}, {"roles": ["*"]}],
+    )
+    bot.command(REQUESTER, "break-glass prod-search deployment-viewer 1h just curious")
+    said = reply(slack, REQUESTER)
+    assert "Break-glass is not allowed" in said
+    assert bot.request(1) is None
+    assert elastic.calls_to("POST", "/role_assignments") == []
+    assert "Usage" in text_of(bot.command(REQUESTER, "break-glass").json())

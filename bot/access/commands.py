@@ -13,6 +13,7 @@ from bot.access.listing import LIST_USAGE
 
 USAGE = {
     "request": "/elastic-access request <resource> <role> <duration> <justification…>",
+    "break-glass": "/elastic-access break-glass <resource> <role> <duration> <reason…>",
     "list": LIST_USAGE,
     "revoke": "/elastic-access revoke <id>",
     "extend": "/elastic-access extend <id> <duration> <reason…>",
@@ -31,6 +32,8 @@ class FileRequest:
     role: str
     duration: timedelta
     justification: str
+    #: Take the access now, without approval, where a rule allows it (announced and audited).
+    break_glass: bool = False
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,10 @@ def parse_command(text: str) -> Command:
         return Help()
     if verb == "request":
         return OpenModal() if not rest else _parse_request(rest)
+    if verb in ("break-glass", "breakglass"):
+        if not rest:
+            raise InvalidRequest(f"Usage: `{USAGE['break-glass']}`")
+        return _parse_request(rest, break_glass=True)
     if verb == "list":
         return ListRequests(tuple(rest.split()) if rest else ())
     if verb == "revoke":
@@ -97,13 +104,14 @@ def parse_command(text: str) -> Command:
     raise InvalidRequest(f"Unknown subcommand '{verb}'. Try `/elastic-access help`.")
 
 
-def _parse_request(rest: str) -> FileRequest:
+def _parse_request(rest: str, break_glass: bool = False) -> FileRequest:
     try:
         words = shlex.split(rest)
     except ValueError:
         words = rest.split()
+    usage = USAGE["break-glass" if break_glass else "request"]
     if len(words) < 3:
-        raise InvalidRequest(f"Missing arguments. Usage: `{USAGE['request']}`")
+        raise InvalidRequest(f"Missing arguments. Usage: `{usage}`")
     resource, role, duration_text, *reason = words
     try:
         duration = parse_duration(duration_text)
@@ -115,4 +123,4 @@ def _parse_request(rest: str) -> FileRequest:
             "A justification is required: say why you need this access, after the duration.",
             field="justification",
         )
-    return FileRequest(resource, role.lower(), duration, justification)
+    return FileRequest(resource, role.lower(), duration, justification, break_glass)

@@ -26,6 +26,9 @@ class Rule:
     justification_pattern: str = ""
     #: Extensions of a running grant apply at once (still audited) instead of going to approval.
     extend_without_approval: bool = False
+    #: The requester may take this access at once with ``break-glass`` and a reason; the
+    #: integration owners are alerted and anyone who could approve it can revoke it.
+    break_glass: bool = False
     name: str = ""
 
     def matches(self, resource: Resource, role_id: str) -> bool:

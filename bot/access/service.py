@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 SYSTEM = "system"
 #: Who approves when a policy rule says auto_approve.
 AUTO = "policy"
+#: Who approves a break-glass request: nobody; the requester took it, on the record.
+BREAK_GLASS = "break-glass"
 #: How old (seconds) a read of the members may be when deciding what to add or remove;
 #: every change is then confirmed by a read that starts after it.
 PLANNING_READ_AGE = 2.0
@@ -217,11 +219,19 @@ class AccessService:
         role: str,
         duration: timedelta,
         justification: str,
+        break_glass: bool = False,
     ) -> AccessRequest:
-        """File a new request and send it to its approvers."""
+        """File a new request and send it to its approvers (or, break-glass, grant it now)."""
         now = self.clock.now()
         self.catalogue.find_fresh(resource_text)  # a resource created a moment ago
         resource, rule = self.validate(resource_text, role, duration, justification)
+        if break_glass and not rule.break_glass:
+            raise NotAllowed(
+                f"Break-glass is not allowed for `{role}` on {resource.label}. Ask for it with "
+                "`/elastic-access request` instead."
+            )
+        if break_glass and not justification.strip():
+            raise InvalidRequest("Break-glass needs a reason.", field="justification")
         justification = justification.strip()
         person = self.directory.person(requester_id)
         if person is None or not person.email:
@@ -241,7 +251,7 @@ class AccessService:
         if routing.unresolved:
             self._report_unresolved(routing.unresolved, resource.label)
         approvers = list(routing.approvers)
-        if not approvers and not rule.auto_approve:
+        if not approvers and not rule.auto_approve and not break_glass:
             self.notifier.notify_owners(
                 self.integration_owners(),
                 f"<@{requester_id}> asked for `{role}` on {resource.label}, but nobody other than "
@@ -272,6 +282,8 @@ class AccessService:
             "request %s filed by %s for %s on %s", request.ref, requester_id, role, resource.key
         )
         crash_point("after_request_stored")
+        if break_glass:
+            return self._break_glass(request, rule)
         if rule.auto_approve:
             return self._auto_approve(request, rule)
         self._tell(request)
@@ -293,6 +305,42 @@ class AccessService:
         if moved is None:
             return self.get(request.id)
         self.notifier.request_filed(moved)  # approvers see an FYI card, without buttons
+        self._tell(moved)
+        self.grant(moved.id)
+        return self.get(moved.id)
+
+    def _break_glass(self, request: AccessRequest, rule: Rule) -> AccessRequest:
+        """The requester takes the access now: approved by nobody, announced to everyone who
+        could have approved it and to the integration owners, who can revoke it."""
+        now = self.clock.now()
+        moved = self.store.transition(
+            request.id,
+            [State.PENDING],
+            State.APPROVED,
+            now=now,
+            actor=request.requester_id,
+            event="break_glass",
+            detail={"rule": rule.describe(), "reason": request.justification},
+            decided_by=BREAK_GLASS,
+            decided_at=now,
+        )
+        if moved is None:
+            return self.get(request.id)
+        log.warning(
+            "request %s: break-glass by %s for %s on %s",
+            moved.ref,
+            moved.requester_id,
+            moved.role_id,
+            moved.resource.key,
+        )
+        self.notifier.request_filed(moved)  # approvers see an FYI card, without buttons
+        self.notifier.notify_owners(
+            self.integration_owners(exclude=moved.requester_id),
+            f":rotating_light: *Break-glass*: <@{moved.requester_id}> took `{moved.role_id}` on "
+            f"{moved.resource.label} for {format_duration(moved.duration)} without approval "
+            f"(request {moved.ref}). Reason: {moved.justification}. End it early with "
+            f"`/elastic-access revoke {moved.id}`.",
+        )
         self._tell(moved)
         self.grant(moved.id)
         return self.get(moved.id)

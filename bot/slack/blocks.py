@@ -42,6 +42,8 @@ def who(user_id: str | None) -> str:
         return "the bot"
     if user_id == "policy":
         return "policy (auto-approved)"
+    if user_id == "break-glass":
+        return "break-glass (no approval)"
     return f"<@{user_id}>"
 
 
@@ -660,6 +662,7 @@ HELP = """*/elastic-access* — just-in-time access to Elastic Cloud
     _resource_: a deployment name or ID, or `organization`
     _role_: `deployment-viewer`, `deployment-editor`, `deployment-admin` (deployments); `billing-admin`, `organization-admin` (organization)
     _duration_: `30m`, `2h`, `1d`, `1h30m` (at most {max})
+• `/elastic-access break-glass <resource> <role> <duration> <reason…>` — take access now, where policy allows it; the integration owners are alerted
 • `/elastic-access list [active|pending|mine|all]` — requests you may see, newest first
 • `/elastic-access revoke <id>` — end an active grant now (requester, approver or integration owner)
 • `/elastic-access extend <id> <duration> <reason…>` — ask for more time on your active grant

@@ -138,15 +138,31 @@ def register(app: App, runtime) -> None:
             try:
                 if isinstance(parsed, FileRequest):
                     request = runtime.service.file_request(
-                        user_id, parsed.resource, parsed.role, parsed.duration, parsed.justification
+                        user_id,
+                        parsed.resource,
+                        parsed.role,
+                        parsed.duration,
+                        parsed.justification,
+                        break_glass=parsed.break_glass,
                     )
-                    respond(
-                        response_type="ephemeral",
-                        text=(
-                            f"Request {request.ref} filed: `{request.role_id}` on {request.resource.label}. "
-                            f"I'll DM you when it is decided."
-                        ),
-                    )
+                    if parsed.break_glass:
+                        granted = request.expires_at is not None and request.state.value == "active"
+                        text = (
+                            f":rotating_light: Break-glass {request.ref}: `{request.role_id}` on "
+                            f"{request.resource.label} "
+                            + (
+                                f"is yours until {blocks.when(request.expires_at)}."
+                                if granted
+                                else "is being granted; I'll DM you."
+                            )
+                            + " The integration owners have been told."
+                        )
+                    else:
+                        text = (
+                            f"Request {request.ref} filed: `{request.role_id}` on "
+                            f"{request.resource.label}. I'll DM you when it is decided."
+                        )
+                    respond(response_type="ephemeral", text=text)
                 elif isinstance(parsed, Extend):
                     request = runtime.service.request_extension(
                         parsed.request_id, user_id, parsed.duration, parsed.reason
