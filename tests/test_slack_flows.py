@@ -333,3 +333,61 @@ def test_repeated_slash_command_is_not_filed_twice(bot, slack):
     time.sleep(0.3)
     assert bot.runtime.store.list_requests()[1] == 1
     slack.wait_for(lambda: "a moment ago" in json.dumps(slack.webhook_posts(f"cmd-{REQUESTER}")))
+
+
+def _form_values(role: str, why: str, break_glass: bool) -> dict:
+    values = {
+        "resource": {
+            "type": "external_select",
+            "selected_option": {
+                "value": f"deployment:{DEPLOYMENT}",
+                "text": {"type": "plain_text", "text": "Deployment prod-search"},
+            },
+        },
+        "role": {
+            "type": "static_select",
+            "selected_option": {"value": role, "text": {"type": "plain_text", "text": role}},
+        },
+        "duration": {
+            "type": "static_select",
+            "selected_option": {"value": "1h", "text": {"type": "plain_text", "text": "1h"}},
+        },
+        "justification": {"type": "plain_text_input", "value": why},
+    }
+    if break_glass:
+        values["break_glass"] = {
+            "type": "checkboxes",
+            "selected_options": [{"value": "yes", "text": {"type": "plain_text", "text": "x"}}],
+        }
+    return values
+
+
+def test_the_form_offers_break_glass_only_where_policy_allows_it(make_bot, slack, elastic):
+    plain = make_bot()
+    plain.command(REQUESTER, "")
+    opened = slack.wait_for(lambda: slack.calls_to("views.open"))[0]["args"]["view"]
+    assert "break_glass" not in [b.get("block_id") for b in opened["blocks"]]
+
+
+def test_break_glass_from_the_form(make_bot, slack, elastic):
+    bot = make_bot(
+        integration_owners=[OWNER2],
+        policy=[{"roles": ["deployment-admin"], "break_glass": True}, {"roles": ["*"]}],
+    )
+    bot.command(REQUESTER, "")
+    opened = slack.wait_for(lambda: slack.calls_to("views.open"))[-1]["args"]["view"]
+    assert "break_glass" in [b.get("block_id") for b in opened["blocks"]]
+    # Ticked for a role the policy does not allow it for: an inline error, nothing filed.
+    refused = bot.submit_view(
+        REQUESTER, opened, _form_values("deployment-viewer", "curious", break_glass=True)
+    ).json()
+    assert refused["response_action"] == "errors" and "break_glass" in refused["errors"]
+    assert bot.request(1) is None
+    # Allowed: granted at once, and the integration owner is alerted.
+    response = bot.submit_view(
+        REQUESTER, opened, _form_values("deployment-admin", "INC-5 outage", break_glass=True)
+    )
+    assert response.status_code == 200
+    slack.wait_for(lambda: bot.state(1) is State.ACTIVE)
+    assert bot.request(1).decided_by == "break-glass"
+    slack.wait_for(lambda: any("Break-glass" in text_of(m) for m in slack.messages_to(OWNER2)))

@@ -98,6 +98,11 @@ def validate_pattern(pattern: str) -> str | None:
 class Rules:
     rules: tuple[Rule, ...] = field(default_factory=tuple)
 
+    @property
+    def any_break_glass(self) -> bool:
+        """Whether any rule lets a requester take access at once (the form shows the option)."""
+        return any(r.break_glass for r in self.rules)
+
     def decide(self, resource: Resource, role_id: str) -> Rule | None:
         if not self.rules:
             return DEFAULT_RULE

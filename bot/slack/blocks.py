@@ -487,7 +487,10 @@ def request_modal(
     default_duration: timedelta,
     resource: Resource | None = None,
     metadata: dict[str, Any] | None = None,
+    break_glass: bool = False,
 ) -> dict[str, Any]:
+    """The request form; ``break_glass`` adds the option to take the access at once (only
+    where a policy rule allows it, which the submit checks)."""
     options, initial = duration_options(max_duration, default_duration)
     blocks: Blocks = [
         section(
@@ -548,6 +551,29 @@ def request_modal(
             },
         },
     ]
+    if break_glass:
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": "break_glass",
+                "optional": True,
+                "label": _plain("Emergency"),
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": "break_glass",
+                    "options": [
+                        {
+                            "text": _plain("Break-glass: take it now, without approval"),
+                            "description": _plain(
+                                "Only where policy allows it. The integration owners are "
+                                "alerted and can revoke it."
+                            ),
+                            "value": "yes",
+                        }
+                    ],
+                },
+            }
+        )
     return {
         "type": "modal",
         "callback_id": "request_access",

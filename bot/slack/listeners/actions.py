@@ -184,6 +184,7 @@ def register(app: App, runtime) -> None:
                     default_duration=policy.default_duration,
                     resource=resource,
                     metadata=metadata,
+                    break_glass=policy.rules.any_break_glass,
                 ),
             )
         except SlackApiError as exc:  # hash_conflict: the user is typing; the submit re-checks

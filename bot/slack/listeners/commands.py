@@ -37,6 +37,7 @@ def open_request_modal(client: WebClient, runtime, trigger_id: str, metadata: di
             max_duration=policy.max_duration,
             default_duration=policy.default_duration,
             metadata=metadata,
+            break_glass=policy.rules.any_break_glass,
         ),
     )
 

@@ -16,6 +16,11 @@ from bot.access.errors import AccessError, InvalidRequest
 log = logging.getLogger(__name__)
 
 
+def _checked(state: dict, block: str) -> bool:
+    element = (state.get(block) or {}).get(block) or {}
+    return bool(element.get("selected_options"))
+
+
 def _value(state: dict, block: str) -> str:
     element = (state.get(block) or {}).get(block) or {}
     if element.get("selected_option"):
@@ -32,6 +37,7 @@ def register(app: App, runtime) -> None:
         state = view.get("state", {}).get("values", {})
         resource, role = _value(state, "resource"), _value(state, "role")
         justification = _value(state, "justification").strip()
+        break_glass = _checked(state, "break_glass")
         errors: dict[str, str] = {}
         try:
             duration = parse_duration(_value(state, "duration"))
@@ -46,7 +52,9 @@ def register(app: App, runtime) -> None:
             errors["justification"] = "Say why you need this access."
         if not errors and duration is not None:
             try:
-                runtime.service.validate(resource, role, duration, justification)
+                _, rule = runtime.service.validate(resource, role, duration, justification)
+                if break_glass and not rule.break_glass:
+                    errors["break_glass"] = "Policy does not allow break-glass for this role here."
             except InvalidRequest as exc:
                 errors[exc.field or "resource"] = str(exc)[:150]
         if errors:
@@ -56,7 +64,9 @@ def register(app: App, runtime) -> None:
 
         def work() -> None:
             try:
-                runtime.service.file_request(user_id, resource, role, duration, justification)
+                runtime.service.file_request(
+                    user_id, resource, role, duration, justification, break_glass=break_glass
+                )
             except AccessError as exc:
                 _dm(client, user_id, f":warning: Your access request was not filed: {exc}")
             except Exception:
