@@ -239,6 +239,11 @@ class Settings(BaseSettings):
     def _cross_checks(self) -> Settings:
         if self.default_duration > self.max_duration:
             raise ValueError("default_duration is longer than max_duration")
+        if self.escalate_after is not None and self.escalate_after >= self.pending_timeout:
+            raise ValueError(
+                "escalate_after is not shorter than pending_timeout, so requests would time out "
+                "before they escalate"
+            )
         if self.resource_owner is not None and not self.integration_owners:
             raise ValueError(
                 "resource_owner is set, so integration_owners must be set too (the fallback approvers)"

@@ -234,6 +234,8 @@ def test_each_missing_required_setting_is_one_line(valid_env, monkeypatch, varia
         ({"SLACK_API_URL": "slack.com/api"}, "SLACK_API_URL", "http"),
         ({"ELASTIC_CLOUD_API_URL": "ftp://x"}, "ELASTIC_CLOUD_API_URL", "http"),
         ({"DEFAULT_DURATION": "13h"}, "configuration", "default_duration is longer"),
+        ({"ESCALATE_AFTER": "soon"}, "escalate_after", "30m"),
+        ({"ESCALATE_AFTER": "24h"}, "configuration", "time out before they escalate"),
     ],
 )
 def test_bad_environment_value_is_one_line_naming_it(valid_env, env, variables, name, fragment):
