@@ -96,36 +96,31 @@ def test_retry_after_is_honoured(client, elastic, monkeypatch):
     assert waits == [0.03, 0.03]
 
 
-def test_non_json_success_is_an_error_not_a_crash(elastic):
-    def handler(request):
-        return httpx.Response(200, text="<html>proxy login</html>")
-
-    c = ElasticClient(
+def _answering(handler) -> ElasticClient:
+    """A client whose every request gets ``handler``'s answer, tried once."""
+    return ElasticClient(
         "http://x",
         API_KEY,
         ORG_ID,
         transport=httpx.MockTransport(handler),
         retry=RetryPolicy(attempts=1),
     )
+
+
+def test_non_json_success_is_an_error_not_a_crash(elastic):
+    def handler(request):
+        return httpx.Response(200, text="<html>proxy login</html>")
+
+    c = _answering(handler)
     with pytest.raises(ElasticError, match="not JSON"):
         c.members()
-
-
-def _members_body(members):
-    return {"members": members}
 
 
 def test_a_member_list_of_the_wrong_shape_is_reported_as_such(elastic):
     def handler(request):
         return httpx.Response(200, json={"members": "nobody"})
 
-    c = ElasticClient(
-        "http://x",
-        API_KEY,
-        ORG_ID,
-        transport=httpx.MockTransport(handler),
-        retry=RetryPolicy(attempts=1),
-    )
+    c = _answering(handler)
     with pytest.raises(ElasticError, match=r"cannot read \(members: "):
         c.members()
 
@@ -157,15 +152,9 @@ def test_one_unreadable_member_does_not_hide_the_others(elastic):
     }
 
     def handler(request):
-        return httpx.Response(200, json=_members_body([good, bad]))
+        return httpx.Response(200, json={"members": [good, bad]})
 
-    c = ElasticClient(
-        "http://x",
-        API_KEY,
-        ORG_ID,
-        transport=httpx.MockTransport(handler),
-        retry=RetryPolicy(attempts=1),
-    )
+    c = _answering(handler)
     member = c.find_member("GOOD@example.com")
     assert member is not None
     assert member.units == {Unit("deployment", "deployment-viewer", "d" * 32)}

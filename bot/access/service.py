@@ -291,56 +291,67 @@ class AccessService:
 
     def _auto_approve(self, request: AccessRequest, rule: Rule) -> AccessRequest:
         """Policy approves: no human click, but the same audit trail and announcements."""
-        now = self.clock.now()
-        moved = self.store.transition(
-            request.id,
-            [State.PENDING],
-            State.APPROVED,
-            now=now,
-            actor=AUTO,
-            detail={"rule": rule.describe()},
-            decided_by=AUTO,
-            decided_at=now,
+        return self._approve_without_click(
+            request, actor=AUTO, decided_by=AUTO, detail={"rule": rule.describe()}
         )
-        if moved is None:
-            return self.get(request.id)
-        self.notifier.request_filed(moved)  # approvers see an FYI card, without buttons
-        self._tell(moved)
-        self.grant(moved.id)
-        return self.get(moved.id)
 
     def _break_glass(self, request: AccessRequest, rule: Rule) -> AccessRequest:
         """The requester takes the access now: approved by nobody, announced to everyone who
         could have approved it and to the integration owners, who can revoke it."""
+
+        def alert(moved: AccessRequest) -> None:
+            log.warning(
+                "request %s: break-glass by %s for %s on %s",
+                moved.ref,
+                moved.requester_id,
+                moved.role_id,
+                moved.resource.key,
+            )
+            self.notifier.notify_owners(
+                self.integration_owners(exclude=moved.requester_id),
+                f":rotating_light: *Break-glass*: <@{moved.requester_id}> took `{moved.role_id}` "
+                f"on {moved.resource.label} for {format_duration(moved.duration)} without "
+                f"approval (request {moved.ref}). Reason: {moved.justification}. End it early "
+                f"with `/elastic-access revoke {moved.id}`.",
+            )
+
+        return self._approve_without_click(
+            request,
+            actor=request.requester_id,
+            decided_by=BREAK_GLASS,
+            event="break_glass",
+            detail={"rule": rule.describe(), "reason": request.justification},
+            announce=alert,
+        )
+
+    def _approve_without_click(
+        self,
+        request: AccessRequest,
+        *,
+        actor: str,
+        decided_by: str,
+        detail: dict,
+        event: str | None = None,
+        announce: Callable[[AccessRequest], None] | None = None,
+    ) -> AccessRequest:
+        """Approve ``request`` on the record without anyone clicking, then grant it."""
         now = self.clock.now()
         moved = self.store.transition(
             request.id,
             [State.PENDING],
             State.APPROVED,
             now=now,
-            actor=request.requester_id,
-            event="break_glass",
-            detail={"rule": rule.describe(), "reason": request.justification},
-            decided_by=BREAK_GLASS,
+            actor=actor,
+            event=event,
+            detail=detail,
+            decided_by=decided_by,
             decided_at=now,
         )
         if moved is None:
             return self.get(request.id)
-        log.warning(
-            "request %s: break-glass by %s for %s on %s",
-            moved.ref,
-            moved.requester_id,
-            moved.role_id,
-            moved.resource.key,
-        )
         self.notifier.request_filed(moved)  # approvers see an FYI card, without buttons
-        self.notifier.notify_owners(
-            self.integration_owners(exclude=moved.requester_id),
-            f":rotating_light: *Break-glass*: <@{moved.requester_id}> took `{moved.role_id}` on "
-            f"{moved.resource.label} for {format_duration(moved.duration)} without approval "
-            f"(request {moved.ref}). Reason: {moved.justification}. End it early with "
-            f"`/elastic-access revoke {moved.id}`.",
-        )
+        if announce:
+            announce(moved)
         self._tell(moved)
         self.grant(moved.id)
         return self.get(moved.id)

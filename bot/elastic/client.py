@@ -271,14 +271,17 @@ class ElasticClient:
         body = to_body(units, self.organization_id)
         if not body:
             return
+        self._wrote(user_id)
+        self._call(method, f"/api/v1/users/{user_id}/role_assignments", json=body)
+
+    def _wrote(self, user_id: str) -> None:
+        """About to change ``user_id``: later reads of them must start after this moment."""
         with self._members_cond:
             self._last_write = self._last_write_to[user_id] = time.monotonic()
-        self._call(method, f"/api/v1/users/{user_id}/role_assignments", json=body)
 
     def remove_member(self, user_id: str) -> bool:
         """Remove ``user_id`` from the organization; False if they were not a member."""
-        with self._members_cond:
-            self._last_write = self._last_write_to[user_id] = time.monotonic()
+        self._wrote(user_id)
         try:
             self._call("DELETE", f"/api/v1/organizations/{self.organization_id}/members/{user_id}")
         except ElasticError as exc:

@@ -116,6 +116,12 @@ def status_line(request: AccessRequest) -> str:
 
 
 # -- approver card ----------------------------------------------------------------------------
+def _approvals(approved_by: Sequence[str], needed: int) -> dict[str, Any]:
+    """How far a quorum has got, on a request's or an extension's cards."""
+    names = ", ".join(who(a) for a in approved_by) or "none yet"
+    return context(f"Approvals: {len(approved_by)} of {needed} ({names})")
+
+
 def approver_card(request: AccessRequest, approved_by: Sequence[str] = ()) -> tuple[str, Blocks]:
     text = (
         f"Access request {request.ref}: <@{request.requester_id}> asks for {request.role_id} on "
@@ -127,10 +133,7 @@ def approver_card(request: AccessRequest, approved_by: Sequence[str] = ()) -> tu
         _justification(request),
     ]
     if request.approvals_needed > 1:
-        names = ", ".join(who(a) for a in approved_by) or "none yet"
-        blocks.append(
-            context(f"Approvals: {len(approved_by)} of {request.approvals_needed} ({names})")
-        )
+        blocks.append(_approvals(approved_by, request.approvals_needed))
     if request.escalated_at is not None:
         blocks.append(
             context(
@@ -340,8 +343,7 @@ def extension_card(
         blocks.append(context(decided))
     else:
         if needed > 1:
-            names = ", ".join(who(a) for a in approved_by) or "none yet"
-            blocks.append(context(f"Approvals: {len(approved_by)} of {needed} ({names})"))
+            blocks.append(_approvals(approved_by, needed))
         blocks.append(
             {
                 "type": "actions",

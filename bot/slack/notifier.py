@@ -38,6 +38,11 @@ REQUESTER = "requester"
 CHANNEL = "channel"
 
 
+def _extension_kind(request: AccessRequest) -> str:
+    """The cards of a request's next extension (its count of extensions so far)."""
+    return f"extension{request.extensions}"
+
+
 class SlackNotifier:
     def __init__(
         self, client: WebClient, store, access_details: str = "", channel: str | None = None
@@ -100,10 +105,21 @@ class SlackNotifier:
         ]
         return blocks.approver_card(request, approved)
 
-    def _refresh_cards(self, request: AccessRequest) -> None:
-        text, body = self._card(request)
-        for ref in self.store.messages(request.id, APPROVER):
+    def _post_cards(
+        self, request_id: int, kind: str, users: Iterable[str], text: str, body: blocks.Blocks
+    ) -> None:
+        """DM each of ``users`` a card and remember it, so every card can be updated later."""
+        for user_id in users:
+            posted = self._post(user_id, text, body)
+            if posted:
+                self.store.save_message(MessageRef(request_id, kind, user_id, *posted))
+
+    def _update_cards(self, request_id: int, kind: str, text: str, body: blocks.Blocks) -> None:
+        for ref in self.store.messages(request_id, kind):
             self._update(ref, text, body)
+
+    def _refresh_cards(self, request: AccessRequest) -> None:
+        self._update_cards(request.id, APPROVER, *self._card(request))
         self._channel(request)
 
     def _channel(self, request: AccessRequest) -> None:
@@ -180,11 +196,7 @@ class SlackNotifier:
 
     def escalated(self, request: AccessRequest, added: list[str]) -> None:
         """Cards for the integration owners the request now also goes to; the requester is told."""
-        text, body = self._card(request)
-        for approver in added:
-            posted = self._post(approver, text, body)
-            if posted:
-                self.store.save_message(MessageRef(request.id, APPROVER, approver, *posted))
+        self._post_cards(request.id, APPROVER, added, *self._card(request))
         self._post(
             request.requester_id,
             f"Request {request.ref} escalated",
@@ -205,12 +217,12 @@ class SlackNotifier:
     def extension_requested(
         self, request: AccessRequest, approvers: list[str], needed: int = 1
     ) -> None:
-        text, body = blocks.extension_card(request, needed=needed)
-        kind = f"extension{request.extensions}"
-        for approver in approvers:
-            posted = self._post(approver, text, body)
-            if posted:
-                self.store.save_message(MessageRef(request.id, kind, approver, *posted))
+        self._post_cards(
+            request.id,
+            _extension_kind(request),
+            approvers,
+            *blocks.extension_card(request, needed=needed),
+        )
         self._post(
             request.requester_id,
             f"Extension of {request.ref} sent for approval",
@@ -227,9 +239,11 @@ class SlackNotifier:
         self, request: AccessRequest, approved_by: list[str], needed: int
     ) -> None:
         """A quorum extension got one more approval: every card shows how many it has."""
-        text, body = blocks.extension_card(request, approved_by=approved_by, needed=needed)
-        for ref in self.store.messages(request.id, f"extension{request.extensions}"):
-            self._update(ref, text, body)
+        self._update_cards(
+            request.id,
+            _extension_kind(request),
+            *blocks.extension_card(request, approved_by=approved_by, needed=needed),
+        )
 
     def extension_decided(
         self,
@@ -246,9 +260,9 @@ class SlackNotifier:
             if approved
             else f"Denied by {blocks.who(actor_id)}"
         )
-        text, body = blocks.extension_card(request, decided=verdict)
-        for ref in self.store.messages(request.id, f"extension{request.extensions}"):
-            self._update(ref, text, body)
+        self._update_cards(
+            request.id, _extension_kind(request), *blocks.extension_card(request, decided=verdict)
+        )
         text, body = blocks.extension_result(shown, approved, actor_id, reason)
         self._post(request.requester_id, text, body)
         self._channel(shown)

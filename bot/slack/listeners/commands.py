@@ -20,6 +20,7 @@ from bot.access.commands import (
 )
 from bot.access.errors import AccessError
 from bot.access.service import LIST_PAGE_SIZE, list_requests
+from bot.access.states import State
 from bot.slack import blocks
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ def register(app: App, runtime) -> None:
                         break_glass=parsed.break_glass,
                     )
                     if parsed.break_glass:
-                        granted = request.expires_at is not None and request.state.value == "active"
+                        granted = request.expires_at is not None and request.state is State.ACTIVE
                         text = (
                             f":rotating_light: Break-glass {request.ref}: `{request.role_id}` on "
                             f"{request.resource.label} "
