@@ -40,6 +40,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     if mode == "socket" and not settings.socket_mode:
         print("config error: SLACK_APP_TOKEN: required for Socket Mode", file=sys.stderr)
         return 2
+    if mode == "http" and settings.slack_signing_secret is None:
+        # Serving /slack/events unsigned would let anyone who reaches the port click Approve.
+        print(
+            "config error: SLACK_SIGNING_SECRET: required to serve /slack/events in HTTP mode",
+            file=sys.stderr,
+        )
+        return 2
     from bot.runtime import describe
 
     log.info("starting elastic-access-bot: %s", describe(settings) | {"mode": mode})

@@ -94,7 +94,8 @@ class Runtime:
             else None
         )
         self.bolt = create_app(self, signing_secret=secret, client=self.slack)
-        self.wsgi = WebApp(self, self.bolt)
+        # Only a process that can check Slack's signatures answers /slack/events over HTTP.
+        self.wsgi = WebApp(self, self.bolt, serve_slack=secret is not None)
         self.started = False
         self.stopping = False
         #: Slow work after an ack (filing, deciding, revoking) runs here, not on Bolt's threads.

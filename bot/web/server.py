@@ -47,6 +47,9 @@ def serve_health(runtime, host: str, port: int) -> ThreadingWSGIServer:
 def serve_http(settings: Settings, workers_threads: int = 8) -> int:
     from gunicorn.app.base import BaseApplication
 
+    if settings.slack_signing_secret is None:  # the CLI refuses first; never serve unsigned
+        raise ValueError("SLACK_SIGNING_SECRET is required to serve /slack/events")
+
     holder: dict[str, Any] = {}
 
     class BotApplication(BaseApplication):
