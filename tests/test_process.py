@@ -155,6 +155,17 @@ def test_http_mode_serves_probes_and_slack_then_stops_gracefully(tmp_path, slack
             events, content=body.replace("help", "list"), headers=form | sign(body), timeout=5
         )
         assert tampered.status_code == 401
+        # Correctly signed with the right secret, but outside Slack's five-minute window.
+        for age in (3600, 330, -3600):
+            stale = httpx.post(
+                events,
+                content=body,
+                headers=form | sign(body, timestamp=int(time.time()) - age),
+                timeout=5,
+            )
+            assert stale.status_code == 401, age
+        recent = sign(body, timestamp=int(time.time()) - 240)
+        assert httpx.post(events, content=body, headers=form | recent, timeout=5).status_code == 200
 
         began = time.monotonic()
         assert bot.terminate() == 0, bot.output()

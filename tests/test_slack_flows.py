@@ -49,17 +49,20 @@ def file_request(
 
 
 # -- signatures ---------------------------------------------------------------------------
-def _raw_command(bot, headers):
-    body = urlencode(
+def _command_body(text: str) -> str:
+    return urlencode(
         {
             "command": "/elastic-access",
-            "text": "request prod-search deployment-viewer 1h x",
+            "text": text,
             "user_id": REQUESTER,
             "team_id": "T0001",
             "trigger_id": "1.2.3",
-            "response_url": bot.slack.webhook_url("sig"),
+            "response_url": "https://hooks.slack.invalid/commands/sig",
         }
     )
+
+
+def _post_raw(bot, body: str, headers: dict[str, str]) -> httpx.Response:
     return httpx.post(
         f"{bot.url}/slack/events",
         content=body,
@@ -68,16 +71,29 @@ def _raw_command(bot, headers):
 
 
 def test_unsigned_wrong_stale_or_tampered_requests_get_401_and_change_nothing(bot, slack):
-    body = "command=%2Felastic-access&text=help&user_id=U0REQUEST"
-    cases = {
-        "missing": {},
-        "wrong secret": sign(body, secret="not-the-secret"),
-        "stale": sign(body, timestamp=int(time.time()) - 301),
-        "tampered": sign(body + "&x=1"),
-    }
-    for label, headers in cases.items():
-        response = _raw_command(bot, headers)
+    """Each case breaks exactly one thing about an otherwise good request, so each is refused
+    for its own reason (a stale request is correctly signed with the right secret)."""
+    now = int(time.time())
+    cases = {}
+    for label in ("unsigned", "wrong secret", "an hour old", "just stale", "future", "tampered"):
+        body = _command_body(f"request prod-search deployment-viewer 1h {label}")
+        headers = {
+            "unsigned": {},
+            "wrong secret": sign(body, secret="not-the-secret"),
+            "an hour old": sign(body, timestamp=now - 3600),
+            "just stale": sign(body, timestamp=now - 330),
+            "future": sign(body, timestamp=now + 3600),
+            "tampered": sign(body),
+        }[label]
+        if label == "tampered":
+            body = body.replace("1h", "9h")
+        cases[label] = (body, headers)
+    for label, (body, headers) in cases.items():
+        response = _post_raw(bot, body, headers)
         assert response.status_code == 401, label
+    # The same request, correctly signed a few minutes ago, is taken: the window is open.
+    good = _command_body("help")
+    assert _post_raw(bot, good, sign(good, timestamp=now - 240)).status_code == 200
     assert bot.runtime.store.list_requests()[1] == 0
     assert slack.calls_to("chat.postMessage") == []
 
