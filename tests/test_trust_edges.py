@@ -137,3 +137,35 @@ def test_http_mode_without_signing_secret_refuses_to_start(tmp_path) -> None:
     assert len(lines) == 1 and "SLACK_SIGNING_SECRET" in lines[0], done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "bot.db").exists()  # refused before touching anything
+
+
+# -- 13. Cleartext ------------------------------------------------------------------------------
+def test_cleartext_api_urls_beyond_loopback_stop_the_bot_naming_each_setting(tmp_path) -> None:
+    done = run_cli(
+        tmp_path,
+        "check",
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL="http://slack.example.com/api/",
+        ELASTIC_CLOUD_API_URL="http://127.0.0.1.evil.example",
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert any(line.startswith("config error: SLACK_API_URL:") for line in lines), lines
+    assert any(line.startswith("config error: ELASTIC_CLOUD_API_URL:") for line in lines), lines
+    assert all("https://" in line for line in lines), lines
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080",
+        "http://127.5.6.7",
+        "http://[::1]:9200",
+        "http://localhost:3000/api/",
+        "https://api.elastic-cloud.com",
+    ],
+)
+def test_cleartext_is_allowed_only_to_loopback(tmp_path, url) -> None:
+    settings = settings_for(tmp_path, slack_api_url=url, elastic_cloud_api_url=url)
+    assert settings.elastic_cloud_api_url == url
