@@ -9,7 +9,8 @@ is safe against the live bot. Events are those with ``since <= at < until``; ``-
 ``--until`` take ``30d``/``2h`` (before now), ``2026-11-01`` (midnight UTC; as ``--until`` the
 whole day is included) or an ISO date-time (UTC when it has no offset).
 
-CSV has a header row (:data:`bot.store.audit.EVENT_COLUMNS`) and ``detail`` as a JSON string.
+CSV has a header row (:data:`bot.store.audit.EVENT_COLUMNS`) and ``detail`` as a JSON string;
+a cell that a spreadsheet would take for a formula starts with ``'`` (:func:`csv_cell`).
 JSON is one array of objects with the same keys and ``detail`` as a nested object; both are
 written as they are read, never held in memory. Exit 0 on success, 2 on bad arguments or a
 missing or unreadable database (one line on stderr).
@@ -40,14 +41,31 @@ def _columns() -> tuple[str, ...]:
     return EVENT_COLUMNS
 
 
+#: What a spreadsheet reads as the start of a formula (or, TAB and CR, as a cell break that
+#: can hide one). Justifications, reasons and resource names are typed by people other than
+#: whoever opens the export.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """One CSV cell: None as empty, and text a spreadsheet would run as a formula
+    (``=HYPERLINK(…)``, ``@SUM(…)``) behind a leading ``'``, so it opens as the literal text."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def write_csv(rows: Iterable[Mapping[str, Any]], out: IO[str]) -> int:
-    """Write a header row and one row per event; None becomes an empty cell. Returns the count."""
+    """Write a header row and one row per event (cells through :func:`csv_cell`). Returns the
+    count."""
     columns = _columns()
     writer = csv.writer(out)
     writer.writerow(columns)
     count = 0
     for row in rows:
-        writer.writerow(["" if row[c] is None else row[c] for c in columns])
+        writer.writerow([csv_cell(row[c]) for c in columns])
         count += 1
     return count
 
