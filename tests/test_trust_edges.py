@@ -169,3 +169,40 @@ def test_cleartext_api_urls_beyond_loopback_stop_the_bot_naming_each_setting(tmp
 def test_cleartext_is_allowed_only_to_loopback(tmp_path, url) -> None:
     settings = settings_for(tmp_path, slack_api_url=url, elastic_cloud_api_url=url)
     assert settings.elastic_cloud_api_url == url
+
+
+# -- 12. Dates ----------------------------------------------------------------------------------
+OVERFLOWING = ["until:9999-12-31", "since:0001-01-01T00:00+01:00", "until:9999-12-31T23:00-05:00"]
+
+
+@pytest.mark.parametrize("word", OVERFLOWING)
+def test_list_dates_that_overflow_are_refused_naming_the_word(word) -> None:
+    from datetime import UTC, datetime
+
+    from bot.access.errors import InvalidRequest
+    from bot.access.listing import parse_list_filters
+
+    with pytest.raises(InvalidRequest) as refused:
+        parse_list_filters([word], datetime.now(UTC))
+    assert "out of range" in str(refused.value) and word.split(":", 1)[1] in str(refused.value)
+
+
+def test_list_dates_that_overflow_get_a_clear_answer_over_http(bot) -> None:
+    for word in OVERFLOWING:
+        said = bot.say(REQUESTER, f"list {word}")
+        assert "out of range" in said, said
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--since", "30d", "--until", "9999-12-31"),
+        ("--since", "0001-01-01T00:00+01:00"),
+    ],
+)
+def test_audit_cli_dates_that_overflow_exit_2_in_one_line(tmp_path, args) -> None:
+    done = run_cli(tmp_path, "audit", *args)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "out of range" in lines[0], done.stderr
+    assert "Traceback" not in done.stderr

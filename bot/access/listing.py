@@ -104,8 +104,19 @@ def parse_moment(text: str, now: datetime, *, end: bool = False) -> datetime:
     ``7d``/``2h``/``1h30m``: that long before ``now``. ``2026-11-01``: midnight UTC that day,
     or with ``end=True`` the next midnight (so an ``until`` date includes the whole day).
     ``2026-11-01T10:00[:00][Z|+02:00]``: that instant (no offset means UTC).
-    Raises :class:`ValueError` with a message fit for the user.
+    Raises :class:`ValueError` with a message fit for the user, also for a moment outside
+    what a ``datetime`` holds (``until:9999-12-31`` is the next midnight: year 10000), which
+    would otherwise surface as an ``OverflowError`` far from the word that caused it.
     """
+    try:
+        return _moment(text, now, end=end)
+    except OverflowError:
+        raise ValueError(
+            f"'{text.strip()}' is out of range; use a date between 0001-01-02 and 9999-12-30"
+        ) from None
+
+
+def _moment(text: str, now: datetime, *, end: bool) -> datetime:
     raw = text.strip()
     if not raw:
         raise ValueError("is empty; write it like 7d, 2h or 2026-11-01")
