@@ -130,6 +130,12 @@ def test_nobody_but_the_requester_refuses_and_tells_owners(make_bot, slack, elas
     request(bot, slack, resource="alices-box")
     assert "Nobody other than you" in reply(slack, REQUESTER)
     assert bot.runtime.store.list_requests()[1] == 0
+    # The integration owners (here the requester alone) are told, by DM.
+    told = slack.wait_for(
+        lambda: [m for m in slack.messages_to(REQUESTER) if "Add another owner" in text_of(m)],
+        message="the owners' alert",
+    )
+    assert "alices-box" in text_of(told[0]) and not buttons(told[0])
 
 
 def test_no_tag_and_the_organization_go_to_integration_owners(routed, slack):
@@ -185,7 +191,6 @@ def test_reminders_back_off_stop_at_the_limit_and_survive_a_restart(tmp_path, sl
     bot = start_bot(settings, slack)
     request(bot, slack)
     slack.wait_for(lambda: cards(slack, OWNER))
-    bot.runtime.service.decide(1, OWNER2, approve=True) if False else None
     reminders = lambda u: [m for m in slack.messages_to(u) if "Reminder" in text_of(m)]  # noqa: E731
     bot.advance(timedelta(minutes=59))
     assert reminders(OWNER) == []

@@ -132,6 +132,13 @@ def test_only_owner_requesting_is_refused_and_owners_told(make_bot, slack):
     bot.command(REQUESTER, "request prod-search deployment-viewer 1h self")
     assert "Nobody other than you" in last_reply(slack, f"cmd-{REQUESTER}")["text"]
     assert bot.runtime.store.list_requests()[1] == 0
+    # The integration owners (here the requester alone) get an alert DM saying so.
+    told = slack.wait_for(
+        lambda: [m for m in slack.messages_to(REQUESTER) if "Add another owner" in text_of(m)],
+        message="the owners' alert",
+    )
+    assert "nobody other than the requester" in text_of(told[0])
+    assert f"<@{REQUESTER}>" in text_of(told[0]) and "deployment-viewer" in text_of(told[0])
 
 
 # -- the form ------------------------------------------------------------------------------
