@@ -238,3 +238,34 @@ def test_approvals_of_a_denied_extension_do_not_count_for_the_next(make_bot, sla
     assert bot.request(1).expires_at == end  # OWNER's approval was for the denied one
     service.decide_extension(1, OWNER, approve=True)
     assert bot.request(1).expires_at == end + timedelta(hours=1)
+
+
+def test_the_requester_cannot_approve_or_deny_their_own_extension(make_bot, slack):
+    """Even an integration owner may not approve more time for themselves; nor may a stranger."""
+    bot = make_bot(integration_owners=[OWNER, REQUESTER])
+    active_grant(bot, slack)
+    end = bot.request(1).expires_at
+    assert "sent for approval" in bot.say(REQUESTER, "extend 1 2h a bit longer")
+    card = slack.wait_for(
+        lambda: [m for m in slack.messages_to(OWNER) if "approve_extension" in buttons(m)]
+    )[0]
+    assert not any("approve_extension" in buttons(m) for m in slack.messages_to(REQUESTER))
+    # The requester clicks Approve on the owner's card (a forged or forwarded click).
+    bot.click(REQUESTER, "approve_extension", "1", card)
+    said = slack.wait_for(lambda: slack.webhook_posts(f"click-{REQUESTER}"))[-1]["text"]
+    assert "your own extension" in said
+    bot.click(REQUESTER, "deny_extension", "1", card)
+    slack.wait_for(lambda: len(slack.webhook_posts(f"click-{REQUESTER}")) == 2)
+    assert "your own extension" in slack.webhook_posts(f"click-{REQUESTER}")[-1]["text"]
+    bot.click(STRANGER, "approve_extension", "1", card)  # nor may someone who is no approver
+    said = slack.wait_for(lambda: slack.webhook_posts(f"click-{STRANGER}"))[-1]["text"]
+    assert "not an approver" in said
+    request = bot.request(1)
+    assert request.expires_at == end and request.extension_seconds == 7200
+    kinds = [e["kind"] for e in bot.runtime.store.events(1)]
+    assert "extension_approval" not in kinds and "extended" not in kinds
+    # The owner's approval still works: the refusal changed nothing.
+    bot.click(OWNER, "approve_extension", "1", card)
+    slack.wait_for(lambda: bot.request(1).expires_at == end + timedelta(hours=2))
+    approvals = [e["actor"] for e in bot.runtime.store.events(1) if "extension_appro" in e["kind"]]
+    assert REQUESTER not in approvals
