@@ -424,6 +424,8 @@ def _lines(exc: ValidationError) -> list[str]:
     for error in exc.errors(include_url=False, include_input=False):
         loc = [str(p) for p in error.get("loc", ())]
         name = _display_name(loc[0]) if loc else "configuration"
+        for part in loc[1:]:  # inside a table: ``policy #2.aprovals`` (rules count from 1)
+            name += f" #{int(part) + 1}" if part.isdigit() else f".{part}"
         message = error.get("msg", "invalid").removeprefix("Value error, ")
         if error.get("type") == "extra_forbidden":
             message = "unknown setting (check the spelling)"

@@ -267,6 +267,33 @@ def test_bad_toml_value_is_one_line_naming_it(valid_env, toml, monkeypatch, text
     assert fragment in _one_problem(name)
 
 
+@pytest.mark.parametrize(
+    ("rule", "name", "fragment"),
+    [
+        ("aprovals = 2", "policy #1.aprovals", "unknown setting"),
+        ("approvals = 0", "policy #1.approvals", "greater than or equal to 1"),
+        ("approvals = 11", "policy #1.approvals", "less than or equal to 10"),
+        ('roles = ["*"]\nauto_aprove = true', "policy #1.auto_aprove", "unknown setting"),
+    ],
+)
+def test_a_typo_in_a_policy_rule_stops_the_start(valid_env, toml, rule, name, fragment):
+    """A misspelt or out-of-range ``[[policy]]`` key must not silently become a default
+    (one approval instead of two): the start stops, naming the rule and the key."""
+    toml(f"[[policy]]\n{rule}\n")
+    assert fragment in _one_problem(name)
+
+
+def test_a_bad_second_policy_rule_is_named_by_its_place(valid_env, toml):
+    toml('[[policy]]\nroles = ["deployment-viewer"]\n\n[[policy]]\naprovals = 2\n')
+    assert "unknown setting" in _one_problem("policy #2.aprovals")
+
+
+@pytest.mark.parametrize("approvals", [1, 10])
+def test_approvals_from_one_to_ten_are_fine(valid_env, toml, approvals):
+    toml(f"[[policy]]\napprovals = {approvals}\n")
+    assert load_settings().access_policy().rules.rules[0].approvals == approvals
+
+
 def test_every_bad_setting_is_reported_at_once(valid_env, env, toml):
     toml('integration_nmae = "typo"\naccess_details = "' + "z" * 500 + '"\n')
     env(INTEGRATION_NAME="two words", MAX_DURATION="soon", LOG_FORMAT="xml")
@@ -371,3 +398,15 @@ def test_python_m_bot_never_shows_a_traceback_for_a_bad_duration():
     assert "Traceback" not in result.stderr
     assert result.returncode == 2
     assert "config error: max_duration:" in result.stderr
+
+
+def test_python_m_bot_refuses_to_start_with_a_policy_typo(tmp_path):
+    config = tmp_path / "elastic-access.toml"
+    config.write_text('[[policy]]\nroles = ["*"]\naprovals = 2\n\n[[policy]]\napprovals = 11\n')
+    result = _run_bot({**VALID_ENV, CONFIG_ENV: str(config)})
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "config error: policy #1.aprovals: unknown setting (check the spelling)",
+        "config error: policy #2.approvals: Input should be less than or equal to 10",
+    ]
