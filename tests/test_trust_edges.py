@@ -206,3 +206,79 @@ def test_audit_cli_dates_that_overflow_exit_2_in_one_line(tmp_path, args) -> Non
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "out of range" in lines[0], done.stderr
     assert "Traceback" not in done.stderr
+
+
+# -- 10. Limits on every path -------------------------------------------------------------------
+LONG_JUSTIFICATION = "INC-1 " + "x" * 1000  # 1006 characters
+LONG_REASON = "y" * 501
+
+
+@pytest.mark.parametrize(
+    ("text", "limit"),
+    [
+        (f"request prod-search deployment-viewer 1h {LONG_JUSTIFICATION}", "1000"),
+        (f"break-glass prod-search deployment-viewer 1h {LONG_JUSTIFICATION}", "1000"),
+        (f"extend 1 30m {LONG_REASON}", "500"),
+    ],
+)
+def test_slash_command_text_over_the_limit_is_refused_naming_it(text, limit) -> None:
+    from bot.access.commands import parse_command
+    from bot.access.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest) as refused:
+        parse_command(text)
+    assert f"at most {limit}" in str(refused.value)
+
+
+def test_slash_request_over_the_limit_is_refused_and_nothing_is_stored(bot) -> None:
+    for verb in ("request", "break-glass"):
+        said = bot.say(REQUESTER, f"{verb} prod-search deployment-viewer 1h {LONG_JUSTIFICATION}")
+        assert "at most 1000" in said, said
+    assert bot.runtime.store.list_requests()[1] == 0
+
+
+def test_core_refuses_over_long_text_whatever_path_it_came_by(bot, slack) -> None:
+    """A forged form submission carries what it likes: the core checks the limits itself."""
+    from datetime import timedelta
+
+    from bot.access.errors import InvalidRequest
+    from bot.access.states import State
+
+    service = bot.runtime.service
+    with pytest.raises(InvalidRequest, match="at most 1000"):
+        service.file_request(
+            REQUESTER, "prod-search", "deployment-viewer", timedelta(hours=1), LONG_JUSTIFICATION
+        )
+    assert bot.runtime.store.list_requests()[1] == 0
+    bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-9 work")
+    slack.wait_for(lambda: bot.state(1) is State.PENDING)
+    with pytest.raises(InvalidRequest, match="at most 500"):
+        service.decide(1, OWNER, approve=False, reason=LONG_REASON)
+    assert bot.state(1) is State.PENDING
+    service.decide(1, OWNER, approve=True)
+    assert bot.state(1) is State.ACTIVE
+    with pytest.raises(InvalidRequest, match="at most 500"):
+        service.request_extension(1, REQUESTER, timedelta(minutes=30), LONG_REASON)
+    assert bot.request(1).extension_seconds is None
+    events = bot.runtime.store.events(1)
+    assert not any(LONG_REASON in str(e["detail"]) for e in events)
+
+
+def test_deny_form_with_an_over_long_reason_shows_the_limit_inline(bot, slack) -> None:
+    import json
+
+    from bot.access.states import State
+
+    bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-9 work")
+    slack.wait_for(lambda: bot.state(1) is State.PENDING)
+    view = {
+        "type": "modal",
+        "callback_id": "deny_reason",
+        "private_metadata": json.dumps({"request_id": 1}),
+    }
+    answer = bot.submit_view(
+        OWNER, view, {"reason": {"type": "plain_text_input", "value": LONG_REASON}}
+    ).json()
+    assert answer["response_action"] == "errors"
+    assert "at most 500" in answer["errors"]["reason"]
+    assert bot.state(1) is State.PENDING

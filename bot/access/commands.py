@@ -9,6 +9,7 @@ from datetime import timedelta
 
 from bot.access.durations import DurationError, parse_duration
 from bot.access.errors import InvalidRequest
+from bot.access.limits import check_justification, check_reason
 from bot.access.listing import LIST_USAGE
 
 USAGE = {
@@ -100,7 +101,9 @@ def parse_command(text: str) -> Command:
             duration = parse_duration(words[1])
         except DurationError as exc:
             raise InvalidRequest(f"Duration: {exc}.", field="duration") from exc
-        return Extend(parse_request_id(words[0]), duration, " ".join(words[2:]))
+        reason = " ".join(words[2:])
+        check_reason(reason)
+        return Extend(parse_request_id(words[0]), duration, reason)
     raise InvalidRequest(f"Unknown subcommand '{verb}'. Try `/elastic-access help`.")
 
 
@@ -118,6 +121,7 @@ def _parse_request(rest: str, break_glass: bool = False) -> FileRequest:
     except DurationError as exc:
         raise InvalidRequest(f"Duration: {exc}.", field="duration") from exc
     justification = " ".join(reason).strip()
+    check_justification(justification)
     if not justification:
         raise InvalidRequest(
             "A justification is required: say why you need this access, after the duration.",

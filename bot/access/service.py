@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from bot.access.durations import format_duration
 from bot.access.errors import AccessError, AlreadyDecided, InvalidRequest, NotAllowed, NotFound
+from bot.access.limits import check_justification, check_reason
 from bot.access.listing import parse_list_filters, visible_scope
 from bot.access.model import AccessRequest
 from bot.access.policy import AccessPolicy
@@ -176,6 +177,7 @@ class AccessService:
     ) -> tuple[Resource, Rule]:
         """Check a request against the catalogue and the policy; raises :class:`InvalidRequest`
         naming the field to fix."""
+        check_justification(justification)
         resource = self.catalogue.find(resource_text)
         if resource is None:
             raise InvalidRequest(
@@ -381,6 +383,7 @@ class AccessService:
         self.check_decider(request, actor_id)
         now = self.clock.now()
         reason = (reason or "").strip() or None
+        check_reason(reason)
         if not self.store.record_approval(
             request_id, actor_id, "approve" if approve else "deny", reason, now
         ):
@@ -696,6 +699,7 @@ class AccessService:
             raise AlreadyDecided(f"{request.ref} is not active (it is {request.state.value}).")
         if not reason.strip():
             raise InvalidRequest("Say why you need more time.", field="reason")
+        check_reason(reason)
         if duration < self.policy.min_duration:
             raise InvalidRequest("An extension must be at least 1m.", field="duration")
         rule = self.policy.rules.decide(request.resource, request.role_id)
@@ -761,6 +765,7 @@ class AccessService:
             raise NotAllowed(f"You are not an approver of request {request.ref}.")
         if request.extension_seconds is None or request.state is not State.ACTIVE:
             raise AlreadyDecided(f"The extension of {request.ref} was already decided.")
+        check_reason(reason)
         if approve:
             needed = self.extension_quorum(request)
             recorded = self.store.record_extension_approval(request_id, actor_id, self.clock.now())

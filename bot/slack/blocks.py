@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.access.durations import format_duration
+from bot.access.limits import JUSTIFICATION_LIMIT, REASON_LIMIT
 from bot.access.model import AccessRequest
 from bot.access.resources import Resource, ResourceKind, role_label, roles_for
 from bot.access.states import State
@@ -428,7 +429,7 @@ def extend_modal(request: AccessRequest, max_left: timedelta, default: timedelta
                     "type": "plain_text_input",
                     "action_id": "reason",
                     "multiline": True,
-                    "max_length": 500,
+                    "max_length": REASON_LIMIT,
                 },
             },
         ],
@@ -548,7 +549,7 @@ def request_modal(
                 "type": "plain_text_input",
                 "action_id": "justification",
                 "multiline": True,
-                "max_length": 1000,
+                "max_length": JUSTIFICATION_LIMIT,
                 "placeholder": _plain("Why do you need this access? (a ticket, an incident)"),
             },
         },
@@ -606,7 +607,7 @@ def deny_modal(request: AccessRequest, metadata: dict[str, Any]) -> dict[str, An
                     "type": "plain_text_input",
                     "action_id": "reason",
                     "multiline": True,
-                    "max_length": 500,
+                    "max_length": REASON_LIMIT,
                 },
             },
         ],

@@ -12,6 +12,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.access.durations import DurationError, parse_duration
 from bot.access.errors import AccessError, InvalidRequest
+from bot.access.limits import check_reason
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ def register(app: App, runtime) -> None:
             return
         reason = _value(view.get("state", {}).get("values", {}), "reason").strip() or None
         try:
+            check_reason(reason)
             request = runtime.service.get(request_id)
             runtime.service.check_decider(request, user_id)
         except AccessError as exc:
