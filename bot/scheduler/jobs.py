@@ -58,6 +58,15 @@ class Scheduler:
             replace_existing=True,
         )
 
+    def timer(self, request_id: int) -> datetime | None:
+        """When the revocation timer of ``request_id`` fires, on the core's clock (None when
+        it has none); ``python -m bot`` never needs it, the tests of on-time expiry do."""
+        job = self._aps.get_job(f"revoke:{request_id}")
+        run_at = getattr(job, "next_run_time", None)
+        if run_at is None:
+            return None
+        return self.service.clock.now() + (run_at - datetime.now(UTC))
+
     def cancel(self, request_id: int) -> None:
         with contextlib.suppress(JobLookupError):
             self._aps.remove_job(f"revoke:{request_id}")
