@@ -282,3 +282,79 @@ def test_deny_form_with_an_over_long_reason_shows_the_limit_inline(bot, slack) -
     assert answer["response_action"] == "errors"
     assert "at most 500" in answer["errors"]["reason"]
     assert bot.state(1) is State.PENDING
+
+
+# -- 10. Body size ------------------------------------------------------------------------------
+def test_bodies_over_one_megabyte_are_refused_with_413_before_parsing(tmp_path, served) -> None:
+    from bot.web.wsgi import MAX_BODY
+
+    url = served(settings_for(tmp_path))
+    too_big = b"a" * (MAX_BODY + 1)
+    answer = httpx.post(f"{url}/slack/events", content=too_big, headers=FORM, timeout=10)
+    assert answer.status_code == 413
+    just_fits = b"a" * MAX_BODY  # read and checked: only the signature is wrong
+    answer = httpx.post(f"{url}/slack/events", content=just_fits, headers=FORM, timeout=10)
+    assert answer.status_code == 401
+
+
+class _Endless:
+    """A request body that never ends, counting what was read of it."""
+
+    def __init__(self) -> None:
+        self.read_bytes = 0
+
+    def read(self, size: int = -1) -> bytes:
+        assert size >= 0, "an unbounded read of the request body"
+        self.read_bytes += size
+        return b"a" * size
+
+
+def test_a_body_without_content_length_is_read_only_up_to_the_limit(tmp_path) -> None:
+    from bot.web.wsgi import MAX_BODY
+
+    runtime = Runtime(settings_for(tmp_path))
+    try:
+        endless = _Endless()
+        statuses: list[str] = []
+        environ = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": "/slack/events",
+            "HTTP_TRANSFER_ENCODING": "chunked",
+            "wsgi.input": endless,
+            "wsgi.input_terminated": True,  # the server decodes the chunks (gunicorn does)
+        }
+        runtime.wsgi(environ, lambda status, headers: statuses.append(status))
+        assert statuses[0].startswith("413")
+        assert endless.read_bytes <= MAX_BODY + 1
+        # A server that cannot end a chunked body: refused, nothing read.
+        endless, statuses = _Endless(), []
+        environ |= {"wsgi.input": endless, "wsgi.input_terminated": False}
+        runtime.wsgi(environ, lambda status, headers: statuses.append(status))
+        assert statuses[0].startswith("411") and endless.read_bytes == 0
+    finally:
+        runtime.stop()
+
+
+def test_chunked_bodies_under_gunicorn_are_bounded_and_still_verified(
+    tmp_path, slack, elastic
+) -> None:
+    from bot.web.wsgi import MAX_BODY
+    from tests.harness import sign
+    from tests.test_process import bot_process
+
+    def chunks(data: bytes, size: int = 65536) -> Iterator[bytes]:
+        for i in range(0, len(data), size):
+            yield data[i : i + size]
+
+    with bot_process(tmp_path, slack, elastic, "--mode", "http") as bot:
+        bot.wait_healthy()
+        events = f"{bot.url}/slack/events"
+        big = httpx.post(events, content=chunks(b"a" * (MAX_BODY + 10)), headers=FORM, timeout=10)
+        assert big.status_code == 413
+        body = help_command()
+        signed = httpx.post(
+            events, content=chunks(body.encode()), headers=FORM | sign(body), timeout=10
+        )
+        assert signed.status_code == 200 and "help" in signed.text
+        unsigned = httpx.post(events, content=chunks(body.encode()), headers=FORM, timeout=10)
+        assert unsigned.status_code == 401

@@ -5,6 +5,7 @@ Bolt's own WSGI adapter answers only the Slack path; platforms probe health, so 
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -14,6 +15,9 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from bot import priority
 
 SLACK_PATH = "/slack/events"
+#: Slack's payloads are a few kilobytes; nothing legitimate comes near this. A body is
+#: refused at this size before anyone parses (or signs, or even reads all of) it.
+MAX_BODY = 1024 * 1024
 StartResponse = Callable[..., Any]
 
 
@@ -36,6 +40,9 @@ class WebApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         method = environ.get("REQUEST_METHOD", "GET")
+        refused = _bounded_body(environ)
+        if refused is not None:
+            return _json(start_response, refused, {"ok": False, "error": refused[4:].lower()})
         if path == "/healthz":
             ok = self.runtime.started
             return _json(start_response, "200 OK" if ok else "503 Service Unavailable", {"ok": ok})
@@ -56,6 +63,31 @@ class WebApp:
                 )
             return _answer(self.slack, environ, start_response)
         return _json(start_response, "404 Not Found", {"ok": False, "error": "not found"})
+
+
+def _bounded_body(environ: dict[str, Any]) -> str | None:
+    """Keep the request body within :data:`MAX_BODY`; returns an error status, or None.
+
+    A declared ``Content-Length`` over the limit is refused unread. A body without one
+    (chunked, which gunicorn decodes and marks ``wsgi.input_terminated``) is read up to one
+    byte past the limit, then handed on as a plain body with its length, so what follows
+    never reads an unbounded stream."""
+    declared = (environ.get("CONTENT_LENGTH") or "").strip()
+    if declared:
+        if not declared.isdigit():
+            return "400 Bad Request"
+        return "413 Content Too Large" if int(declared) > MAX_BODY else None
+    chunked = "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
+    if not chunked and not environ.get("wsgi.input_terminated"):
+        return None  # no body at all
+    if not environ.get("wsgi.input_terminated"):
+        return "411 Length Required"  # a server that cannot end a chunked body for us
+    body = environ["wsgi.input"].read(MAX_BODY + 1)
+    if len(body) > MAX_BODY:
+        return "413 Content Too Large"
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return None
 
 
 class _Answered:
