@@ -8,7 +8,7 @@ import httpx
 
 from bot.access.states import State
 from tests.fakes.slack_api import text_of
-from tests.harness import API_KEY, ORG_ID, OWNER, REQUESTER
+from tests.harness import API_KEY, ORG_ID, OWNER, OWNER2, REQUESTER
 
 PROD = "d" * 32
 STAGING = "e" * 32
@@ -193,7 +193,9 @@ def test_ten_minute_outage_delays_but_never_drops_a_revocation(bot, slack, elast
     assert VIEWER_ON_PROD not in elastic.holdings(ALICE)
 
 
-def test_a_refused_grant_fails_cleanly_and_tells_everyone(bot, slack, elastic):
+def test_a_refused_grant_fails_cleanly_and_tells_everyone(make_bot, slack, elastic):
+    slack.add_channel("C0ACCESS", name="access-log")
+    bot = make_bot(integration_owners=[OWNER, OWNER2], notify_channel="C0ACCESS")
     elastic.script(
         "POST",
         r"/role_assignments$",
@@ -214,6 +216,21 @@ def test_a_refused_grant_fails_cleanly_and_tells_everyone(bot, slack, elastic):
     failed = [t for t in dms(slack) if "failed" in t]
     assert failed and "unauthorized_role_assignments" in failed[0]
     assert not bot.runtime.store.owned_units(ALICE)
+    # Every approver's card now says it failed, and why, without buttons.
+    for approver in (OWNER, OWNER2):
+        card = slack.wait_for(
+            lambda a=approver: [m for m in slack.messages_to(a) if "#1" in text_of(m)]
+        )[0]
+        slack.wait_for(
+            lambda c=card: "Failed" in text_of(slack.message(c["channel"], c["ts"])),
+            message=f"{approver}'s card says it failed",
+        )
+        updated = slack.message(card["channel"], card["ts"])
+        assert "unauthorized_role_assignments" in text_of(updated)
+        assert not any(b.get("type") == "actions" for b in updated.get("blocks", []))
+    # The channel's one message for the request says so too (without the error).
+    slack.wait_for(lambda: "failed" in text_of(slack.messages_in("C0ACCESS")[0]).lower())
+    assert len(slack.messages_in("C0ACCESS")) == 1
 
 
 def test_proxy_html_errors_are_reported_readably(bot, slack, elastic):
@@ -227,7 +244,9 @@ def test_proxy_html_errors_are_reported_readably(bot, slack, elastic):
     rid = ask(bot, "prod-search deployment-viewer 1h proxy")
     approve(bot, rid)
     assert bot.state(rid) is State.FAILED
-    assert "400 Bad Gateway Thing" in bot.request(rid).last_error
+    said = bot.request(rid).last_error
+    assert "Elastic Cloud answered with an unexpected page (HTTP 400)" in said
+    assert "Bad Gateway Thing" not in said  # whoever runs the proxy wrote that, not Elastic
 
 
 def test_an_invited_member_who_was_given_other_access_stays_a_member(bot, slack, elastic):
