@@ -65,6 +65,11 @@ def remove(client: httpx.Client, user_id: str, body: dict[str, Any]) -> httpx.Re
     return client.request("DELETE", f"/users/{user_id}/role_assignments", json=body)
 
 
+def ok(response: httpx.Response) -> httpx.Response:
+    assert response.status_code == 200, response.text
+    return response
+
+
 def error_code(response: httpx.Response) -> str:
     return response.json()["errors"][0]["code"]
 
@@ -243,31 +248,31 @@ def test_merge_and_subtract_semantics(emu: ElasticEmulator, client: httpx.Client
     user = emu.add_member("alice@example.com")
     editor = "deployment-editor"
 
-    add(client, user, {"deployment": [dep_assignment(editor, [a])]})
-    add(client, user, {"deployment": [dep_assignment(editor, [b])]})
+    ok(add(client, user, {"deployment": [dep_assignment(editor, [a])]}))
+    ok(add(client, user, {"deployment": [dep_assignment(editor, [b])]}))
     assert emu.holdings(user) == {("deployment", editor, a), ("deployment", editor, b)}
 
     # No reference counting (gotcha 8.1): granting `a` again then revoking it once
     # removes the standing access too.
-    add(client, user, {"deployment": [dep_assignment(editor, [a])]})
-    remove(client, user, {"deployment": [dep_assignment(editor, [a])]})
+    ok(add(client, user, {"deployment": [dep_assignment(editor, [a])]}))
+    ok(remove(client, user, {"deployment": [dep_assignment(editor, [a])]}))
     assert emu.holdings(user) == {("deployment", editor, b)}
 
     # all:true replaces the ids; ids removed from an all-grant change nothing.
-    add(client, user, {"deployment": [dep_assignment(editor, all=True)]})
-    add(client, user, {"deployment": [dep_assignment(editor, [c])]})
-    remove(client, user, {"deployment": [dep_assignment(editor, [c])]})
+    ok(add(client, user, {"deployment": [dep_assignment(editor, all=True)]}))
+    ok(add(client, user, {"deployment": [dep_assignment(editor, [c])]}))
+    ok(remove(client, user, {"deployment": [dep_assignment(editor, [c])]}))
     assert emu.holdings(user) == {("deployment", editor, "*")}
     assert emu.member(user)["deployment"] == [
         {"role_id": editor, "organization_id": ORG, "all": True}
     ]
-    remove(client, user, {"deployment": [dep_assignment(editor, all=True)]})
+    ok(remove(client, user, {"deployment": [dep_assignment(editor, all=True)]}))
     assert emu.holdings(user) == set()
 
     # Roles are independent: viewer on `a` survives editor changes on `a`.
-    add(client, user, {"deployment": [dep_assignment("deployment-viewer", [a])]})
-    add(client, user, {"deployment": [dep_assignment(editor, [a])]})
-    remove(client, user, {"deployment": [dep_assignment(editor, [a])]})
+    ok(add(client, user, {"deployment": [dep_assignment("deployment-viewer", [a])]}))
+    ok(add(client, user, {"deployment": [dep_assignment(editor, [a])]}))
+    ok(remove(client, user, {"deployment": [dep_assignment(editor, [a])]}))
     assert emu.holdings(user) == {("deployment", "deployment-viewer", a)}
 
 
@@ -276,7 +281,7 @@ def test_hidden_or_unknown_ids_fail_the_whole_call_with_403(
 ) -> None:
     a, hidden = emu.add_deployment("a"), emu.add_deployment("stopped")
     user = emu.add_member("alice@example.com")
-    assert add(client, user, {"deployment": [dep_assignment("deployment-editor", [a, hidden])]})
+    ok(add(client, user, {"deployment": [dep_assignment("deployment-editor", [a, hidden])]}))
     emu.set_hidden(hidden)
     before = emu.member(user)
 
@@ -306,7 +311,7 @@ def test_hidden_or_unknown_ids_fail_the_whole_call_with_403(
             assert emu.member(user) == before
 
     # Revoking only what is still visible works (the recovery path of the design).
-    assert remove(client, user, {"deployment": [dep_assignment("deployment-editor", [a])]})
+    ok(remove(client, user, {"deployment": [dep_assignment("deployment-editor", [a])]}))
     assert emu.holdings(user) == {("deployment", "deployment-editor", hidden)}
 
 

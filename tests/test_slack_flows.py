@@ -210,10 +210,13 @@ def test_form_errors_are_shown_inline_and_nothing_is_filed(bot, slack):
 
 def test_picking_a_resource_narrows_the_roles(bot, slack):
     bot.command(REQUESTER, "")
-    opened = slack.wait_for(lambda: slack.calls_to("views.open"))[0]
-    view_id = opened["response"]["view"]["id"] if "response" in opened else None
-    view = slack.view(view_id) if view_id else None
-    view = view or {"id": slack.calls_to("views.open")[0]["args"]["view"].get("id", "V0TEST")}
+    opened = slack.wait_for(
+        lambda: [c for c in slack.calls_to("views.open") if c.get("response")], message="form"
+    )[0]
+    assert opened["response"]["ok"], opened["response"]
+    view = slack.view(opened["response"]["view"]["id"])  # as Slack holds it: id, hash, state
+    before = next(b for b in view["blocks"] if b.get("block_id") == "role")["element"]
+    assert "billing-admin" not in [o["value"] for o in before.get("options", [])]
     payload = {
         "type": "block_actions",
         "user": {"id": REQUESTER},
@@ -221,8 +224,8 @@ def test_picking_a_resource_narrows_the_roles(bot, slack):
         "api_app_id": "A0APP",
         "token": "t",
         "trigger_id": slack.new_trigger_id(),
-        "container": {"type": "view", "view_id": view.get("id")},
-        "view": view | {"private_metadata": "{}"},
+        "container": {"type": "view", "view_id": view["id"]},
+        "view": view,
         "actions": [
             {
                 "action_id": "resource",
@@ -236,8 +239,14 @@ def test_picking_a_resource_narrows_the_roles(bot, slack):
         ],
     }
     assert bot.interact(payload).status_code == 200
-    update = slack.wait_for(lambda: slack.calls_to("views.update"))[0]["args"]["view"]
-    role_block = next(b for b in update["blocks"] if b.get("block_id") == "role")
+    update = slack.wait_for(
+        lambda: [c for c in slack.calls_to("views.update") if c.get("response")], message="update"
+    )[0]
+    assert update["response"]["ok"], update["response"]
+    assert update["args"]["view_id"] == view["id"] and update["args"]["hash"] == view["hash"]
+    # The form the requester now sees offers only the organization's roles.
+    shown = slack.view(view["id"])
+    role_block = next(b for b in shown["blocks"] if b.get("block_id") == "role")
     assert [o["value"] for o in role_block["element"]["options"]] == [
         "organization-admin",
         "billing-admin",
@@ -253,7 +262,7 @@ def test_requester_and_strangers_cannot_decide(make_bot, slack, elastic):
     bot.click(REQUESTER, "approve", "1", card)
     assert "own request" in last_reply(slack, f"click-{REQUESTER}")["text"]
     bot.click(STRANGER, "approve", "1", card)
-    assert "not an approver" in last_reply(slack, f"click-{STRANGER}")["text"]
+    assert "not found, or is not yours" in last_reply(slack, f"click-{STRANGER}")["text"]
     assert bot.state(1) is State.PENDING
     assert elastic.calls_to("POST", "/role_assignments") == []
 
@@ -334,7 +343,7 @@ def test_revoke_command_ends_access_now(bot, slack, elastic):
     bot.click(OWNER, "approve", "1", card)
     slack.wait_for(lambda: bot.state(1) is State.ACTIVE)
     bot.command(STRANGER, "revoke #1")
-    assert "Only the requester" in last_reply(slack, f"cmd-{STRANGER}")["text"]
+    assert "not found, or is not yours" in last_reply(slack, f"cmd-{STRANGER}")["text"]
     assert bot.state(1) is State.ACTIVE
     bot.command(REQUESTER, "revoke 1")
     slack.wait_for(lambda: bot.state(1) is State.REVOKED)

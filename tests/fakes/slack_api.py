@@ -940,6 +940,22 @@ class FakeSlack:
         return args
 
     def _api(self, method: str, req: BaseHTTPRequestHandler, query: str, raw: bytes) -> _Reply:
+        """Answer a Web API call and record it with the answer (``calls()[i]["response"]``)."""
+        record: dict[str, Any] = {}
+        reply = self._api_reply(method, req, query, raw, record)
+        with self._lock:
+            record["status"] = reply.status
+            record["response"] = copy.deepcopy(reply.body)
+        return reply
+
+    def _api_reply(
+        self,
+        method: str,
+        req: BaseHTTPRequestHandler,
+        query: str,
+        raw: bytes,
+        record: dict[str, Any],
+    ) -> _Reply:
         args = self._parse_args(req, query, raw)
         headers = {k.lower(): v for k, v in req.headers.items()}
         auth = headers.get("authorization", "")
@@ -948,7 +964,7 @@ class FakeSlack:
         args.pop("token", None)
         scope_header = {"x-oauth-scopes": ",".join(self.scopes)}
         with self._lock:
-            self._calls.append(
+            record.update(
                 {
                     "method": method,
                     "args": copy.deepcopy(args),
@@ -956,6 +972,7 @@ class FakeSlack:
                     "time": self.clock(),
                 }
             )
+            self._calls.append(record)
             scripted = self._scripts.get(method)
             if method not in self._methods and not scripted:
                 return _Reply(
