@@ -86,6 +86,7 @@ class Runtime:
             catalogue=self.catalogue,
             catalogue_refresh=settings.catalogue_refresh,
         )
+        self.catalogue.on_changed = self.service.resources_changed
         self.service.on_expiry_set = self.scheduler.schedule_expiry
         self.service.on_ended = self.scheduler.cancel
         secret = (

@@ -49,6 +49,23 @@ class AccessPolicy:
     sweep_workers: int = 8
     #: A state change nobody was told about after this long is told again by the sweep.
     renotify_after: timedelta = timedelta(seconds=30)
+    #: Requesters' (and so invitation) email domains; empty: any.
+    allowed_email_domains: tuple[str, ...] = ()
+    #: Open (pending) requests one person may have at once.
+    max_pending_per_requester: int = 5
+    #: After a break-glass grant, the same person waits this long for the next.
+    break_glass_cooldown: timedelta = timedelta(hours=1)
+    #: Break-glass grants live at once, across everyone.
+    break_glass_max_active: int = 2
+    #: How often the sweep re-checks live grants' requesters against Slack.
+    requester_recheck: timedelta = timedelta(minutes=5)
+
+    def email_allowed(self, email: str | None) -> bool:
+        """Whether ``email`` is in an allowed domain (any address, when none are set)."""
+        if not self.allowed_email_domains:
+            return True
+        domain = (email or "").rsplit("@", 1)[-1].lower() if "@" in (email or "") else ""
+        return domain in self.allowed_email_domains
 
     def longest(self, rule: Rule) -> timedelta:
         """The longest total duration a grant under ``rule`` may have."""

@@ -15,12 +15,38 @@ from bot.access.resources import Resource, Unit
 
 @dataclass(frozen=True)
 class Person:
-    """A Slack user as the core needs them."""
+    """A Slack user as the core needs them.
+
+    ``ineligible`` says why this person may not act on Elastic Cloud access at all (request,
+    approve, own a resource, audit): only full members of the installing workspace may. It
+    is one of the :data:`INELIGIBLE` keys, or None for a full member."""
 
     id: str
     email: str | None
     name: str
-    active: bool = True
+    ineligible: str | None = None
+
+    @property
+    def active(self) -> bool:
+        """A full member of the installing workspace, who may act."""
+        return self.ineligible is None
+
+
+#: Why a Slack user may not act, in words that name the group ("Guests can't …").
+INELIGIBLE: dict[str, str] = {
+    "deactivated": "Deactivated Slack users",
+    "bot": "Bots and apps",
+    "guest": "Guests",
+    "external": "People from other organizations (Slack Connect)",
+    "unconfirmed": "People whose Slack email address is not confirmed",
+    "unknown_team": "People whose workspace could not be confirmed",
+    "domain": "People with an email address outside the allowed domains",
+}
+
+
+def cannot(reason: str, what: str) -> str:
+    """``Guests can't request access to Elastic Cloud.`` for reason ``guest``."""
+    return f"{INELIGIBLE.get(reason, 'You')} can't {what}."
 
 
 @dataclass(frozen=True)

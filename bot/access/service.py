@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from bot.access.durations import format_duration
 from bot.access.errors import AccessError, AlreadyDecided, InvalidRequest, NotAllowed, NotFound
+from bot.access.identity import same_person
 from bot.access.limits import check_justification, check_reason
 from bot.access.listing import parse_list_filters, visible_scope
 from bot.access.model import AccessRequest
@@ -27,12 +28,15 @@ from bot.access.ports import (
     ElasticPort,
     Member,
     Notifier,
+    Person,
     UpstreamError,
+    cannot,
 )
 from bot.access.resources import Resource, Unit, role_label, unit_for
 from bot.access.routing import OwnerAttribute, Routing, route, tag_references
 from bot.access.rules import Rule, justification_ok
 from bot.access.states import State
+from bot.access.text import escape
 from bot.access.visibility import Viewer
 from bot.clock import Clock
 from bot.faults import crash_point
@@ -46,6 +50,17 @@ SYSTEM = "system"
 AUTO = "policy"
 #: Who approves a break-glass request: nobody; the requester took it, on the record.
 BREAK_GLASS = "break-glass"
+#: Who ends a grant whose requester may no longer have access (deactivated, now a guest…).
+OFFBOARDING = "offboarding"
+#: Why a requester may no longer have access, for the records and the messages.
+LEFT = {
+    "deactivated": "the requester was deactivated in Slack",
+    "bot": "the requester is a bot account",
+    "guest": "the requester is now a guest in Slack",
+    "external": "the requester is not a member of this workspace",
+    "unconfirmed": "the requester's Slack email address is not confirmed",
+    "domain": "the requester's email address is outside the allowed domains",
+}
 #: How old (seconds) a read of the members may be when deciding what to add or remove;
 #: every change is then confirmed by a read that starts after it.
 PLANNING_READ_AGE = 2.0
@@ -88,55 +103,109 @@ class AccessService:
         self._executor: ThreadPoolExecutor | None = None
         self._notifier_pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        self._last_recheck: datetime | None = None
 
     # ------------------------------------------------------------------ people and owners
-    def integration_owners(self, exclude: str | None = None, fresh: bool = False) -> list[str]:
-        """The integration owners as Slack user IDs, resolved now (groups change)."""
+    def integration_owners(
+        self,
+        exclude: str | None = None,
+        fresh: bool = False,
+        not_requester: Callable[[Person], bool] | None = None,
+    ) -> list[str]:
+        """The integration owners as Slack user IDs, resolved now (groups change): full
+        members only, never ``exclude`` nor anyone ``not_requester`` says is the requester."""
         ids: list[str] = []
         for reference in self.policy.integration_owners:
             for person in self.directory.resolve(reference, fresh=fresh):
-                if person.active and person.id != exclude and person.id not in ids:
+                if (
+                    person.active
+                    and person.id != exclude
+                    and not (not_requester and not_requester(person))
+                    and person.id not in ids
+                ):
                     ids.append(person.id)
         return ids
 
-    def routing(self, resource: Resource, requester_id: str, fresh: bool = False) -> Routing:
+    def is_requester(
+        self,
+        requester_id: str,
+        requester_email: str | None,
+        elastic_user_id: str | None = None,
+        strict: bool = False,
+    ) -> Callable[[Person], bool]:
+        """A test for "this person is the requester", per human rather than per account
+        (:func:`bot.access.identity.same_person`). ``strict``: when Elastic cannot say who
+        someone is, refuse (click time) rather than assume (filing, where a click re-checks)."""
+
+        def elastic_id_of(email: str) -> str | None:
+            try:
+                member = self.elastic.find_member(
+                    email, max_age=IDENTITY_READ_AGE, consistent=False
+                )
+            except UpstreamError:
+                if strict:
+                    raise
+                return None
+            return member.user_id if member else None
+
+        return lambda person: same_person(
+            person, requester_id, requester_email, elastic_user_id, elastic_id_of
+        )
+
+    def _is_requester_of(self, request: AccessRequest, strict: bool = False):
+        return self.is_requester(
+            request.requester_id, request.requester_email, request.elastic_user_id, strict
+        )
+
+    def routing(
+        self, resource: Resource, is_requester: Callable[[Person], bool], fresh: bool = False
+    ) -> Routing:
         """Who may approve a request for ``resource`` now (owners by tag, else integration)."""
         current = self.catalogue.find(resource.key) or resource  # tags as they are now
         return route(
             current,
-            requester_id,
+            is_requester,
             self.directory,
             self.policy.integration_owners,
             self.policy.resource_owner,
             fresh=fresh,
         )
 
-    def approvers_for(self, request: AccessRequest, fresh: bool = False) -> list[str]:
-        """Who may decide on ``request`` now: its routing, plus the integration owners once
-        the request was escalated to them."""
-        ids = list(self.routing(request.resource, request.requester_id, fresh).approvers)
+    def approvers_for(
+        self, request: AccessRequest, fresh: bool = False, strict: bool = False
+    ) -> list[str]:
+        """Who may decide on ``request`` now: the approvers it was filed with (plus the
+        integration owners it was escalated to) who are still approvers as Slack and the
+        tags are now. An edit of a tag or a user group can take approvers away, never add
+        them: authority comes from data others can edit, so it may only shrink."""
+        not_requester = self._is_requester_of(request, strict)
+        ids = list(self.routing(request.resource, not_requester, fresh).approvers)
         if request.escalated_at is not None:
             ids += [
                 i
-                for i in self.integration_owners(exclude=request.requester_id, fresh=fresh)
+                for i in self.integration_owners(fresh=fresh, not_requester=not_requester)
                 if i not in ids
             ]
-        return ids
+        return [i for i in ids if i in request.approvers]
 
-    def _report_unresolved(self, references: tuple[str, ...], context: str) -> None:
+    def _report_unresolved(
+        self, references: tuple[str, ...], context: str, known: dict[str, str] | None = None
+    ) -> None:
         """Tell the integration owners, once per reference, about an owner that names nobody."""
         now = self.clock.now()
-        reasons = self.directory.unresolved
+        reasons = {**self.directory.unresolved, **(known or {})}
         fresh = [
             r for r in references if self.store.first_report(r, reasons.get(r, "unresolved"), now)
         ]
         if fresh:
             lines = ", ".join(
-                f"`{r}` ({reasons.get(r, 'names no active Slack user')})" for r in fresh
+                f"`{escape(r)}` ({escape(reasons.get(r, 'names no active Slack user'))})"
+                for r in fresh
             )
             self.notifier.notify_owners(
                 self.integration_owners(),
-                f"An owner named for {context} does not resolve to an active Slack user: {lines}. "
+                f"An owner named for {escape(context)} does not resolve to an active Slack user: "
+                f"{lines}. "
                 "Fix the tag or the integration_owners setting.",
             )
 
@@ -148,6 +217,8 @@ class AccessService:
         person = self.directory.person(user_id)
         email = (person.email or "").lower() if person else ""
         keys: set[str] = set()
+        if person is None or not person.active:
+            return set()  # guests and other non-members own nothing here
         for resource in self.catalogue.all():
             value = resource.tags.get(setting.tag_key)
             if not value:
@@ -181,14 +252,14 @@ class AccessService:
         resource = self.catalogue.find(resource_text)
         if resource is None:
             raise InvalidRequest(
-                f"Unknown resource '{resource_text}'. Use a deployment name or ID, or "
+                f"Unknown resource '{escape(resource_text)}'. Use a deployment name or ID, or "
                 "`organization`; `/elastic-access` opens a form that lists them.",
                 field="resource",
             )
         roles = resource.roles()
         if role not in roles:
             raise InvalidRequest(
-                f"'{role}' is not a role for {resource.label}. Valid roles: "
+                f"'{escape(role)}' is not a role for {escape(resource.label)}. Valid roles: "
                 + ", ".join(f"`{r}`" for r in roles)
                 + ".",
                 field="role",
@@ -196,7 +267,8 @@ class AccessService:
         rule = self.policy.rules.decide(resource, role)
         if rule is None:
             raise InvalidRequest(
-                f"No access policy allows `{role}` on {resource.label}. Ask an integration owner "
+                f"No access policy allows `{escape(role)}` on {escape(resource.label)}. Ask an "
+                "integration owner "
                 "if you need it.",
                 field="role",
             )
@@ -206,7 +278,7 @@ class AccessService:
         if duration > limit:
             raise InvalidRequest(
                 f"Duration is longer than the maximum of {format_duration(limit)} for "
-                f"`{role}` on {resource.label}.",
+                f"`{escape(role)}` on {escape(resource.label)}.",
                 field="duration",
             )
         problem = justification_ok(rule, justification)
@@ -229,34 +301,37 @@ class AccessService:
         resource, rule = self.validate(resource_text, role, duration, justification)
         if break_glass and not rule.break_glass:
             raise NotAllowed(
-                f"Break-glass is not allowed for `{role}` on {resource.label}. Ask for it with "
+                f"Break-glass is not allowed for `{escape(role)}` on {escape(resource.label)}. "
+                "Ask for it with "
                 "`/elastic-access request` instead."
             )
         if break_glass and not justification.strip():
             raise InvalidRequest("Break-glass needs a reason.", field="justification")
         justification = justification.strip()
-        person = self.directory.person(requester_id)
-        if person is None or not person.email:
-            raise AccessError(
-                "I could not read the email address on your Slack profile, so I cannot match "
-                "you to an Elastic Cloud member. Ask a workspace admin to check your profile."
-            )
+        person = self.eligible_requester(requester_id)
+        unit = unit_for(resource, role, self.policy.organization_id)
+        self._check_open_requests(requester_id, unit)
+        if break_glass:
+            self._check_break_glass(person, now)
         # None: granted as an invitation. A read a few seconds old is fine for routing.
         member = self.elastic.find_member(person.email, max_age=IDENTITY_READ_AGE, consistent=False)
-        unit = unit_for(resource, role, self.policy.organization_id)
         fingerprint = hashlib.sha256(
             f"{requester_id}|{unit.text}|{int(duration.total_seconds())}|{justification}".encode()
         ).hexdigest()
         if self.store.seen_recently(fingerprint, now, self.policy.dedupe_window):
             raise AlreadyDecided("You filed this same request a moment ago; it is on its way.")
-        routing = self.routing(resource, requester_id)
+        routing = self.routing(
+            resource,
+            self.is_requester(requester_id, person.email, member.user_id if member else None),
+        )
         if routing.unresolved:
-            self._report_unresolved(routing.unresolved, resource.label)
+            self._report_unresolved(routing.unresolved, resource.label, routing.reasons)
         approvers = list(routing.approvers)
         if not approvers and not rule.auto_approve and not break_glass:
             self.notifier.notify_owners(
                 self.integration_owners(),
-                f"<@{requester_id}> asked for `{role}` on {resource.label}, but nobody other than "
+                f"<@{requester_id}> asked for `{escape(role)}` on {escape(resource.label)}, but "
+                "nobody other than "
                 "the requester can approve it. Add another owner.",
             )
             raise NotAllowed(
@@ -291,6 +366,83 @@ class AccessService:
         self._tell(request)
         return request
 
+    def eligible_requester(self, requester_id: str, fresh: bool = False) -> Person:
+        """The requester, if they may ask for access at all; raises :class:`NotAllowed` with
+        the reason (told to them privately) before anything is stored or anyone asked."""
+        person = self.directory.person(requester_id, fresh=fresh)
+        if person is None or not person.email:
+            raise AccessError(
+                "I could not read the email address on your Slack profile, so I cannot match "
+                "you to an Elastic Cloud member. Ask a workspace admin to check your profile."
+            )
+        if person.ineligible:
+            raise NotAllowed(cannot(person.ineligible, "request access to Elastic Cloud"))
+        if not self.policy.email_allowed(person.email):
+            raise NotAllowed(
+                cannot("domain", "request access to Elastic Cloud")
+                + " Allowed: "
+                + ", ".join(self.policy.allowed_email_domains)
+                + "."
+            )
+        return person
+
+    def requester_standing(self, request: AccessRequest) -> str | None:
+        """Why the requester of ``request`` may no longer have access (Slack as it is now),
+        or None while they still may. A Slack outage is not a reason: only a clear answer."""
+        person = self.directory.person(request.requester_id, fresh=True)
+        if person is None:
+            return None
+        if person.ineligible and person.ineligible != "unknown_team":
+            return person.ineligible
+        if not self.policy.email_allowed(person.email):
+            return "domain"
+        return None
+
+    def _check_open_requests(self, requester_id: str, unit: Unit) -> None:
+        """One person cannot flood approvers: a request for what they already asked for is
+        answered with the open one, and only so many may wait at once."""
+        limit = self.policy.max_pending_per_requester
+        waiting, total = self.store.list_requests(
+            requester_id=requester_id, states=[State.PENDING], limit=200
+        )
+        for request in waiting:
+            if request.unit == unit:
+                raise AlreadyDecided(
+                    f"You already asked for this: request {request.ref} is waiting for approval."
+                )
+        if total >= limit:
+            raise NotAllowed(
+                f"You have {total} requests waiting for approval, the most allowed at once is "
+                f"{limit}. Wait for a decision on one of them first."
+            )
+
+    def _check_break_glass(self, person: Person, now: datetime) -> None:
+        """Break-glass is never silent and never a habit: someone other than the requester
+        must hear of it, one person waits a cool-down between two, and only so many may be
+        live at once."""
+        others = self.integration_owners(
+            not_requester=self.is_requester(person.id, person.email)
+        )
+        if not others and not self.policy.notify_channel:
+            raise NotAllowed(
+                "Break-glass is not possible here: nobody but you would be told (no other "
+                "integration owner and no notify_channel). Use `/elastic-access request`."
+            )
+        last = self.store.last_break_glass(person.id)
+        cooldown = self.policy.break_glass_cooldown
+        if last is not None and now - last < cooldown:
+            raise NotAllowed(
+                f"You used break-glass {format_duration(now - last)} ago; the next is possible "
+                f"{format_duration(cooldown - (now - last))} from now. Use `/elastic-access "
+                "request` meanwhile."
+            )
+        live = self.store.live_break_glass()
+        if live >= self.policy.break_glass_max_active:
+            raise NotAllowed(
+                f"{live} break-glass grants are live already, the most allowed at once. Use "
+                "`/elastic-access request`, or ask an integration owner."
+            )
+
     def _auto_approve(self, request: AccessRequest, rule: Rule) -> AccessRequest:
         """Policy approves: no human click, but the same audit trail and announcements."""
         return self._approve_without_click(
@@ -310,10 +462,11 @@ class AccessService:
                 moved.resource.key,
             )
             self.notifier.notify_owners(
-                self.integration_owners(exclude=moved.requester_id),
-                f":rotating_light: *Break-glass*: <@{moved.requester_id}> took `{moved.role_id}` "
-                f"on {moved.resource.label} for {format_duration(moved.duration)} without "
-                f"approval (request {moved.ref}). Reason: {moved.justification}. End it early "
+                self.integration_owners(not_requester=self._is_requester_of(moved)),
+                f":rotating_light: *Break-glass*: <@{moved.requester_id}> took "
+                f"`{escape(moved.role_id)}` on {escape(moved.resource.label)} for "
+                f"{format_duration(moved.duration)} without approval (request {moved.ref}). "
+                f"Reason: {escape(moved.justification)}. End it early "
                 f"with `/elastic-access revoke {moved.id}`.",
             )
 
@@ -362,17 +515,56 @@ class AccessService:
     def get(self, request_id: int) -> AccessRequest:
         request = self.store.get(request_id)
         if request is None:
-            raise NotFound(f"There is no request #{request_id}.")
+            raise NotFound(_not_yours(request_id))
         return request
 
-    def check_decider(self, request: AccessRequest, actor_id: str) -> None:
-        """Authorise a decision where it happens: a current approver, never the requester."""
+    def may_see(self, request: AccessRequest, user_id: str) -> bool:
+        """Whether ``user_id`` may know that ``request`` exists: its requester, anyone it was
+        sent to, the integration owners, the auditors, the owners of its resource."""
+        if user_id == request.requester_id or user_id in request.approvers:
+            return True
+        viewer = self.viewer(user_id)
+        if viewer.is_owner or viewer.is_auditor:
+            return True
+        return request.resource.key in self.owned_resource_keys(user_id)
+
+    def visible(self, request_id: int, user_id: str) -> AccessRequest:
+        """``request_id`` if ``user_id`` may see it; otherwise the same answer as for a request
+        that does not exist, so that nobody learns who asked for what."""
+        request = self.store.get(request_id)
+        if request is None or not self.may_see(request, user_id):
+            raise NotFound(_not_yours(request_id))
+        return request
+
+    def check_decider(self, request: AccessRequest, actor_id: str) -> list[str]:
+        """Authorise a decision where it happens: a current approver, never the requester
+        (per person, not per account). Returns the current approvers."""
         if actor_id == request.requester_id:
             raise NotAllowed("You cannot approve or deny your own request.")
-        if actor_id not in self.approvers_for(request, fresh=True):
-            raise NotAllowed(f"You are not an approver of request {request.ref}.")
+        if actor_id not in request.approvers:
+            if self.may_see(request, actor_id):
+                raise NotAllowed(f"You are not an approver of request {request.ref}.")
+            raise NotFound(_not_yours(request.id))
+        try:
+            actor = self.directory.person(actor_id, fresh=True)
+            if actor is not None and self._is_requester_of(request, strict=True)(actor):
+                raise NotAllowed(
+                    "You cannot approve or deny your own request: this Slack account belongs to "
+                    "the same person as the requester's."
+                )
+            current = self.approvers_for(request, fresh=True, strict=True)
+        except UpstreamError as exc:
+            raise AccessError(
+                "I could not confirm with Elastic Cloud who may decide on "
+                f"{request.ref}; nothing was recorded. Try again in a minute."
+            ) from exc
+        if actor_id not in current:
+            if actor is not None and actor.ineligible:
+                raise NotAllowed(cannot(actor.ineligible, "approve access to Elastic Cloud"))
+            raise NotAllowed(f"You are no longer an approver of request {request.ref}.")
         if request.state is not State.PENDING:
             raise AlreadyDecided(_already(request))
+        return current
 
     @about_request
     def decide(
@@ -380,16 +572,25 @@ class AccessService:
     ) -> AccessRequest:
         """Record an approver's decision. The first valid decision wins, once."""
         request = self.get(request_id)
-        self.check_decider(request, actor_id)
+        current = self.check_decider(request, actor_id)
         now = self.clock.now()
         reason = (reason or "").strip() or None
         check_reason(reason)
+        if approve and (why := self.requester_standing(request)):
+            self.end_for_requester(request.requester_id, why, only=request.id)
+            raise AlreadyDecided(
+                f"Request {request.ref} was cancelled: {LEFT.get(why, why)}. Nothing was granted."
+            )
         if not self.store.record_approval(
             request_id, actor_id, "approve" if approve else "deny", reason, now
         ):
             raise AlreadyDecided(f"You already decided on request {request.ref}.")
         if approve:
-            approvals = [a for a in self.store.approvals(request_id) if a.decision == "approve"]
+            approvals = [
+                a
+                for a in self.store.approvals(request_id)
+                if a.decision == "approve" and a.approver_id in current
+            ]
             if len(approvals) < request.approvals_needed:
                 self.store.event(
                     request_id,
@@ -439,6 +640,9 @@ class AccessService:
         now = self.clock.now()
         request = self.store.claim(request_id, [State.APPROVED], now=now, lease=self.policy.lease)
         if request is None:
+            return
+        if why := self.requester_standing(request):
+            self.end_for_requester(request.requester_id, why, only=request.id)
             return
         expires_at = now + request.duration
         try:
@@ -692,9 +896,12 @@ class AccessService:
     ) -> tuple[AccessRequest, Rule]:
         """Everything that can refuse an extension, without changing anything (fast: the
         form must answer Slack within 3 seconds)."""
-        request = self.get(request_id)
+        request = self.visible(request_id, actor_id)
         if actor_id != request.requester_id:
-            raise NotAllowed(f"Only <@{request.requester_id}> can extend {request.ref}.")
+            raise NotAllowed(f"Only the requester can extend {request.ref}.")
+        person = self.directory.person(actor_id)
+        if person is not None and person.ineligible:
+            raise NotAllowed(cannot(person.ineligible, "extend access to Elastic Cloud"))
         if request.state is not State.ACTIVE:
             raise AlreadyDecided(f"{request.ref} is not active (it is {request.state.value}).")
         if not reason.strip():
@@ -705,7 +912,8 @@ class AccessService:
         rule = self.policy.rules.decide(request.resource, request.role_id)
         if rule is None:
             raise NotAllowed(
-                f"No access policy allows `{request.role_id}` on {request.resource.label} any more."
+                f"No access policy allows `{escape(request.role_id)}` on "
+                f"{escape(request.resource.label)} any more."
             )
         limit = self.policy.longest(rule)
         if request.duration + duration > limit:
@@ -761,8 +969,22 @@ class AccessService:
         request = self.get(request_id)
         if actor_id == request.requester_id:
             raise NotAllowed("You cannot approve or deny your own extension.")
-        if actor_id not in self.approvers_for(request, fresh=True):
-            raise NotAllowed(f"You are not an approver of request {request.ref}.")
+        if actor_id not in request.approvers:
+            if self.may_see(request, actor_id):
+                raise NotAllowed(f"You are not an approver of request {request.ref}.")
+            raise NotFound(_not_yours(request.id))
+        try:
+            actor = self.directory.person(actor_id, fresh=True)
+            if actor is not None and self._is_requester_of(request, strict=True)(actor):
+                raise NotAllowed("You cannot approve or deny your own extension.")
+            current = self.approvers_for(request, fresh=True, strict=True)
+        except UpstreamError as exc:
+            raise AccessError(
+                "I could not confirm with Elastic Cloud who may decide on "
+                f"{request.ref}; nothing was recorded. Try again in a minute."
+            ) from exc
+        if actor_id not in current:
+            raise NotAllowed(f"You are no longer an approver of request {request.ref}.")
         if request.extension_seconds is None or request.state is not State.ACTIVE:
             raise AlreadyDecided(f"The extension of {request.ref} was already decided.")
         check_reason(reason)
@@ -777,6 +999,8 @@ class AccessService:
                     f"You already approved the extension of {request.ref}; it needs {needed} "
                     "approvals."
                 )
+            # Counted only while still approvers: a quorum is re-checked when it completes.
+            approvers = [a for a in approvers if a in current]
             if len(approvers) < needed:
                 log.info(
                     "request %s: extension approval %d of %d by %s",
@@ -810,12 +1034,20 @@ class AccessService:
     @about_request
     def revoke(self, request_id: int, actor_id: str) -> AccessRequest:
         """End an active grant now, on a person's word (requester, approver or owner)."""
-        request = self.get(request_id)
-        allowed = (
-            actor_id == request.requester_id
-            or actor_id in request.approvers
-            or actor_id in self.integration_owners(fresh=True)
-        )
+        request = self.visible(request_id, actor_id)
+        allowed = actor_id == request.requester_id
+        if not allowed:
+            # Ending someone else's access: only a full member who approves it or owns the
+            # integration, as Slack says now.
+            person = self.directory.person(actor_id, fresh=True)
+            allowed = (
+                person is not None
+                and person.active
+                and (
+                    actor_id in request.approvers
+                    or actor_id in self.integration_owners(fresh=True)
+                )
+            )
         if not allowed:
             raise NotAllowed(
                 f"Only the requester, an approver or an integration owner can revoke {request.ref}."
@@ -1045,6 +1277,139 @@ class AccessService:
         if self.store.was_alerted(request_id):
             self.notifier.revocation_recovered(ended, self.integration_owners())
 
+    # ------------------------------------------------------------------ resources that change
+    def resources_changed(self, changes: list[tuple[Resource, Resource]]) -> int:
+        """A catalogue refresh saw a resource's name or owner tag change. Who approves comes
+        from that tag, which people other than the integration owners can edit, so a change
+        on a resource with open requests is reported to the integration owners (approvers
+        never grow from it: see :meth:`approvers_for`). Returns how many were reported."""
+        setting = self.policy.resource_owner
+        reported = 0
+        for old, new in changes:
+            tag_key = setting.tag_key if setting else None
+            renamed = old.name != new.name
+            retagged = tag_key is not None and old.tags.get(tag_key) != new.tags.get(tag_key)
+            if not (renamed or retagged):
+                continue
+            open_requests = self.store.open_requests_on(new)
+            if not open_requests:
+                continue
+            what = []
+            if renamed:
+                what.append(f"its name changed from `{escape(old.name)}` to `{escape(new.name)}`")
+            if retagged:
+                what.append(
+                    f"its `{escape(tag_key)}` tag changed from "
+                    f"`{escape(old.tags.get(tag_key) or '(none)')}` "
+                    f"to `{escape(new.tags.get(tag_key) or '(none)')}`"
+                )
+            refs = ", ".join(r.ref for r in open_requests)
+            log.warning("resource %s changed with open requests %s: %s", new.key, refs, what)
+            self.notifier.notify_owners(
+                self.integration_owners(),
+                f":mag: {new.kind.value.replace('_', ' ').capitalize()} `{escape(new.id)}`: "
+                + " and ".join(what)
+                + f" while requests {refs} are open. Approvers can only lose their say from such "
+                "a change, never gain it; check that the change was intended.",
+            )
+            reported += 1
+        return reported
+
+    # ------------------------------------------------------------------ leavers
+    def person_changed(self, user_id: str) -> int:
+        """Slack says ``user_id`` changed (``user_change``): if they may no longer have access,
+        end everything they have or asked for, now. Returns how many requests ended."""
+        person = self.directory.person(user_id, fresh=True)
+        if person is None:
+            return 0
+        why = person.ineligible if person.ineligible != "unknown_team" else None
+        if why is None and not self.policy.email_allowed(person.email):
+            why = "domain"
+        return self.end_for_requester(user_id, why) if why else 0
+
+    def end_for_requester(self, user_id: str, why: str, only: int | None = None) -> int:
+        """End ``user_id``'s requests because they may no longer have access: waiting ones
+        are cancelled, live grants revoked at once; the owners and approvers are told. Done by
+        the system, with the reason, on the record. ``only``: just that request."""
+        reason = LEFT.get(why, why)
+        now = self.clock.now()
+        ended: list[AccessRequest] = []
+        for request in self.store.open_requests_of(user_id):
+            if only is not None and request.id != only:
+                continue
+            for _ in range(3):  # a row may move under us (a grant finishing): follow it
+                current = self.store.get(request.id)
+                if current is None:
+                    break
+                if current.state in (State.PENDING, State.APPROVED):
+                    moved = self.store.transition(
+                        current.id,
+                        [current.state],
+                        State.CANCELLED,
+                        now=now,
+                        actor=SYSTEM,
+                        event="cancelled_requester_left",
+                        detail={"reason": reason},
+                        decided_by=SYSTEM,
+                        decided_at=now,
+                        decision_reason=reason,
+                        ended_at=now,
+                    )
+                    if moved:
+                        self._tell(moved)
+                        ended.append(moved)
+                        break
+                elif current.state in (State.GRANTING, State.ACTIVE):
+                    moved = self.store.transition(
+                        current.id,
+                        [current.state],
+                        State.REVOKING,
+                        now=now,
+                        actor=SYSTEM,
+                        event="revoke_requested",
+                        detail={"reason": reason},
+                        ended_by=OFFBOARDING,
+                    )
+                    if moved:
+                        if self.on_ended:
+                            self.on_ended(moved.id)
+                        ended.append(moved)
+                        self._finish_revocation(moved.id)
+                        break
+                else:
+                    break
+        if ended:
+            log.warning(
+                "requester %s may no longer have access (%s): ended %s",
+                user_id,
+                why,
+                ", ".join(r.ref for r in ended),
+            )
+            self.notifier.notify_owners(
+                self.integration_owners(),
+                f"<@{user_id}> may no longer have access ({escape(reason)}), so I ended "
+                + ", ".join(
+                    f"{r.ref} ({escape(r.role_id)} on {escape(r.resource.label)})" for r in ended
+                )
+                + ".",
+            )
+        return len(ended)
+
+    def recheck_requesters(self) -> int:
+        """The sweep's catch-all for a ``user_change`` event that never arrived: every
+        requester with something open is looked up again, at most once per
+        ``requester_recheck``. Returns how many requests ended."""
+        now = self.clock.now()
+        with self._pool_lock:
+            due = self._last_recheck is None or now - self._last_recheck >= (
+                self.policy.requester_recheck
+            )
+            if due:
+                self._last_recheck = now
+        if not due:
+            return 0
+        return sum(self.person_changed(user_id) for user_id in self.store.live_requesters())
+
     # ------------------------------------------------------------------ the sweep
     def sweep(self) -> int:
         """Act on every row that is due or abandoned. Returns how many rows it touched.
@@ -1059,6 +1424,7 @@ class AccessService:
         elif due:
             list(self._pool().map(lambda row: self._sweep_one(*row), due))
         self._alert_overdue()
+        self.recheck_requesters()
         self._time_out_pending()
         self._send_reminders()
         self._escalate()
@@ -1163,7 +1529,7 @@ class AccessService:
             return
         now = self.clock.now()
         for request in self.store.escalations_due(now - after):
-            owners = self.integration_owners(exclude=request.requester_id)
+            owners = self.integration_owners(not_requester=self._is_requester_of(request))
             added = [o for o in owners if o not in request.approvers]
             escalated = self.store.escalate(request.id, [*request.approvers, *added], added, now)
             if escalated is None:
@@ -1221,6 +1587,10 @@ def invitation_expiry(duration: timedelta) -> str:
         if seconds >= size and seconds % size == 0:
             return f"{seconds // size}{unit}"
     return f"{max(1, seconds // 60)}m"
+
+
+def _not_yours(request_id: int) -> str:
+    return f"Request #{request_id} was not found, or is not yours."
 
 
 def _already(request: AccessRequest) -> str:

@@ -33,7 +33,7 @@ TRANSITIONS: dict[State, frozenset[State]] = {
     State.PENDING: frozenset(
         {State.APPROVED, State.DENIED, State.CANCELLED, State.FAILED, State.TIMED_OUT}
     ),
-    State.APPROVED: frozenset({State.GRANTING, State.FAILED}),
+    State.APPROVED: frozenset({State.GRANTING, State.FAILED, State.CANCELLED}),
     State.GRANTING: frozenset({State.ACTIVE, State.FAILED, State.REVOKING}),
     State.ACTIVE: frozenset({State.REVOKING}),
     State.REVOKING: frozenset({State.REVOKED, State.EXPIRED}),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.access.resources import PROJECT_TYPES, Resource, ResourceKind
@@ -52,6 +53,9 @@ class ResourceCatalogue:
         self._index = _index(self._fixed())
         self.refreshed = False
         self._last_refresh = 0.0
+        #: Called after a refresh with the (before, after) pairs of resources whose name or
+        #: tags changed: authority comes from tags, so the core watches them.
+        self.on_changed: Callable[[list[tuple[Resource, Resource]]], None] | None = None
 
     def _fixed(self) -> list[Resource]:
         org_id = self.elastic.organization_id
@@ -85,7 +89,19 @@ class ResourceCatalogue:
             except ElasticError as exc:
                 log.warning("catalogue: could not list %s projects: %s", project_type, exc)
         self.store.replace_catalogue(resources, self.clock.now())
+        before = {r.key: r for r in self._index.resources}
         self._swap(resources)
+        changed = [
+            (old, new)
+            for new in resources
+            if (old := before.get(new.key)) is not None
+            and (old.name != new.name or old.tags != new.tags)
+        ]
+        if changed and self.on_changed is not None:
+            try:
+                self.on_changed(changed)
+            except Exception:  # telling about a change must not fail the refresh
+                log.exception("catalogue: reporting changed resources failed")
         self.refreshed = True
         self._last_refresh = time.monotonic()
         log.info("catalogue refreshed: %d resources", len(resources))

@@ -2,6 +2,12 @@
 
 Every message also carries a plain ``text`` (notifications, screen readers), and every view
 stays within Slack's limits (titles ≤ 24 characters, ≤ 100 blocks, option text ≤ 75).
+
+Text the bot did not write (justifications, reasons, resource labels, emails, Elastic's
+errors) is escaped here, where it enters ``mrkdwn`` (:func:`bot.access.text.escape`), or
+cleaned where it enters ``plain_text``; the core hands over raw values, so nothing is escaped
+twice. Messages the core composed for people (an :class:`AccessError`, an owner alert) are
+already ``mrkdwn`` with their untrusted parts escaped, and are used as they are.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from bot.access.limits import JUSTIFICATION_LIMIT, REASON_LIMIT
 from bot.access.model import AccessRequest
 from bot.access.resources import Resource, ResourceKind, role_label, roles_for
 from bot.access.states import State
+from bot.access.text import clean, escape, summary
 
 Blocks = list[dict[str, Any]]
 
@@ -33,6 +40,10 @@ STATE_EMOJI = {
     State.TIMED_OUT: ":zzz:",
 }
 
+#: On every message the bot posts: a link someone typed (a justification, a deployment name)
+#: must not unfold into a preview that looks as if the bot vouched for it.
+NO_UNFURL: dict[str, bool] = {"unfurl_links": False, "unfurl_media": False}
+
 DURATION_PRESETS = ("15m", "30m", "1h", "2h", "4h", "8h", "12h", "1d", "3d", "7d")
 MAX_OPTION_TEXT = 75
 
@@ -45,6 +56,8 @@ def who(user_id: str | None) -> str:
         return "policy (auto-approved)"
     if user_id == "break-glass":
         return "break-glass (no approval)"
+    if user_id == "offboarding":
+        return "the bot (the requester may no longer have access)"
     return f"<@{user_id}>"
 
 
@@ -69,7 +82,26 @@ def context(text: str) -> dict[str, Any]:
 
 
 def _plain(text: str, limit: int = MAX_OPTION_TEXT) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text[:limit], "emoji": True}
+    return {"type": "plain_text", "text": clean(text)[:limit], "emoji": True}
+
+
+def _quote(text: str) -> str:
+    """Someone's words as a block quote, every line of it."""
+    return ">" + escape(text).replace("\n", "\n>")
+
+
+def label(request: AccessRequest) -> str:
+    """The request's resource (a deployment or project name someone chose), for mrkdwn."""
+    return escape(request.resource.label)
+
+
+#: How much of a failure's reason is shown (it may carry an error from Elastic Cloud).
+MAX_ERROR_TEXT = 400
+
+
+def failure(request: AccessRequest) -> str:
+    """Why a request failed, short and escaped."""
+    return escape(summary(request.last_error or "", MAX_ERROR_TEXT))
 
 
 def _option(text: str, value: str) -> dict[str, Any]:
@@ -79,18 +111,20 @@ def _option(text: str, value: str) -> dict[str, Any]:
 def summary_fields(request: AccessRequest) -> dict[str, Any]:
     fields = [
         f"*Requester*\n<@{request.requester_id}>",
-        f"*Resource*\n{request.resource.label}",
-        f"*Role*\n`{request.role_id}` ({role_label(request.role_id)})",
+        f"*Resource*\n{label(request)}",
+        f"*Role*\n`{escape(request.role_id)}` ({escape(role_label(request.role_id))})",
         f"*Duration*\n{format_duration(request.duration)}",
     ]
     return {"type": "section", "fields": [_text(f) for f in fields]}
 
 
 def _justification(request: AccessRequest) -> dict[str, Any]:
-    return section(f"*Justification*\n>{request.justification.replace(chr(10), chr(10) + '>')}")
+    return section(f"*Justification*\n{_quote(request.justification)}")
 
 
-def status_line(request: AccessRequest) -> str:
+def status_line(request: AccessRequest, *, public: bool = False) -> str:
+    """One line on where the request stands. ``public`` (the notify channel) shows the
+    outcome only: a deny reason or an Elastic error is for the people involved."""
     emoji = STATE_EMOJI.get(request.state, "")
     by = f" by {who(request.decided_by)}" if request.decided_by else ""
     if request.state is State.PENDING:
@@ -100,7 +134,8 @@ def status_line(request: AccessRequest) -> str:
     if request.state is State.ACTIVE:
         return f"{emoji} Approved{by}; active until {when(request.expires_at)}"
     if request.state is State.DENIED:
-        reason = f": {request.decision_reason}" if request.decision_reason else ""
+        shown = request.decision_reason and not public
+        reason = f": {escape(request.decision_reason)}" if shown else ""
         return f"{emoji} Denied{by}{reason}"
     if request.state is State.REVOKING:
         return f"{emoji} Approved{by}; access is being removed"
@@ -110,9 +145,13 @@ def status_line(request: AccessRequest) -> str:
         ender = f" by {who(request.ended_by)}" if request.ended_by not in (None, "system") else ""
         return f"{emoji} Approved{by}; revoked{ender} {when(request.ended_at)}"
     if request.state is State.FAILED:
-        return f"{emoji} Failed: {request.last_error or 'see the requester DM'}"
+        if public or not request.last_error:
+            return f"{emoji} Failed: access was not granted"
+        return f"{emoji} Failed: {failure(request)}"
     if request.state is State.TIMED_OUT:
         return f"{emoji} Timed out: nobody decided in time"
+    if request.state is State.CANCELLED and request.decision_reason:
+        return f"{emoji} Cancelled: {escape(request.decision_reason)}"
     return f"{emoji} {request.state.value.capitalize()}"
 
 
@@ -125,8 +164,8 @@ def _approvals(approved_by: Sequence[str], needed: int) -> dict[str, Any]:
 
 def approver_card(request: AccessRequest, approved_by: Sequence[str] = ()) -> tuple[str, Blocks]:
     text = (
-        f"Access request {request.ref}: <@{request.requester_id}> asks for {request.role_id} on "
-        f"{request.resource.label} for {format_duration(request.duration)}"
+        f"Access request {request.ref}: <@{request.requester_id}> asks for "
+        f"{escape(request.role_id)} on {label(request)} for {format_duration(request.duration)}"
     )
     blocks: Blocks = [
         section(f"*Access request {request.ref}* needs your approval"),
@@ -175,39 +214,44 @@ def approver_card(request: AccessRequest, approved_by: Sequence[str] = ()) -> tu
 # -- requester DMs ---------------------------------------------------------------------------
 def requester_update(request: AccessRequest, access_details: str = "") -> tuple[str, Blocks]:
     """The message the requester gets at each state change."""
-    what = f"`{request.role_id}` on {request.resource.label}"
+    what = f"`{escape(request.role_id)}` on {label(request)}"
+    role, where, email = escape(request.role_id), label(request), escape(request.requester_email)
     state = request.state
     if state is State.PENDING:
         approvers = ", ".join(f"<@{a}>" for a in request.approvers) or "nobody"
         invite = (
             "\nYou are not a member of the Elastic Cloud organization yet: if approved, an "
-            f"invitation carrying the role goes to {request.requester_email}."
+            f"invitation carrying the role goes to {email}."
             if not request.elastic_user_id
             else ""
         )
-        text = f"Request {request.ref} submitted: {request.role_id} on {request.resource.label}; sent to {approvers}"
+        text = f"Request {request.ref} submitted: {role} on {where}; sent to {approvers}"
         body = f":inbox_tray: *Request {request.ref} submitted* — {what} for {format_duration(request.duration)}.\nSent for approval to {approvers}.{invite}"
     elif state in (State.APPROVED, State.GRANTING):
         text = f"Request {request.ref} approved by {who(request.decided_by)}; granting now"
         body = f":white_check_mark: *Request {request.ref} approved* by {who(request.decided_by)}. Granting {what} now."
     elif state is State.ACTIVE and request.outcome == "invited":
-        text = f"Request {request.ref} granted as an invitation to {request.requester_email}"
+        text = f"Request {request.ref} granted as an invitation to {email}"
         body = (
             f":email: *Access granted as an invitation* ({request.ref}) — you are not a member of "
             f"the Elastic Cloud organization yet, so an invitation carrying {what} was sent to "
-            f"{request.requester_email}. Accept it to get access. Access (or the invitation, if "
+            f"{email}. Accept it to get access. Access (or the invitation, if "
             f"still unaccepted) ends {when(request.expires_at)}."
         )
     elif state is State.ACTIVE:
-        text = f"Request {request.ref} granted: {request.role_id} on {request.resource.label} until {request.expires_at:%Y-%m-%d %H:%M} UTC"
+        text = f"Request {request.ref} granted: {role} on {where} until {request.expires_at:%Y-%m-%d %H:%M} UTC"
         body = (
             f":large_green_circle: *Access granted* ({request.ref}) — {what}.\n"
             f"It ends {when(request.expires_at)} ({format_duration(request.duration)})."
         )
     elif state is State.DENIED:
-        reason = f"\nReason: {request.decision_reason}" if request.decision_reason else ""
+        reason = f"\nReason: {escape(request.decision_reason)}" if request.decision_reason else ""
         text = f"Request {request.ref} denied by {who(request.decided_by)}"
         body = f":x: *Request {request.ref} denied* by {who(request.decided_by)} — {what}.{reason}"
+    elif state is State.CANCELLED:
+        why = escape(request.decision_reason or "it was withdrawn")
+        text = f"Request {request.ref} cancelled: {why}"
+        body = f":no_entry_sign: *Request {request.ref} cancelled* — {what} was not granted: {why}."
     elif state is State.TIMED_OUT:
         text = f"Request {request.ref} timed out: nobody decided in time"
         body = (
@@ -218,7 +262,7 @@ def requester_update(request: AccessRequest, access_details: str = "") -> tuple[
         text = f"Request {request.ref} failed"
         body = (
             f":warning: *Request {request.ref} failed* — {what} was not granted.\n"
-            f"{request.last_error or ''}\nNothing was changed in Elastic Cloud. Fix the cause and "
+            f"{failure(request)}\nNothing was changed in Elastic Cloud. Fix the cause and "
             "request again, or ask an integration owner for help."
         )
     elif state in (State.EXPIRED, State.REVOKED) and request.outcome in (
@@ -233,27 +277,27 @@ def requester_update(request: AccessRequest, access_details: str = "") -> tuple[
     elif state in (State.EXPIRED, State.REVOKED) and request.outcome == "resource_gone":
         text = f"Request {request.ref} ended: the resource no longer exists"
         body = (
-            f":checkered_flag: *Access {request.ref} ended* — {request.resource.label} was deleted, "
+            f":checkered_flag: *Access {request.ref} ended* — {where} was deleted, "
             "and its role assignment with it."
         )
     elif state in (State.EXPIRED, State.REVOKED) and request.outcome == "never_granted":
-        text = f"Request {request.ref} ended before {request.role_id} could be granted"
+        text = f"Request {request.ref} ended before {role} could be granted"
         body = (
             f":hourglass: *Request {request.ref} ended before it could be granted* — {what} was "
             "never added in Elastic Cloud, so nothing had to be removed."
         )
     elif state in (State.EXPIRED, State.REVOKED) and request.outcome == "kept":
-        text = f"Request {request.ref} ended: you still hold {request.role_id} through other access"
+        text = f"Request {request.ref} ended: you still hold {role} through other access"
         body = (
             f":checkered_flag: *Access {request.ref} ended* — {what} stays, because you hold it "
             "through standing access or another active grant."
         )
     elif state is State.EXPIRED:
-        text = f"Request {request.ref} expired: {request.role_id} on {request.resource.label} was removed"
+        text = f"Request {request.ref} expired: {role} on {where} was removed"
         body = f":checkered_flag: *Access expired* ({request.ref}) — {what} has been removed."
     elif state is State.REVOKED:
         by = "you" if request.ended_by == request.requester_id else who(request.ended_by)
-        text = f"Request {request.ref} revoked: {request.role_id} on {request.resource.label} was removed"
+        text = f"Request {request.ref} revoked: {role} on {where} was removed"
         body = f":no_entry: *Access revoked* by {by} ({request.ref}) — {what} has been removed."
     else:
         text = f"Request {request.ref} is {state.value}"
@@ -275,7 +319,7 @@ def requester_update(request: AccessRequest, access_details: str = "") -> tuple[
                         "value": str(request.id),
                         "confirm": {
                             "title": _plain("Revoke access?"),
-                            "text": _text(f"This removes {request.role_id} now."),
+                            "text": _text(f"This removes {role} now."),
                             "confirm": _plain("Revoke"),
                             "deny": _plain("Keep"),
                         },
@@ -298,12 +342,13 @@ def reminder(request: AccessRequest) -> tuple[str, Blocks]:
 
 
 def channel_update(request: AccessRequest) -> tuple[str, Blocks]:
-    """The one message per request in ``notify_channel``, updated in place."""
+    """The one message per request in ``notify_channel``, updated in place: who, what and
+    the outcome, never the justification, a deny reason or an error (the channel is wide)."""
     text = (
-        f"{request.ref}: <@{request.requester_id}> · {request.role_id} on {request.resource.label} · "
-        f"{request.state.value}"
+        f"{request.ref}: <@{request.requester_id}> · {escape(request.role_id)} on "
+        f"{label(request)} · {request.state.value}"
     )
-    return text, [section(request_line(request)), context(status_line(request))]
+    return text, [section(request_line(request)), context(status_line(request, public=True))]
 
 
 def extend_button(request: AccessRequest) -> dict[str, Any]:
@@ -326,7 +371,7 @@ def extension_card(
     extra = format_duration(request.extension_seconds or 0)
     text = (
         f"Extension of {request.ref}: <@{request.requester_id}> asks for {extra} more of "
-        f"{request.role_id} on {request.resource.label}"
+        f"{escape(request.role_id)} on {label(request)}"
     )
     blocks: Blocks = [
         section(
@@ -337,7 +382,7 @@ def extension_card(
         summary_fields(request),
         section(
             f"*More time*\n{extra} (it now ends {when(request.expires_at)})\n"
-            f"*Why*\n>{request.extension_reason or ''}"
+            f"*Why*\n{_quote(request.extension_reason or '')}"
         ),
     ]
     if decided:
@@ -377,18 +422,18 @@ def extension_result(
         text = f"Access {request.ref} extended by {who(actor_id)}; it now ends {request.expires_at:%Y-%m-%d %H:%M} UTC"
         body = f":hourglass_flowing_sand: *Access {request.ref} extended* by {who(actor_id)}. It now ends {when(request.expires_at)}."
     else:
-        why = f"\nReason: {reason}" if reason else ""
+        why = f"\nReason: {escape(reason)}" if reason else ""
         text = f"Extension of {request.ref} denied by {who(actor_id)}"
         body = f":x: *Extension of {request.ref} denied* by {who(actor_id)}. Access still ends {when(request.expires_at)}.{why}"
     return text, [section(body)]
 
 
 def expiry_notice(request: AccessRequest) -> tuple[str, Blocks]:
-    text = f"Your access {request.ref} ({request.role_id} on {request.resource.label}) ends soon"
+    text = f"Your access {request.ref} ({escape(request.role_id)} on {label(request)}) ends soon"
     return text, [
         section(
-            f":alarm_clock: *Access {request.ref} ends {when(request.expires_at)}* — `{request.role_id}` "
-            f"on {request.resource.label}. Need more time? Ask for an extension."
+            f":alarm_clock: *Access {request.ref} ends {when(request.expires_at)}* — "
+            f"`{escape(request.role_id)}` on {label(request)}. Need more time? Ask for an extension."
         ),
         {
             "type": "actions",
@@ -437,6 +482,7 @@ def extend_modal(request: AccessRequest, max_left: timedelta, default: timedelta
 
 
 def owner_alert(text: str) -> tuple[str, Blocks]:
+    """``text`` is mrkdwn the core composed, its untrusted parts already escaped."""
     return text, [section(f":rotating_light: {text}")]
 
 
@@ -623,7 +669,7 @@ def request_line(request: AccessRequest) -> str:
         times += f", ended {when(request.ended_at)}"
     return (
         f"{STATE_EMOJI.get(request.state, '')} *{request.ref}* <@{request.requester_id}> · "
-        f"`{request.role_id}` on {request.resource.label} · {format_duration(request.duration)} · "
+        f"`{escape(request.role_id)}` on {label(request)} · {format_duration(request.duration)} · "
         f"*{request.state.value}* · {times}"
     )
 
@@ -700,7 +746,9 @@ Approvers get a DM with *Approve* and *Deny*. Access is removed automatically wh
 
 
 def help_text(max_duration: timedelta, error: str | None = None) -> str:
-    text = HELP.format(max=format_duration(max_duration))
+    """The help (its ``<placeholders>`` escaped, so Slack shows them), after ``error``: an
+    :class:`AccessError` message, mrkdwn already."""
+    text = escape(HELP.format(max=format_duration(max_duration)))
     return f":warning: {error}\n\n{text}" if error else text
 
 
@@ -733,7 +781,7 @@ def home_view(
             left = format_duration(max(timedelta(0), (r.expires_at or now) - now))
             blocks.append(
                 section(
-                    f"*{r.ref}* `{r.role_id}` on {r.resource.label} — {left} left (ends {when(r.expires_at)})"
+                    f"*{r.ref}* `{escape(r.role_id)}` on {label(r)} — {left} left (ends {when(r.expires_at)})"
                 )
             )
     else:
@@ -742,7 +790,7 @@ def home_view(
     if pending:
         blocks += [
             section(
-                f"*{r.ref}* `{r.role_id}` on {r.resource.label} — waiting since {when(r.created_at)}"
+                f"*{r.ref}* `{escape(r.role_id)}` on {label(r)} — waiting since {when(r.created_at)}"
             )
             for r in pending[:15]
         ]
@@ -752,7 +800,7 @@ def home_view(
     if to_approve:
         for r in to_approve[:10]:
             blocks.append(
-                section(f"*{r.ref}* — waiting since {when(r.created_at)}\n>{r.justification[:300]}")
+                section(f"*{r.ref}* — waiting since {when(r.created_at)}\n{_quote(r.justification[:300])}")
             )
             blocks.append(summary_fields(r))
             blocks.append(

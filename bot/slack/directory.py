@@ -22,6 +22,17 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def _why(person: Person) -> str:
+    return {
+        "deactivated": "deactivated",
+        "bot": "a bot",
+        "guest": "a guest",
+        "external": "from another organization",
+        "unconfirmed": "email not confirmed",
+        "unknown_team": "workspace not confirmed",
+    }.get(person.ineligible or "", person.ineligible or "")
+
+
 class SlackDirectory:
     def __init__(self, client: WebClient, ttl: float = 60.0) -> None:
         self.client = client
@@ -30,6 +41,7 @@ class SlackDirectory:
         self._lock = threading.Lock()
         #: References that did not resolve, with the reason (reported to owners by the core).
         self.unresolved: dict[str, str] = {}
+        self._home: tuple[str, str | None] | None = None
 
     def _cached(self, key: str, load: Callable[[], T], fresh: bool = False) -> T:
         now = time.monotonic()
@@ -45,15 +57,58 @@ class SlackDirectory:
     def invalidate(self) -> None:
         with self._lock:
             self._cache.clear()
+            self._home = None
 
-    @staticmethod
-    def _person(user: dict[str, Any]) -> Person:
+    def _installation(self) -> tuple[str, str | None] | None:
+        """The installing workspace (team ID, Enterprise Grid ID), from ``auth.test``.
+
+        Read once per process; None (not remembered) while Slack does not answer, so that
+        nobody counts as a member of a workspace the bot could not confirm."""
+        if self._home is not None:
+            return self._home
+        try:
+            answer = self.client.auth_test()
+        except SlackApiError as exc:
+            log.warning("auth.test failed: %s", exc.response.get("error"))
+            return None
+        team = answer.get("team_id")
+        if not team:
+            return None
+        self._home = (team, answer.get("enterprise_id") or None)
+        return self._home
+
+    def _ineligible(self, user: dict[str, Any]) -> str | None:
+        """Why ``user`` is not a full member of the installing workspace, or None.
+
+        Guests, Slack Connect users from other organizations, bots, deactivated users and
+        users whose email Slack has not confirmed may not act on Elastic Cloud access."""
+        if user.get("deleted"):
+            return "deactivated"
+        if user.get("is_bot") or user.get("is_app_user") or user.get("id") == "USLACKBOT":
+            return "bot"
+        if user.get("is_restricted") or user.get("is_ultra_restricted"):
+            return "guest"
+        if user.get("is_stranger"):
+            return "external"
+        home = self._installation()
+        if home is None:
+            return "unknown_team"
+        team, enterprise = home
+        same_grid = enterprise is not None and (
+            (user.get("enterprise_user") or {}).get("enterprise_id") == enterprise
+        )
+        if user.get("team_id") != team and not same_grid:
+            return "external"
+        if user.get("is_email_confirmed") is False:
+            return "unconfirmed"
+        return None
+
+    def _person(self, user: dict[str, Any]) -> Person:
         profile = user.get("profile") or {}
         name = (
             profile.get("display_name") or user.get("real_name") or user.get("name") or user["id"]
         )
-        active = not user.get("deleted") and not user.get("is_bot")
-        return Person(user["id"], profile.get("email"), name, active)
+        return Person(user["id"], profile.get("email"), name, self._ineligible(user))
 
     def person(self, user_id: str, fresh: bool = False) -> Person | None:
         def load() -> Person | None:
@@ -63,7 +118,11 @@ class SlackDirectory:
                 log.warning("users.info %s failed: %s", user_id, exc.response.get("error"))
                 return None
 
-        return self._cached(f"user:{user_id}", load, fresh)
+        found = self._cached(f"user:{user_id}", load, fresh)
+        if found is not None and found.ineligible == "unknown_team":
+            with self._lock:  # not a fact about the person: ask again next time
+                self._cache.pop(f"user:{user_id}", None)
+        return found
 
     def resolve(self, reference: str, fresh: bool = False) -> list[Person]:
         """``fresh`` skips the cache: a decision is checked against Slack as it is now."""
@@ -79,7 +138,9 @@ class SlackDirectory:
                 self.unresolved[ref] = "no such Slack user"
         inactive = [p for p in people if not p.active]
         if inactive and not ref.startswith("@"):
-            self.unresolved[ref] = "the Slack user is deactivated"
+            self.unresolved[ref] = f"names someone who may not act: {_why(inactive[0])}"
+        elif inactive and not any(p.active for p in people):
+            self.unresolved[ref] = "every member of the group is someone who may not act"
         return [p for p in people if p.active]
 
     def _by_email(self, email: str, fresh: bool = False) -> list[Person]:

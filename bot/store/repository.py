@@ -18,7 +18,7 @@ from bot.access.model import AccessRequest, resource_from_row
 from bot.access.resources import Resource, ResourceKind, Unit
 from bot.access.states import State
 from bot.clock import from_iso, to_iso
-from bot.store import migrations
+from bot.store import chain, migrations
 from bot.store.database import Database
 
 
@@ -324,6 +324,49 @@ class Store:
         )
         return [_row_to_request(r) for r in rows], total
 
+    def last_break_glass(self, requester_id: str) -> datetime | None:
+        """When ``requester_id`` last took access by break-glass (None: never)."""
+        row = self.db.one(
+            "SELECT MAX(decided_at) FROM requests WHERE requester_id = ? AND decided_by = ?",
+            (requester_id, "break-glass"),
+        )
+        return _dt(row[0]) if row else None
+
+    def live_break_glass(self) -> int:
+        """How many break-glass grants are live (approved and not yet ended)."""
+        return self.db.one(
+            "SELECT count(*) FROM requests WHERE decided_by = ? "
+            "AND state IN ('approved', 'granting', 'active', 'revoking')",
+            ("break-glass",),
+        )[0]
+
+    def live_requesters(self) -> list[str]:
+        """Everyone with a request that is waiting, or a grant that is or may be live."""
+        rows = self.db.query(
+            "SELECT DISTINCT requester_id FROM requests "
+            "WHERE state IN ('pending', 'approved', 'granting', 'active')"
+        )
+        return [r[0] for r in rows]
+
+    def open_requests_of(self, requester_id: str) -> list[AccessRequest]:
+        """``requester_id``'s requests that are waiting, or whose grant is or may be live."""
+        rows = self.db.query(
+            "SELECT * FROM requests WHERE requester_id = ? "
+            "AND state IN ('pending', 'approved', 'granting', 'active') ORDER BY id",
+            (requester_id,),
+        )
+        return [_row_to_request(r) for r in rows]
+
+    def open_requests_on(self, resource: Resource) -> list[AccessRequest]:
+        """Requests on a resource that are waiting or whose grant is or may be live."""
+        kind, rid = resource.kind.value, resource.id
+        rows = self.db.query(
+            "SELECT * FROM requests WHERE resource_kind = ? AND resource_id = ? "
+            "AND state IN ('pending', 'approved', 'granting', 'active', 'revoking') ORDER BY id",
+            (kind, rid),
+        )
+        return [_row_to_request(r) for r in rows]
+
     # -- approvals -------------------------------------------------------------------------
     def record_approval(
         self, request_id: int, approver_id: str, decision: str, reason: str | None, now: datetime
@@ -415,9 +458,14 @@ class Store:
     def _event(
         self, conn: Any, request_id: int | None, now: datetime, actor: str, kind: str, detail: dict
     ) -> None:
-        conn.execute(
-            "INSERT INTO events (request_id, at, actor, kind, detail) VALUES (?, ?, ?, ?, ?)",
-            (request_id, to_iso(now), actor, kind, json.dumps(detail, sort_keys=True, default=str)),
+        """Append an event, hash-chained (bot/store/chain.py), in the caller's transaction."""
+        chain.insert_event(
+            conn,
+            request_id,
+            to_iso(now),
+            actor,
+            kind,
+            json.dumps(detail, sort_keys=True, default=str),
         )
 
     def event(

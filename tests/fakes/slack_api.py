@@ -47,6 +47,14 @@ __all__ = [
 T = TypeVar("T")
 
 TEAM_ID = "T0001"
+#: What makes a Slack user more or less than a full member, with a full member's values.
+USER_STANDING: dict[str, Any] = {
+    "is_restricted": False,
+    "is_ultra_restricted": False,
+    "is_stranger": False,
+    "is_email_confirmed": True,
+    "team_id": TEAM_ID,
+}
 TEAM_NAME = "Fake Workspace"
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
@@ -654,8 +662,15 @@ class FakeSlack:
         deleted: bool = False,
         is_bot: bool = False,
         tz: str = "UTC",
+        **standing: Any,
     ) -> dict[str, Any]:
-        """Add (or replace) a workspace member; returns the ``users.info`` user object."""
+        """Add (or replace) a workspace member; returns the ``users.info`` user object.
+
+        ``standing`` sets any of :data:`USER_STANDING` (a guest: ``is_restricted=True``; a
+        Slack Connect user: ``team_id="T0OTHER", is_stranger=True``)."""
+        unknown = set(standing) - set(USER_STANDING)
+        if unknown:
+            raise TypeError(f"unknown user fields: {sorted(unknown)}")
         with self._lock:
             login = name or (email.split("@", 1)[0] if email else user_id.lower())
             self._users[user_id] = {
@@ -666,6 +681,8 @@ class FakeSlack:
                 "deleted": deleted,
                 "is_bot": is_bot,
                 "tz": tz,
+                **USER_STANDING,
+                **standing,
             }
             return self._user_object(self._users[user_id])
 
@@ -673,6 +690,16 @@ class FakeSlack:
         """Deactivate (or reactivate) a member, as an admin would."""
         with self._lock:
             self._users[user_id]["deleted"] = deleted
+
+    def set_user(self, user_id: str, **fields: Any) -> dict[str, Any]:
+        """Change a member as an admin would (``is_restricted=True`` makes them a guest);
+        returns the new ``users.info`` user object, as a ``user_change`` event carries it."""
+        with self._lock:
+            unknown = set(fields) - set(USER_STANDING) - {"deleted", "email", "is_bot"}
+            if unknown:
+                raise TypeError(f"unknown user fields: {sorted(unknown)}")
+            self._users[user_id].update(fields)
+            return self._user_object(self._users[user_id])
 
     def add_usergroup(
         self,
@@ -1071,7 +1098,7 @@ class FakeSlack:
             profile["bot_id"] = BOT_ID if rec["id"] == BOT_USER_ID else f"B{rec['id'][1:]}"
         return {
             "id": rec["id"],
-            "team_id": TEAM_ID,
+            "team_id": rec.get("team_id") or TEAM_ID,
             "name": rec["name"],
             "deleted": rec["deleted"],
             "color": "9f69e7",
@@ -1083,8 +1110,10 @@ class FakeSlack:
             "is_admin": False,
             "is_owner": False,
             "is_primary_owner": False,
-            "is_restricted": False,
-            "is_ultra_restricted": False,
+            "is_restricted": rec.get("is_restricted", False),
+            "is_ultra_restricted": rec.get("is_ultra_restricted", False),
+            "is_stranger": rec.get("is_stranger", False),
+            "is_email_confirmed": rec.get("is_email_confirmed", True),
             "is_bot": rec["is_bot"],
             "is_app_user": False,
             "has_2fa": False,
