@@ -2,6 +2,7 @@
 
     python -m bot audit --since 30d [--until 2026-11-01] [--format csv|json] [--output FILE]
                         [--database PATH]
+    python -m bot audit --verify [--database PATH]
 
 Needs nothing but the database: ``--database``, else ``DATABASE_PATH``, else
 ``./elastic-access.db`` (no Slack or Elastic settings). The file is opened read-only, so this
@@ -13,7 +14,11 @@ CSV has a header row (:data:`bot.store.audit.EVENT_COLUMNS`) and ``detail`` as a
 a cell that a spreadsheet would take for a formula starts with ``'`` (:func:`csv_cell`).
 JSON is one array of objects with the same keys and ``detail`` as a nested object; both are
 written as they are read, never held in memory. Exit 0 on success, 2 on bad arguments or a
-missing or unreadable database (one line on stderr).
+missing or unreadable database (one line on stderr). An ``--output`` file is created
+readable by its owner only (0600): the trail names people and their reasons.
+
+``--verify`` checks the events' hash chain (:mod:`bot.store.chain`): exit 0 and the head hash
+when it is intact, exit 1 naming the first event that breaks it.
 """
 
 from __future__ import annotations
@@ -105,10 +110,15 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
+    what = parser.add_mutually_exclusive_group(required=True)
+    what.add_argument(
         "--since",
-        required=True,
         help="start: 30d or 2h (before now), 2026-11-01, or 2026-11-01T10:00 (UTC)",
+    )
+    what.add_argument(
+        "--verify",
+        action="store_true",
+        help="check the events' hash chain instead: exit 0 if intact, 1 naming the first break",
     )
     parser.add_argument(
         "--until", default=None, help="end (exclusive; a bare date includes that day)"
@@ -131,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
     from bot.access.listing import parse_moment
     from bot.store.audit import ReadOnlyDatabase, export_events
 
+    if args.verify:
+        return verify(_database(args))
     now = SystemClock().now()
     try:
         since = parse_moment(args.since, now)
@@ -143,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
     if until is not None and since >= until:
         return _error("--since must be before --until")
 
-    path = Path(args.database or os.environ.get("DATABASE_PATH") or DEFAULT_DATABASE)
+    path = _database(args)
     if not path.is_file():
         return _error(f"database not found: {path} (set DATABASE_PATH or pass --database)")
     db = ReadOnlyDatabase(path)
@@ -175,11 +187,57 @@ def run(args: argparse.Namespace) -> int:
         db.close()
 
 
+def _database(args: argparse.Namespace) -> Path:
+    return Path(args.database or os.environ.get("DATABASE_PATH") or DEFAULT_DATABASE)
+
+
+def verify(path: Path) -> int:
+    """``--verify``: walk the hash chain of ``path``'s events (read-only)."""
+    from bot.store.audit import ReadOnlyDatabase
+    from bot.store.chain import COLUMNS
+    from bot.store.chain import verify as walk
+
+    if not path.is_file():
+        return _error(f"database not found: {path} (set DATABASE_PATH or pass --database)")
+    db = ReadOnlyDatabase(path)
+    try:
+        try:
+            columns = {row["name"] for row in db.query("PRAGMA table_info(events)")}
+        except sqlite3.Error as exc:
+            return _error(f"cannot read {path}: {exc}")
+        if not columns:
+            return _error(f"{path} is not an elastic-access-bot database (no events table)")
+        if "hash" not in columns:
+            return _error(f"{path} has no hash chain yet (start the bot once to migrate it)")
+        rows = db.conn.execute(f"SELECT {', '.join(COLUMNS)}, hash FROM events ORDER BY id")
+        verdict = walk(rows)
+    except sqlite3.Error as exc:
+        return _error(f"reading {path} failed: {exc}")
+    finally:
+        db.close()
+    if verdict.intact:
+        print(f"audit: chain intact: {verdict.events} events, head {verdict.head}")
+        return 0
+    print(f"audit: chain broken at event {verdict.broken_at}: {verdict.why}")
+    return 1
+
+
+def _private(path: Path) -> IO[str]:
+    """``path`` opened for writing, created (or reset) to mode 0600 before any data goes in."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)  # an existing file keeps its mode on open: reset it
+    except BaseException:
+        os.close(fd)
+        raise
+    return open(fd, "w", encoding="utf-8", newline="")  # noqa: SIM115 - the caller closes it
+
+
 def _write_file(target: Path, write: Any, rows: Iterable[Mapping[str, Any]]) -> int:
     """Write beside the target and rename, so a failed export never leaves half a file."""
     partial = target.with_name(target.name + ".partial")
     try:
-        with partial.open("w", encoding="utf-8", newline="") as out:
+        with _private(partial) as out:
             count = write(rows, out)
         partial.replace(target)
     except OSError as exc:

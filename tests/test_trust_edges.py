@@ -358,3 +358,125 @@ def test_chunked_bodies_under_gunicorn_are_bounded_and_still_verified(
         assert signed.status_code == 200 and "help" in signed.text
         unsigned = httpx.post(events, content=chunks(body.encode()), headers=FORM, timeout=10)
         assert unsigned.status_code == 401
+
+
+# -- 15. Tamper evidence ------------------------------------------------------------------------
+def _trail(path: Path, events: int = 5):
+    """A database with a few events, written the way the bot writes them."""
+    from datetime import timedelta
+
+    from bot.clock import FakeClock
+    from bot.store import Database, Store
+
+    db = Database(path)
+    store = Store(db)
+    store.migrate()
+    clock = FakeClock()
+    for n in range(events):
+        clock.advance(timedelta(minutes=1))
+        store.event(None, clock.now(), "system", "note", {"n": n, "text": "prüfen ✓"})
+    db.close()
+
+
+def _tamper(path: Path, sql: str, *params) -> None:
+    import sqlite3
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:  # an attacker with the file: lift the append-only triggers first
+        conn.execute("DROP TRIGGER IF EXISTS events_no_update")
+        conn.execute("DROP TRIGGER IF EXISTS events_no_delete")
+        conn.execute(sql, params)
+    finally:
+        conn.close()
+
+
+def verify_cli(tmp_path: Path, path: Path) -> subprocess.CompletedProcess[str]:
+    return run_cli(tmp_path, "audit", "--verify", "--database", str(path))
+
+
+def test_audit_verify_says_an_intact_chain_is_intact(tmp_path) -> None:
+    path = tmp_path / "trail.db"
+    _trail(path)
+    done = verify_cli(tmp_path, path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "chain intact: 5 events" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("sql", "params"),
+    [
+        ("UPDATE events SET detail = ? WHERE id = 3", ('{"n": 99}',)),
+        ("UPDATE events SET actor = ? WHERE id = 3", ("U0ATTACKER",)),
+        ("UPDATE events SET at = ? WHERE id = 3", ("2020-01-01T00:00:00+00:00",)),
+    ],
+    ids=["detail", "actor", "at"],
+)
+def test_an_event_edited_in_the_file_breaks_the_chain_there(tmp_path, sql, params) -> None:
+    path = tmp_path / "trail.db"
+    _trail(path)
+    _tamper(path, sql, *params)
+    done = verify_cli(tmp_path, path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "broken at event 3" in done.stdout
+
+
+def test_a_deleted_event_breaks_the_chain_where_it_was(tmp_path) -> None:
+    path = tmp_path / "trail.db"
+    _trail(path)
+    _tamper(path, "DELETE FROM events WHERE id = 2")
+    done = verify_cli(tmp_path, path)
+    assert done.returncode == 1 and "broken at event 2" in done.stdout, done.stdout
+
+
+def test_events_written_before_the_chain_are_chained_by_the_migration(tmp_path) -> None:
+    from bot.clock import FakeClock
+    from bot.store import Database, Store
+    from bot.store.chain import verify
+    from bot.store.migrations import migrations
+
+    path = tmp_path / "old.db"
+    db = Database(path)
+    migrations.apply(db.utils, stop_before="0004_event_chain")
+    for n in range(3):
+        db.execute(
+            "INSERT INTO events (request_id, at, actor, kind, detail) VALUES (?, ?, ?, ?, ?)",
+            (None, f"2026-01-0{n + 1}T00:00:00+00:00", "system", "old", "{}"),
+        )
+    db.close()
+    db = Database(path)
+    Store(db).migrate()
+    Store(db).event(None, FakeClock().now(), "system", "new", {})
+    rows = db.query("SELECT * FROM events ORDER BY id")
+    assert len(rows) == 4 and all(r["hash"] for r in rows)
+    assert verify(rows).intact
+    with pytest.raises(Exception, match="append-only"):
+        db.execute("UPDATE events SET hash = 'x' WHERE id = 1")
+    db.close()
+
+
+def test_events_written_concurrently_keep_one_unbroken_chain(tmp_path) -> None:
+    import threading
+
+    from bot.clock import FakeClock
+    from bot.store import Database, Store
+    from bot.store.chain import verify
+
+    db = Database(tmp_path / "busy.db")
+    store = Store(db)
+    store.migrate()
+    now = FakeClock().now()
+    barrier = threading.Barrier(8)
+
+    def write(worker: int) -> None:
+        barrier.wait()
+        for n in range(25):
+            store.event(None, now, f"worker-{worker}", "note", {"n": n})
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    verdict = verify(db.query("SELECT * FROM events ORDER BY id"))
+    assert verdict.intact and verdict.events == 200
+    db.close()

@@ -180,6 +180,21 @@ def m0003_escalation(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE requests ADD COLUMN escalated_at TEXT")
 
 
+@migrations(name="0004_event_chain")
+def m0004_event_chain(db: sqlite_utils.Database) -> None:
+    # Tamper evidence: each event's sha256 chained to the one before (bot/store/chain.py).
+    # Events written before this migration are chained here, the trigger lifted only for that.
+    from bot.store.chain import chain_existing
+
+    db.execute("ALTER TABLE events ADD COLUMN hash TEXT")
+    db.execute("DROP TRIGGER events_no_update")
+    chain_existing(db.conn)
+    db.execute(
+        "CREATE TRIGGER events_no_update BEFORE UPDATE ON events "
+        "BEGIN SELECT RAISE(ABORT, 'events are append-only'); END"
+    )
+
+
 def apply(db: sqlite_utils.Database) -> list[str]:
     """Apply pending migrations; returns the names applied (for the start-up log)."""
     pending = [m.name for m in migrations.pending(db)]
