@@ -480,3 +480,100 @@ def test_events_written_concurrently_keep_one_unbroken_chain(tmp_path) -> None:
     verdict = verify(db.query("SELECT * FROM events ORDER BY id"))
     assert verdict.intact and verdict.events == 200
     db.close()
+
+
+# -- 14. Files ----------------------------------------------------------------------------------
+@pytest.fixture
+def loose_umask() -> Iterator[None]:
+    """The common 022 umask, under which files are world-readable unless the code says not."""
+    old = os.umask(0o022)
+    yield
+    os.umask(old)
+
+
+def _mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_database_and_its_wal_and_shm_are_owner_only(tmp_path, loose_umask) -> None:
+    from bot.clock import FakeClock
+    from bot.store import Database, Store
+
+    path = tmp_path / "data" / "bot.db"
+    db = Database(path)
+    store = Store(db)
+    store.migrate()
+    store.event(None, FakeClock().now(), "system", "note", {})
+    for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        assert file.exists() and _mode(file) == 0o600, (file, oct(_mode(file)))
+    db.close()
+    # A database left readable by others (an older version, a restore) is tightened at start.
+    path.chmod(0o644)
+    Database(path).close()
+    assert _mode(path) == 0o600
+
+
+def test_audit_output_files_are_owner_only(tmp_path, loose_umask) -> None:
+    path = tmp_path / "trail.db"
+    _trail(path)
+    for target in (tmp_path / "new.csv", tmp_path / "existing.csv"):
+        if target.name == "existing.csv":
+            target.write_text("old")
+            target.chmod(0o644)
+        done = run_cli(
+            tmp_path, "audit", "--since", "2000-01-01", "--database", str(path),
+            "--output", str(target),
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert _mode(target) == 0o600 and "note" in target.read_text()
+
+
+def test_invitation_tokens_are_kept_only_as_hashes(bot, slack, elastic) -> None:
+    from datetime import timedelta
+
+    from bot.access.invitations import digest
+    from bot.access.states import State
+
+    slack.add_user("U0NEWBIE1", email="newbie@example.com", name="newbie")
+    bot.command("U0NEWBIE1", "request prod-search deployment-viewer 2h onboarding")
+    slack.wait_for(lambda: bot.state(1) is State.PENDING)
+    bot.runtime.service.decide(1, OWNER, approve=True)
+    assert bot.state(1) is State.ACTIVE
+    [invitation] = elastic.invitations()
+    token = invitation["token"]
+    assert bot.request(1).invitation_hash == digest(token)
+    bot.runtime.db.conn.execute("PRAGMA wal_checkpoint(FULL)")
+    path = bot.runtime.settings.database_path
+    for file in (path, Path(f"{path}-wal")):
+        if file.exists():
+            assert token.encode() not in file.read_bytes(), file
+    # Withdrawing it still works: the bot finds the token again among the pending ones.
+    bot.advance(timedelta(hours=2, seconds=1))
+    assert bot.state(1) is State.EXPIRED
+    assert elastic.invitations() == []
+
+
+def test_migration_hashes_invitation_tokens_stored_in_clear(tmp_path) -> None:
+    from bot.access.invitations import digest
+    from bot.store import Database, Store
+    from bot.store.migrations import migrations
+
+    path = tmp_path / "old.db"
+    db = Database(path)
+    migrations.apply(db.utils, stop_before="0005_invitation_hash")
+    db.execute(
+        "INSERT INTO requests (requester_id, requester_email, resource_kind, resource_id, "
+        "resource_name, role_id, unit, duration_seconds, justification, state, "
+        "invitation_token, created_at, updated_at) "
+        "VALUES ('U1', 'a@example.com', 'deployment', 'd', 'prod', 'deployment-viewer', "
+        "'deployment|deployment-viewer|d', 3600, 'why', 'active', 'secret-invite-token', "
+        "'2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00')"
+    )
+    db.close()
+    db = Database(path)
+    store = Store(db)
+    store.migrate()
+    assert store.get(1).invitation_hash == digest("secret-invite-token")
+    assert db.one("SELECT invitation_token FROM requests WHERE id = 1")[0] is None
+    db.close()  # the last connection checkpoints the WAL into the file
+    assert b"secret-invite-token" not in path.read_bytes()

@@ -40,8 +40,9 @@ class AccessRequest:
     approver_source: str | None = None
     #: How the grant ended in Elastic: removed, kept (still given by other access), never_granted.
     outcome: str | None = None
-    #: Set when the requester was not a member and the grant went out as an invitation.
-    invitation_token: str | None = None
+    #: Set when the requester was not a member and the grant went out as an invitation: the
+    #: sha256 of its token, never the token (bot/access/invitations.py).
+    invitation_hash: str | None = None
     #: A pending extension (seconds to add, why), and how many were applied so far.
     extension_seconds: int | None = None
     extension_reason: str | None = None

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
+from bot.access import invitations
 from bot.access.durations import format_duration
 from bot.access.errors import AccessError, AlreadyDecided, InvalidRequest, NotAllowed, NotFound
 from bot.access.identity import same_person
@@ -541,10 +542,6 @@ class AccessService:
         (per person, not per account). Returns the current approvers."""
         if actor_id == request.requester_id:
             raise NotAllowed("You cannot approve or deny your own request.")
-        if actor_id not in request.approvers:
-            if self.may_see(request, actor_id):
-                raise NotAllowed(f"You are not an approver of request {request.ref}.")
-            raise NotFound(_not_yours(request.id))
         try:
             actor = self.directory.person(actor_id, fresh=True)
             if actor is not None and self._is_requester_of(request, strict=True)(actor):
@@ -552,6 +549,10 @@ class AccessService:
                     "You cannot approve or deny your own request: this Slack account belongs to "
                     "the same person as the requester's."
                 )
+            if actor_id not in request.approvers:
+                if self.may_see(request, actor_id):
+                    raise NotAllowed(f"You are not an approver of request {request.ref}.")
+                raise NotFound(_not_yours(request.id))
             current = self.approvers_for(request, fresh=True, strict=True)
         except UpstreamError as exc:
             raise AccessError(
@@ -722,7 +723,7 @@ class AccessService:
         email = request.requester_email
         try:
             pending = self.elastic.pending_invitations()
-            token = request.invitation_token if request.invitation_token in pending else None
+            token = invitations.find(pending, request.invitation_hash)
             if token is None:
                 ours = self.store.has_event(request.id, "elastic_invite_requested")
                 theirs = [t for t, e in pending.items() if e.lower() == email.lower()]
@@ -743,7 +744,9 @@ class AccessService:
                         email, [request.unit], invitation_expiry(request.duration)
                     )
                     crash_point("after_elastic_grant")
-                self.store.update_fields(request.id, now=now, invitation_token=token)
+                self.store.update_fields(
+                    request.id, now=now, invitation_hash=invitations.digest(token)
+                )
                 self.store.event(request.id, now, SYSTEM, "elastic_invite", {"email": email})
         except UpstreamError as exc:
             if exc.retryable:
@@ -969,14 +972,14 @@ class AccessService:
         request = self.get(request_id)
         if actor_id == request.requester_id:
             raise NotAllowed("You cannot approve or deny your own extension.")
-        if actor_id not in request.approvers:
-            if self.may_see(request, actor_id):
-                raise NotAllowed(f"You are not an approver of request {request.ref}.")
-            raise NotFound(_not_yours(request.id))
         try:
             actor = self.directory.person(actor_id, fresh=True)
             if actor is not None and self._is_requester_of(request, strict=True)(actor):
                 raise NotAllowed("You cannot approve or deny your own extension.")
+            if actor_id not in request.approvers:
+                if self.may_see(request, actor_id):
+                    raise NotAllowed(f"You are not an approver of request {request.ref}.")
+                raise NotFound(_not_yours(request.id))
             current = self.approvers_for(request, fresh=True, strict=True)
         except UpstreamError as exc:
             raise AccessError(
@@ -1151,9 +1154,9 @@ class AccessService:
         self, request: AccessRequest, now: datetime
     ) -> tuple[str | None, str | None]:
         """End an invitation grant: withdraw it if still pending, else find the new member."""
-        pending = self.elastic.pending_invitations()
-        if request.invitation_token in pending:
-            self.elastic.delete_invitation(request.invitation_token)
+        token = invitations.find(self.elastic.pending_invitations(), request.invitation_hash)
+        if token is not None:
+            self.elastic.delete_invitation(token)
             self.store.event(request.id, now, SYSTEM, "elastic_invite_deleted", {})
             return None, "invitation_withdrawn"
         member = self.elastic.find_member(request.requester_email)
@@ -1205,7 +1208,7 @@ class AccessService:
         holds_after = False
         gone: str | None = None
         try:
-            if request.invitation_token and not user_id:
+            if request.invitation_hash and not user_id:
                 user_id, gone = self._settle_invitation(request, now)
             if user_id:
                 candidates = {request.unit} & self.store.owned_units(user_id)
@@ -1240,7 +1243,7 @@ class AccessService:
                     )
                 # Released whether present or not: what is gone no longer needs removing.
                 self.store.disown_units(user_id, candidates)
-                if request.invitation_token and member is not None:
+                if request.invitation_hash and member is not None:
                     self._remove_invited_membership(request, user_id, now)
         except UpstreamError as exc:
             self._retry_later(request, exc, now)

@@ -235,6 +235,8 @@ class ReadOnlyDatabase(Database):
     writes, so it is safe on the live database and on a copy.
     """
 
+    read_only = True
+
     @property
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

@@ -10,7 +10,10 @@ write goes through :meth:`Database.write`, which takes the write lock up front
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
 import sqlite3
+import stat
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,16 +23,37 @@ from typing import Any
 import sqlite_utils
 
 BUSY_TIMEOUT_SECONDS = 15.0
+log = logging.getLogger(__name__)
+
+
+def _owner_only(path: Path, *, create: bool = True) -> None:
+    """Make ``path`` readable and writable by its owner only (0600), creating it empty if
+    asked, before SQLite writes anything into it. The database holds who had what access and
+    why; nobody else on the host needs to read it."""
+    if create:
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    try:
+        if stat.S_IMODE(path.stat().st_mode) & 0o077:
+            path.chmod(0o600)
+    except FileNotFoundError:
+        pass
+    except PermissionError:  # someone else's file: say so, and go on as before
+        log.warning("%s is readable by others and not ours to restrict (chmod 600 it)", path)
 
 
 class Database:
+    #: A read-only view (the audit CLI) never creates the file nor changes its mode.
+    read_only = False
+
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if self.path != ":memory:" and not self.read_only:
+            Path(self.path).parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            _owner_only(Path(self.path))
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -41,6 +65,9 @@ class Database:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute("PRAGMA foreign_keys = ON")
+            if self.path != ":memory:":  # SQLite gives -wal/-shm the file's mode; make sure
+                for suffix in ("-wal", "-shm"):
+                    _owner_only(Path(self.path + suffix), create=False)
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)

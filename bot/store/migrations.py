@@ -195,6 +195,24 @@ def m0004_event_chain(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0005_invitation_hash")
+def m0005_invitation_hash(db: sqlite_utils.Database) -> None:
+    # Invitation tokens are bearer credentials: keep only their sha256 (bot/access/invitations.py)
+    # and hash the ones stored in clear so far. The old column stays, emptied.
+    import hashlib
+
+    db.execute("PRAGMA secure_delete = ON")  # the old values are overwritten, not just unlinked
+    db.execute("ALTER TABLE requests ADD COLUMN invitation_hash TEXT")
+    rows = db.execute(
+        "SELECT id, invitation_token FROM requests WHERE invitation_token IS NOT NULL"
+    ).fetchall()
+    for request_id, token in rows:
+        db.execute(
+            "UPDATE requests SET invitation_hash = ?, invitation_token = NULL WHERE id = ?",
+            (hashlib.sha256(token.encode()).hexdigest(), request_id),
+        )
+
+
 def apply(db: sqlite_utils.Database) -> list[str]:
     """Apply pending migrations; returns the names applied (for the start-up log)."""
     pending = [m.name for m in migrations.pending(db)]

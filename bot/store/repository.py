@@ -74,7 +74,7 @@ def _row_to_request(row: Any) -> AccessRequest:
         held_before=[Unit.parse(u) for u in json.loads(row["held_before"])],
         approver_source=row["approver_source"],
         outcome=row["outcome"],
-        invitation_token=row["invitation_token"],
+        invitation_hash=row["invitation_hash"],
         extension_seconds=row["extension_seconds"],
         extension_reason=row["extension_reason"],
         extensions=row["extensions"],
