@@ -15,6 +15,7 @@ from bot.access.commands import (
     parse_command,
 )
 from bot.access.errors import InvalidRequest
+from bot.access.text import plain
 
 
 @pytest.mark.parametrize("text", ["", "   ", None, "request", "request   ", "REQUEST"])
@@ -68,7 +69,7 @@ def test_verb_and_role_are_case_insensitive_resource_is_kept():
 def test_missing_arguments_show_the_usage(text):
     with pytest.raises(InvalidRequest) as err:
         parse_command(text)
-    message = str(err.value)
+    message = plain(str(err.value))  # as Slack shows the mrkdwn
     assert "Missing arguments" in message
     assert "/elastic-access request <resource> <role> <duration> <justification" in message
 
@@ -137,7 +138,7 @@ def test_revoke_with_a_non_id_says_what_ids_look_like():
 def test_revoke_without_exactly_one_id_shows_usage(text):
     with pytest.raises(InvalidRequest) as err:
         parse_command(text)
-    assert "/elastic-access revoke <id>" in str(err.value)
+    assert "/elastic-access revoke <id>" in plain(str(err.value))
 
 
 @pytest.mark.parametrize("text", ["revoke ##12", "revoke 12a", "revoke #-1", "revoke 1.5"])
@@ -171,5 +172,5 @@ def test_break_glass_is_a_request_taken_at_once():
     assert parse_command("request prod-search deployment-admin 30m why").break_glass is False
     with pytest.raises(InvalidRequest, match="justification is required"):
         parse_command("break-glass prod-search deployment-admin 30m")
-    with pytest.raises(InvalidRequest, match="break-glass <resource>"):
+    with pytest.raises(InvalidRequest, match="break-glass &lt;resource&gt;"):
         parse_command("break-glass prod-search")

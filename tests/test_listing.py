@@ -20,6 +20,7 @@ from bot.access.listing import (
 )
 from bot.access.resources import Resource, ResourceKind, unit_for
 from bot.access.states import State
+from bot.access.text import plain
 from bot.access.visibility import Viewer
 from bot.clock import FakeClock
 from bot.store import Database, Store, migrations
@@ -36,7 +37,7 @@ def parse(text: str, now: datetime = NOW) -> ListQuery:
 def error_of(text: str) -> str:
     with pytest.raises(InvalidRequest) as caught:
         parse(text)
-    message = str(caught.value)
+    message = plain(str(caught.value))  # as Slack shows the mrkdwn
     assert LIST_USAGE in message  # every error says how to write it right
     return message
 

@@ -11,6 +11,7 @@ from bot.access.durations import DurationError, parse_duration
 from bot.access.errors import InvalidRequest
 from bot.access.limits import check_justification, check_reason
 from bot.access.listing import LIST_USAGE
+from bot.access.text import escape
 
 USAGE = {
     "request": "/elastic-access request <resource> <role> <duration> <justification…>",
@@ -67,12 +68,13 @@ _ID = re.compile(r"^#?(\d{1,12})$")
 def parse_request_id(text: str) -> int:
     match = _ID.match(text.strip())
     if not match:
-        raise InvalidRequest(f"'{text}' is not a request ID; IDs look like #12")
+        raise InvalidRequest(f"'{escape(text)}' is not a request ID; IDs look like #12")
     return int(match.group(1))
 
 
 def parse_command(text: str) -> Command:
-    """Parse what followed the slash command. Raises :class:`InvalidRequest` for bad input."""
+    """Parse what followed the slash command. Raises :class:`InvalidRequest` for bad input;
+    its message is mrkdwn, with the words the person typed escaped."""
     text = (text or "").strip()
     if not text:
         return OpenModal()
@@ -85,26 +87,26 @@ def parse_command(text: str) -> Command:
         return OpenModal() if not rest else _parse_request(rest)
     if verb in ("break-glass", "breakglass"):
         if not rest:
-            raise InvalidRequest(f"Usage: `{USAGE['break-glass']}`")
+            raise InvalidRequest(f"Usage: `{escape(USAGE['break-glass'])}`")
         return _parse_request(rest, break_glass=True)
     if verb == "list":
         return ListRequests(tuple(rest.split()) if rest else ())
     if verb == "revoke":
         if not rest or len(rest.split()) != 1:
-            raise InvalidRequest(f"Usage: `{USAGE['revoke']}`")
+            raise InvalidRequest(f"Usage: `{escape(USAGE['revoke'])}`")
         return Revoke(parse_request_id(rest))
     if verb == "extend":
         words = rest.split()
         if len(words) < 3:
-            raise InvalidRequest(f"Usage: `{USAGE['extend']}`")
+            raise InvalidRequest(f"Usage: `{escape(USAGE['extend'])}`")
         try:
             duration = parse_duration(words[1])
         except DurationError as exc:
-            raise InvalidRequest(f"Duration: {exc}.", field="duration") from exc
+            raise InvalidRequest(f"Duration: {escape(exc)}.", field="duration") from exc
         reason = " ".join(words[2:])
         check_reason(reason)
         return Extend(parse_request_id(words[0]), duration, reason)
-    raise InvalidRequest(f"Unknown subcommand '{verb}'. Try `/elastic-access help`.")
+    raise InvalidRequest(f"Unknown subcommand '{escape(verb)}'. Try `/elastic-access help`.")
 
 
 def _parse_request(rest: str, break_glass: bool = False) -> FileRequest:
@@ -114,12 +116,12 @@ def _parse_request(rest: str, break_glass: bool = False) -> FileRequest:
         words = rest.split()
     usage = USAGE["break-glass" if break_glass else "request"]
     if len(words) < 3:
-        raise InvalidRequest(f"Missing arguments. Usage: `{usage}`")
+        raise InvalidRequest(f"Missing arguments. Usage: `{escape(usage)}`")
     resource, role, duration_text, *reason = words
     try:
         duration = parse_duration(duration_text)
     except DurationError as exc:
-        raise InvalidRequest(f"Duration: {exc}.", field="duration") from exc
+        raise InvalidRequest(f"Duration: {escape(exc)}.", field="duration") from exc
     justification = " ".join(reason).strip()
     check_justification(justification)
     if not justification:

@@ -28,6 +28,7 @@ from bot.access.durations import DurationError, parse_duration
 from bot.access.errors import InvalidRequest, NotAllowed
 from bot.access.resources import DEPLOYMENT_ROLES, ORGANIZATION_ROLES, PROJECT_ROLES
 from bot.access.states import State
+from bot.access.text import escape
 from bot.access.visibility import Viewer
 
 LIST_USAGE = (
@@ -79,12 +80,13 @@ class ListQuery:
         return (self.page - 1) * page_size
 
     def describe(self) -> str:
-        """The filters in words, for the heading of a reply (empty when there are none)."""
+        """The filters in words, for the heading of a reply (mrkdwn; empty when there are
+        none)."""
         parts = []
         if self.states:
             parts.append("/".join(s.value for s in self.states))
         if self.resource:
-            parts.append(f"on {self.resource}")
+            parts.append(f"on {escape(self.resource)}")
         if self.role:
             parts.append(f"as {self.role}")
         if self.since:
@@ -95,7 +97,8 @@ class ListQuery:
 
 
 def _fail(message: str) -> InvalidRequest:
-    return InvalidRequest(f"{message} Usage: `{LIST_USAGE}`", field="filters")
+    """``message`` is mrkdwn: the words the person typed in it are escaped where it is built."""
+    return InvalidRequest(f"{message} Usage: `{escape(LIST_USAGE)}`", field="filters")
 
 
 def parse_moment(text: str, now: datetime, *, end: bool = False) -> datetime:
@@ -149,7 +152,7 @@ def _state(value: str) -> State:
         return State(value.lower().replace("-", "_"))
     except ValueError:
         valid = ", ".join(s.value for s in State)
-        raise _fail(f"Unknown status '{value}'. Valid: {valid}.") from None
+        raise _fail(f"Unknown status '{escape(value)}'. Valid: {valid}.") from None
 
 
 def parse_list_filters(words: Sequence[str], now: datetime) -> ListQuery:
@@ -177,7 +180,8 @@ def parse_list_filters(words: Sequence[str], now: datetime) -> ListQuery:
             match = _ESCAPED_MENTION.match(word) or _TYPED_ID.match(word)
             if not match:
                 raise _fail(
-                    f"'{word}' is not a Slack member ID. Mention the person from Slack's @ list, "
+                    f"'{escape(word)}' is not a Slack member ID. Mention the person from Slack's "
+                    "@ list, "
                     "or type their member ID like @U0123ABCD (profile → ⋮ → Copy member ID)."
                 )
             if user_id is not None and user_id != match.group(1):
@@ -187,7 +191,7 @@ def parse_list_filters(words: Sequence[str], now: datetime) -> ListQuery:
             key, value = match.group(1).lower(), match.group(2)
             if key not in PREFIXES:
                 raise _fail(
-                    f"Unknown filter '{match.group(1)}:'. Filters with a value: "
+                    f"Unknown filter '{escape(match.group(1))}:'. Filters with a value: "
                     + ", ".join(f"{p}:" for p in PREFIXES)
                     + "."
                 )
@@ -199,7 +203,7 @@ def parse_list_filters(words: Sequence[str], now: datetime) -> ListQuery:
                 if page is not None:
                     raise _fail("page: is given twice.")
                 if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
-                    raise _fail(f"page:{value} is not a page number; write it like page:2.")
+                    raise _fail(f"page:{escape(value)} is not a page number; write it like page:2.")
                 page = int(value)
             else:
                 if (since if key == "since" else until) is not None:
@@ -207,7 +211,7 @@ def parse_list_filters(words: Sequence[str], now: datetime) -> ListQuery:
                 try:
                     moment = parse_moment(value, now, end=key == "until")
                 except ValueError as exc:
-                    raise _fail(f"Bad {key}:{value} — {exc}.") from None
+                    raise _fail(f"Bad {key}:{escape(value)} — {escape(exc)}.") from None
                 if key == "since":
                     since = moment
                 else:
@@ -219,7 +223,7 @@ def parse_list_filters(words: Sequence[str], now: datetime) -> ListQuery:
         else:
             if resource is not None and resource.lower() != lower:
                 raise _fail(
-                    f"Name one resource at most (got '{resource}' and '{word}'). "
+                    f"Name one resource at most (got '{escape(resource)}' and '{escape(word)}'). "
                     "For a name with spaces, use the deployment ID."
                 )
             resource = resource or word

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.access.resources import Resource, ResourceKind
+from bot.access.text import escape
 
 
 @dataclass(frozen=True)
@@ -115,5 +116,6 @@ def justification_ok(rule: Rule, justification: str) -> str | None:
     if rule.require_justification and not text:
         return "A justification is required."
     if rule.justification_pattern and not re.search(rule.justification_pattern, text):
-        return f"The justification must match `{rule.justification_pattern}` (for example a ticket ID)."
+        pattern = escape(rule.justification_pattern)  # a regex: its < > & are literal
+        return f"The justification must match `{pattern}` (for example a ticket ID)."
     return None

@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.access.model import AccessRequest
 from bot.access.states import State
+from bot.access.text import escape
 from bot.slack import blocks
 from bot.store.repository import MessageRef
 
@@ -63,7 +64,9 @@ class SlackNotifier:
     ) -> tuple[tuple[str, str] | None, bool]:
         """Post a message; returns ((channel, ts) or None, whether a retry could help)."""
         try:
-            response = self.client.chat_postMessage(channel=user_id, text=text, blocks=body)
+            response = self.client.chat_postMessage(
+                channel=user_id, text=text, blocks=body, **blocks.NO_UNFURL
+            )
             return (response["channel"], response["ts"]), False
         except SlackApiError as exc:
             error = exc.response.get("error")
@@ -275,19 +278,20 @@ class SlackNotifier:
     def revocation_overdue(self, request: AccessRequest, owners: list[str]) -> None:
         self.notify_owners(
             owners,
-            f"Access {request.ref} ({request.role_id} on {request.resource.label} for "
+            f"Access {request.ref} ({escape(request.role_id)} on {blocks.label(request)} for "
             f"<@{request.requester_id}>) expired {blocks.when(request.expires_at)} but is not "
-            f"removed yet: {request.last_error or 'still retrying'}. The bot keeps retrying.",
+            f"removed yet: {blocks.failure(request) or 'still retrying'}. The bot keeps retrying.",
         )
 
     def revocation_recovered(self, request: AccessRequest, owners: list[str]) -> None:
         self.notify_owners(
             owners,
-            f"Access {request.ref} ({request.role_id} on {request.resource.label} for "
+            f"Access {request.ref} ({escape(request.role_id)} on {blocks.label(request)} for "
             f"<@{request.requester_id}>) has now been removed.",
         )
 
     def notify_owners(self, owners: list[str], text: str) -> None:
+        """DM ``owners`` an alert; ``text`` is mrkdwn with its untrusted parts escaped."""
         message, body = blocks.owner_alert(text)
         for owner in owners:
             self._post(owner, message, body)

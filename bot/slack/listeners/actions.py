@@ -27,9 +27,9 @@ def _request_id(body: dict) -> int | None:
 def _tell_clicker(respond: Respond, client: WebClient, body: dict, text: str) -> None:
     """A message only the clicker sees, next to what they clicked."""
     if body.get("response_url"):
-        respond(text=text, response_type="ephemeral", replace_original=False)
+        respond(text=text, response_type="ephemeral", replace_original=False, **blocks.NO_UNFURL)
         return
-    client.chat_postMessage(channel=body["user"]["id"], text=text)
+    client.chat_postMessage(channel=body["user"]["id"], text=text, **blocks.NO_UNFURL)
 
 
 def register(app: App, runtime) -> None:
@@ -154,7 +154,13 @@ def register(app: App, runtime) -> None:
         text, view = blocks.request_list(
             requests, total, heading, page=query.page, page_size=LIST_PAGE_SIZE, filters=filters
         )
-        respond(text=text, blocks=view, response_type="ephemeral", replace_original=True)
+        respond(
+            text=text,
+            blocks=view,
+            response_type="ephemeral",
+            replace_original=True,
+            **blocks.NO_UNFURL,
+        )
 
     @app.action("open_request_modal")
     def open_modal(ack: Ack, body: dict, client: WebClient) -> None:

@@ -21,6 +21,7 @@ from bot.access.commands import (
 from bot.access.errors import AccessError
 from bot.access.service import LIST_PAGE_SIZE, list_requests
 from bot.access.states import State
+from bot.access.text import escape, unescape
 from bot.slack import blocks
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,7 @@ def export_to_dm(client: WebClient, runtime, user_id: str, query) -> None:
     opened = client.chat_postMessage(
         channel=user_id,
         text=f"Audit trail of {scope.label} since {since:%Y-%m-%d %H:%M} UTC (CSV attached).",
+        **blocks.NO_UNFURL,
     )
     client.files_upload_v2(
         channel=opened["channel"],
@@ -79,11 +81,13 @@ def register(app: App, runtime) -> None:
     def handle(ack: Ack, command: dict, respond: Respond, client: WebClient) -> None:
         user_id = command["user_id"]
         try:
-            parsed = parse_command(command.get("text", ""))
+            # Slack sends &, < and > as entities; parse (and store) what the person typed.
+            parsed = parse_command(unescape(command.get("text", "")))
         except AccessError as exc:
             ack(
                 response_type="ephemeral",
                 text=blocks.help_text(runtime.policy.max_duration, str(exc)),
+                **blocks.NO_UNFURL,
             )
             return
         if isinstance(parsed, Help):
@@ -119,7 +123,7 @@ def register(app: App, runtime) -> None:
                     export_to_dm(client, runtime, user_id, query)
                     return
             except AccessError as exc:
-                ack(response_type="ephemeral", text=f":warning: {exc}")
+                ack(response_type="ephemeral", text=f":warning: {exc}", **blocks.NO_UNFURL)
                 return
             text, body = blocks.request_list(
                 requests,
@@ -129,7 +133,7 @@ def register(app: App, runtime) -> None:
                 page_size=LIST_PAGE_SIZE,
                 filters=parsed.filters,
             )
-            ack(response_type="ephemeral", text=text, blocks=body)
+            ack(response_type="ephemeral", text=text, blocks=body, **blocks.NO_UNFURL)
             return
         # Filing and revoking call Elastic Cloud: acknowledge at once and work on a
         # background thread, answering through respond(); Bolt's own threads stay free
@@ -150,8 +154,8 @@ def register(app: App, runtime) -> None:
                     if parsed.break_glass:
                         granted = request.expires_at is not None and request.state is State.ACTIVE
                         text = (
-                            f":rotating_light: Break-glass {request.ref}: `{request.role_id}` on "
-                            f"{request.resource.label} "
+                            f":rotating_light: Break-glass {request.ref}: "
+                            f"`{escape(request.role_id)}` on {blocks.label(request)} "
                             + (
                                 f"is yours until {blocks.when(request.expires_at)}."
                                 if granted
@@ -161,10 +165,10 @@ def register(app: App, runtime) -> None:
                         )
                     else:
                         text = (
-                            f"Request {request.ref} filed: `{request.role_id}` on "
-                            f"{request.resource.label}. I'll DM you when it is decided."
+                            f"Request {request.ref} filed: `{escape(request.role_id)}` on "
+                            f"{blocks.label(request)}. I'll DM you when it is decided."
                         )
-                    respond(response_type="ephemeral", text=text)
+                    respond(response_type="ephemeral", text=text, **blocks.NO_UNFURL)
                 elif isinstance(parsed, Extend):
                     request = runtime.service.request_extension(
                         parsed.request_id, user_id, parsed.duration, parsed.reason
@@ -186,7 +190,7 @@ def register(app: App, runtime) -> None:
                         text=f"Request {request.ref} is {request.state.value}: the role has been removed.",
                     )
             except AccessError as exc:
-                respond(response_type="ephemeral", text=f":warning: {exc}")
+                respond(response_type="ephemeral", text=f":warning: {exc}", **blocks.NO_UNFURL)
             except Exception:
                 log.exception("command %s failed", json.dumps(command.get("text", ""))[:200])
                 respond(

@@ -13,6 +13,8 @@ from slack_sdk.webhook import WebhookClient
 from bot.access.durations import DurationError, parse_duration
 from bot.access.errors import AccessError, InvalidRequest
 from bot.access.limits import check_reason
+from bot.access.text import clean, plain
+from bot.slack import blocks
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ def register(app: App, runtime) -> None:
         try:
             duration = parse_duration(_value(state, "duration"))
         except DurationError as exc:
-            errors["duration"] = str(exc)
+            errors["duration"] = clean(str(exc))[:150]
             duration = None
         if not resource:
             errors["resource"] = "Pick a resource."
@@ -57,7 +59,7 @@ def register(app: App, runtime) -> None:
                 if break_glass and not rule.break_glass:
                     errors["break_glass"] = "Policy does not allow break-glass for this role here."
             except InvalidRequest as exc:
-                errors[exc.field or "resource"] = str(exc)[:150]
+                errors[exc.field or "resource"] = _error(exc)
         if errors:
             ack(response_action="errors", errors=errors)
             return
@@ -98,7 +100,7 @@ def register(app: App, runtime) -> None:
             request = runtime.service.get(request_id)
             runtime.service.check_decider(request, user_id)
         except AccessError as exc:
-            ack(response_action="errors", errors={"reason": str(exc)[:150]})
+            ack(response_action="errors", errors={"reason": _error(exc)})
             return
         ack()
 
@@ -109,7 +111,10 @@ def register(app: App, runtime) -> None:
                 url = metadata.get("response_url")
                 if url:
                     WebhookClient(url).send(
-                        text=f":warning: {exc}", response_type="ephemeral", replace_original=False
+                        text=f":warning: {exc}",
+                        response_type="ephemeral",
+                        replace_original=False,
+                        **blocks.NO_UNFURL,
                     )
                 else:
                     _dm(client, user_id, f":warning: {exc}")
@@ -133,10 +138,10 @@ def register_extend(app: App, runtime) -> None:
             runtime.service.check_extension(request_id, user_id, duration, reason)
         except InvalidRequest as exc:
             field = exc.field if exc.field in ("duration", "reason") else "duration"
-            ack(response_action="errors", errors={field: str(exc)[:150]})
+            ack(response_action="errors", errors={field: _error(exc)})
             return
         except AccessError as exc:
-            ack(response_action="errors", errors={"reason": str(exc)[:150]})
+            ack(response_action="errors", errors={"reason": _error(exc)})
             return
         ack()
 
@@ -156,8 +161,14 @@ def register_extend(app: App, runtime) -> None:
         runtime.background(work)
 
 
+def _error(exc: AccessError) -> str:
+    """An inline form error: Slack shows these as plain text, so the message (mrkdwn, its
+    untrusted parts escaped) is shown unescaped; plain text pings nobody and links nothing."""
+    return plain(str(exc))[:150]
+
+
 def _dm(client: WebClient, user_id: str, text: str) -> None:
     try:
-        client.chat_postMessage(channel=user_id, text=text)
+        client.chat_postMessage(channel=user_id, text=text, **blocks.NO_UNFURL)
     except SlackApiError as exc:
         log.warning("DM to %s failed: %s", user_id, exc.response.get("error"))
