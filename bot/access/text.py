@@ -28,9 +28,7 @@ def clean(text: str) -> str:
 def escape(text: object) -> str:
     """``text`` as literal characters inside Slack ``mrkdwn``: cleaned, then ``&``, ``<`` and
     ``>`` escaped so that no mention, channel ping or disguised link survives."""
-    return (
-        clean(str(text)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    )
+    return clean(str(text)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 _ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">"}

@@ -800,7 +800,9 @@ def home_view(
     if to_approve:
         for r in to_approve[:10]:
             blocks.append(
-                section(f"*{r.ref}* — waiting since {when(r.created_at)}\n{_quote(r.justification[:300])}")
+                section(
+                    f"*{r.ref}* — waiting since {when(r.created_at)}\n{_quote(r.justification[:300])}"
+                )
             )
             blocks.append(summary_fields(r))
             blocks.append(
