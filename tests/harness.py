@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -122,6 +124,19 @@ class Bot:
         self.runtime.scheduler.sweep()
         self.runtime.service.drain()  # and let it finish telling people
 
+    def settle(self, timeout: float = 30) -> None:
+        """Wait until everything the requests sent so far set going has finished: Bolt's
+        listeners, the work they handed off, and the notifications that work queued.
+
+        The positive signal to wait for before asserting that nothing else happened (a fixed
+        sleep passes vacuously on a slow machine). Bolt submits a listener before it answers,
+        and a listener hands its work off before it returns, so each stage is complete once
+        its pool has run a task on every thread at the same time (its queue is first in,
+        first out)."""
+        _idle(self.runtime.bolt.listener_runner.listener_executor, timeout)
+        _idle(self.runtime.work, timeout)
+        self.runtime.service.drain()
+
     def request(self, request_id: int):
         return self.runtime.store.get(request_id)
 
@@ -132,6 +147,15 @@ class Bot:
 
     def close(self) -> None:
         self.http.close()
+
+
+def _idle(executor: ThreadPoolExecutor, timeout: float) -> None:
+    """Return once every task submitted to ``executor`` before this call has finished."""
+    workers = executor._max_workers  # type: ignore[attr-defined]
+    barrier = threading.Barrier(workers + 1)
+    for _ in range(workers):
+        executor.submit(barrier.wait, timeout)
+    barrier.wait(timeout)
 
 
 def make_settings(

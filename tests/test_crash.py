@@ -233,7 +233,11 @@ def test_crash_then_restart(
     else:  # pending: the card lost in the crash is sent after the restart, once
         slack.wait_for(lambda: len(cards(slack, OWNER)) == 1, message="approval card")
         slack.wait_for(lambda: count(dms(slack), "submitted") == 1, message="submitted DM")
-        time.sleep(1.5)  # a sweep or two later: still one card, one receipt
+        # The outbox is drained (the row records that people were told, so no sweep sends
+        # it again): still one card, one receipt.
+        wait_until(
+            lambda: rows(db)[0]["notified_state"] == "pending", GUARANTEE, what="outbox drained"
+        )
         assert len(cards(slack, OWNER)) == 1 and count(dms(slack), "submitted") == 1
         # ... and the request goes on as if nothing had happened.
         card = cards(slack, OWNER)[0]

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 import httpx
 
 from bot.access.states import State
+from tests import payloads
 from tests.fakes.slack_api import text_of
 from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER, sign
 
@@ -299,9 +300,17 @@ def test_fifty_concurrent_approve_clicks_grant_once(make_bot, slack, elastic):
 
     def clicks(i):
         barrier.wait()
-        for _ in range(5):
+        for k in range(5):
             who, msg = (OWNER, card) if i % 2 else (OWNER2, card2)
-            bot.click(who, "approve", "1", msg)
+            click = payloads.block_actions(
+                who,
+                "approve",
+                "1",
+                response_url=slack.webhook_url(f"fifty-{i}-{k}"),  # one each: 5 uses per URL
+                trigger_id=slack.new_trigger_id(),
+                message=msg,
+            )
+            assert bot.interact(click).status_code == 200
 
     threads = [threading.Thread(target=clicks, args=(i,)) for i in range(10)]
     for t in threads:
@@ -314,8 +323,13 @@ def test_fifty_concurrent_approve_clicks_grant_once(make_bot, slack, elastic):
         return [m for m in slack.messages_to(REQUESTER) if "Access granted" in text_of(m)]
 
     slack.wait_for(granted_dms, timeout=10)
-    bot.runtime.work.submit(lambda: None).result(timeout=30)  # queued clicks have run
-    time.sleep(0.5)  # and the last of them has finished
+
+    # Every click has been dealt with: one approved, each other one was told it came late.
+    def late():
+        return [p for p in slack.webhook_posts() if "already" in p.get("text", "")]
+
+    slack.wait_for(lambda: len(late()) == 49, timeout=30, message="49 'already decided' replies")
+    bot.runtime.service.drain()
     assert len(elastic.calls_to("POST", "/role_assignments")) == 1
     granted = [e for e in bot.runtime.store.events(1) if e["kind"] == "granted"]
     assert len(granted) == 1
@@ -362,9 +376,9 @@ def test_repeated_slash_command_is_not_filed_twice(bot, slack):
     bot.command(REQUESTER, text)
     bot.command(REQUESTER, text)
     card_for(slack, OWNER)
-    time.sleep(0.3)
-    assert bot.runtime.store.list_requests()[1] == 1
+    # Both commands have been handled (the second was told), and only one was filed.
     slack.wait_for(lambda: "a moment ago" in json.dumps(slack.webhook_posts(f"cmd-{REQUESTER}")))
+    assert bot.runtime.store.list_requests()[1] == 1
 
 
 def _form_values(role: str, why: str, break_glass: bool) -> dict:
