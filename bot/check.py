@@ -15,6 +15,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TextIO
 
+from bot.access.policy import AccessPolicy
+from bot.access.resources import Resource, ResourceKind
 from bot.config import Settings
 
 log = logging.getLogger(__name__)
@@ -42,13 +44,35 @@ class _Skipped(Exception):
 
 
 # -- the checks ------------------------------------------------------------------------------
+def policy_warnings(policy: AccessPolicy) -> list[str]:
+    """Rules that let someone hold the organization without a human approving: legal, but a
+    security team should have chosen it knowingly."""
+    org = Resource(ResourceKind.ORGANIZATION, policy.organization_id or "org", "organization")
+    warnings = []
+    for index, rule in enumerate(policy.rules.rules, start=1):
+        how = [
+            k
+            for k, on in (("auto_approve", rule.auto_approve), ("break_glass", rule.break_glass))
+            if on
+        ]
+        roles = [r for r in org.roles() if rule.matches(org, r)]
+        if how and roles:
+            name = rule.name or f"rule {index}"
+            warnings.append(
+                f"warning: [[policy]] {name} has {' and '.join(how)} on organization roles "
+                f"({', '.join(roles)}): access to the whole organization without an approval"
+            )
+    return warnings
+
+
 def check_configuration(settings: Settings) -> str:
     mode = "Socket Mode" if settings.socket_mode else f"HTTP mode on port {settings.port}"
-    return (
+    summary = (
         f"{mode}; organization {settings.elastic_cloud_organization_id}; "
         f"integration {settings.integration_name}; "
         f"{len(settings.integration_owners)} integration owner(s)"
     )
+    return "; ".join([summary, *policy_warnings(settings.access_policy())])
 
 
 def _slack_client(settings: Settings):

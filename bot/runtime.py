@@ -106,6 +106,10 @@ class Runtime:
 
     def start(self) -> None:
         began = time.monotonic()
+        from bot.check import policy_warnings
+
+        for warning in policy_warnings(self.policy):
+            log.warning("%s", warning)
         applied = self.store.migrate()
         if applied:
             log.info("database migrations applied: %s", ", ".join(applied))

@@ -421,9 +421,7 @@ class AccessService:
         """Break-glass is never silent and never a habit: someone other than the requester
         must hear of it, one person waits a cool-down between two, and only so many may be
         live at once."""
-        others = self.integration_owners(
-            not_requester=self.is_requester(person.id, person.email)
-        )
+        others = self.integration_owners(not_requester=self.is_requester(person.id, person.email))
         if not others and not self.policy.notify_channel:
             raise NotAllowed(
                 "Break-glass is not possible here: nobody but you would be told (no other "
@@ -842,6 +840,10 @@ class AccessService:
         if request.expires_at and request.expires_at <= now:
             self._end_on_expiry(request_id, State.GRANTING, now)
             return
+        if why := self.requester_standing(request):
+            self.store.release(request_id)
+            self.end_for_requester(request.requester_id, why, only=request.id)
+            return
         self._apply_grant(request)
 
     @about_request
@@ -1047,8 +1049,7 @@ class AccessService:
                 person is not None
                 and person.active
                 and (
-                    actor_id in request.approvers
-                    or actor_id in self.integration_owners(fresh=True)
+                    actor_id in request.approvers or actor_id in self.integration_owners(fresh=True)
                 )
             )
         if not allowed:

@@ -1130,6 +1130,21 @@ class ElasticEmulator:
             )
         return deployment_id
 
+    def edit_deployment(
+        self,
+        deployment_id: str,
+        *,
+        name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        """Rename a deployment or replace its tags, as anyone with access to it may."""
+        with self._lock:
+            dep = self._deployments[deployment_id]
+            if name is not None:
+                dep.name, dep.alias = name, _slug(name)
+            if tags is not None:
+                dep.tags = [(str(k), str(v)) for k, v in tags.items()]
+
     def remove_deployment(self, deployment_id: str) -> None:
         """Delete a deployment; role assignments naming it stay behind (issue #1040)."""
         with self._lock:
