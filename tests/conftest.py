@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fakes import elastic_spec_dir, shared_dir
+from tests.fakes import elastic_spec_dir, in_ci, missing_shared, shared_dir
 from tests.fakes.elastic_emulator import ElasticEmulator
 from tests.fakes.slack_api import FakeSlack
 from tests.harness import (
@@ -41,9 +41,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def spec_dir():
     path = elastic_spec_dir()
     if path is None:
-        pytest.skip(
-            "../shared/elastic-cloud-api is not beside this checkout (set ELASTIC_ACCESS_SHARED)"
-        )
+        missing_shared("elastic-cloud-api (Elastic's published API specs)")
     return path
 
 
@@ -51,6 +49,8 @@ def spec_dir():
 def slack() -> Iterator[FakeSlack]:
     root = shared_dir()
     fixtures = root / "slack-fixtures" / "web-api-methods" if root else None
+    if in_ci() and not (fixtures and fixtures.is_dir()):
+        missing_shared("slack-fixtures/web-api-methods (Slack's published method fixtures)")
     fake = FakeSlack(fixtures if fixtures and fixtures.is_dir() else None, bot_token=BOT_TOKEN)
     fake.start()
     fake.add_user(REQUESTER, email="alice@example.com", name="alice", real_name="Alice Requester")

@@ -11,10 +11,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fakes import elastic_spec_dir
+from tests.fakes import elastic_spec_dir, in_ci, missing_shared
 
 SPEC_DIR = elastic_spec_dir()
 if SPEC_DIR is None:
+    if in_ci():
+        missing_shared("elastic-cloud-api (Elastic's published API specs)")
     pytest.skip(
         "Elastic Cloud specs not found: set ELASTIC_ACCESS_SHARED to the shared folder "
         "holding elastic-cloud-api/ (default: <repo>/../shared)",

@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+from tests.fakes import in_ci, missing_shared
 from tests.fakes.slack_api import (
     BOT_ID,
     ERROR_CODES,
@@ -38,6 +39,8 @@ SLACK_FIXTURES = (
 )
 METHODS_DIR = SLACK_FIXTURES / "web-api-methods"
 HAVE_FIXTURES = METHODS_DIR.is_dir()
+if not HAVE_FIXTURES and in_ci():
+    missing_shared("slack-fixtures/web-api-methods (Slack's published method fixtures)")
 needs_fixtures = pytest.mark.skipif(
     not HAVE_FIXTURES,
     reason=f"Slack method fixtures not found at {METHODS_DIR} (set ELASTIC_ACCESS_SHARED)",

@@ -16,7 +16,7 @@ import yaml
 
 from bot import manifest as m
 from bot.__main__ import main
-from tests.fakes import shared_dir
+from tests.fakes import missing_shared, shared_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = "slack-app-manifest/slack-app-manifest.schema.json"
@@ -37,7 +37,7 @@ def test_manifest_matches_the_slack_app_manifest_schema(manifest: dict) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     root = shared_dir()
     if root is None or not (root / SCHEMA).is_file():
-        pytest.skip(f"../shared/{SCHEMA} is not beside this checkout (set ELASTIC_ACCESS_SHARED)")
+        missing_shared(f"{SCHEMA} (Slack's app manifest schema)")
     schema = json.loads((root / SCHEMA).read_text(encoding="utf-8"))
     validator_cls = jsonschema.validators.validator_for(schema)
     validator_cls.check_schema(schema)
