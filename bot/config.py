@@ -41,6 +41,7 @@ from bot.access.rules import Rule, Rules, validate_pattern
 CONFIG_ENV = "ELASTIC_ACCESS_CONFIG"
 ACCESS_DETAILS_LIMIT = 400
 _NAME = re.compile(r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _OWNER = re.compile(r"^(?:[UW][A-Z0-9]{2,}|[^@\s]+@[^@\s]+\.[^@\s]+|@[\w.\-]+)$")
 
 
@@ -162,6 +163,19 @@ class Settings(BaseSettings):
     notify_channel: str | None = None
     expiry_notice: timedelta = timedelta(minutes=10)
 
+    # -- who may act, and how much
+    #: Requesters (and so invitation emails) must have an address in one of these domains.
+    allowed_email_domains: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    #: Open (pending) requests one person may have at once.
+    max_pending_per_requester: int = Field(default=5, ge=1, le=100)
+    #: After a break-glass grant, the same person must wait this long for the next one.
+    break_glass_cooldown: timedelta = timedelta(hours=1)
+    #: Break-glass grants live at once, across everyone.
+    break_glass_max_active: int = Field(default=2, ge=1, le=50)
+    #: How often the sweep re-checks the requesters of live grants against Slack (leavers
+    #: whose ``user_change`` event never arrived).
+    requester_recheck: timedelta = timedelta(minutes=5)
+
     # -- operations
     sweep_interval: timedelta = timedelta(seconds=15)
     #: Threads for the work that follows an ack (filing, deciding, revoking). Fewer threads
@@ -194,6 +208,8 @@ class Settings(BaseSettings):
         "pending_timeout",
         "reminder_after",
         "expiry_notice",
+        "break_glass_cooldown",
+        "requester_recheck",
         mode="before",
     )
     @classmethod
@@ -206,6 +222,23 @@ class Settings(BaseSettings):
         if value is None or (isinstance(value, str) and not value.strip()):
             return None
         return _duration(value, info.field_name)
+
+    @field_validator("allowed_email_domains", mode="before")
+    @classmethod
+    def _domain_list(cls, value: Any) -> Any:
+        if isinstance(value, str):  # from the environment: comma-separated
+            value = value.split(",")
+        if isinstance(value, list):
+            return [str(v).strip().lower().lstrip("@") for v in value if str(v).strip()]
+        return value
+
+    @field_validator("allowed_email_domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        bad = [v for v in value if not _DOMAIN.match(v)]
+        if bad:
+            raise ValueError(f"{', '.join(bad)} is not a domain name (example.com)")
+        return value
 
     @field_validator("integration_owners", "auditors", mode="before")
     @classmethod
@@ -334,6 +367,11 @@ class Settings(BaseSettings):
             max_duration=self.max_duration,
             default_duration=self.default_duration,
             overdue_alert_after=self.overdue_alert_after,
+            allowed_email_domains=tuple(self.allowed_email_domains),
+            max_pending_per_requester=self.max_pending_per_requester,
+            break_glass_cooldown=self.break_glass_cooldown,
+            break_glass_max_active=self.break_glass_max_active,
+            requester_recheck=self.requester_recheck,
         )
 
 

@@ -18,9 +18,10 @@ def seed(bot, slack, elastic, count=3):
     """``count`` requests by REQUESTER on prod-search and one by OTHER on staging-logs."""
     slack.add_user(OTHER, email="other@example.com", name="other")
     elastic.add_member("other@example.com", user_id="1000000009")
+    roles = ("deployment-viewer", "deployment-admin", "deployment-editor")  # one open each
     for i in range(count):
         bot.runtime.service.file_request(
-            REQUESTER, "prod-search", "deployment-viewer", timedelta(hours=1), f"INC-{i}"
+            REQUESTER, "prod-search", roles[i], timedelta(hours=1), f"INC-{i}"
         )
         bot.clock.advance(timedelta(minutes=1))
     bot.runtime.service.file_request(
@@ -72,9 +73,10 @@ def test_resource_owners_see_requests_for_their_resources(make_bot, slack, elast
 
 def test_paging_with_next_and_previous(bot, slack, elastic):
     slack.add_user(OTHER, email="other@example.com", name="other")
-    for i in range(45):
+    for i in range(45):  # one person may have only a few open requests: 45 people ask
+        slack.add_user(f"U0PAGE{i:02d}", email=f"page{i}@example.com")
         bot.runtime.service.file_request(
-            REQUESTER, "prod-search", "deployment-viewer", timedelta(hours=1), f"INC-{i}"
+            f"U0PAGE{i:02d}", "prod-search", "deployment-viewer", timedelta(hours=1), f"INC-{i}"
         )
     first = bot.command(OWNER, "list pending").json()
     assert "45 requests" in text_of(first) and "page 1 of 3" in text_of(first)

@@ -14,6 +14,8 @@ ALLOWED = [
     (State.PENDING, State.TIMED_OUT),
     (State.APPROVED, State.GRANTING),
     (State.APPROVED, State.FAILED),
+    # Approved, not yet granted, and the requester left (deactivated, now a guest…).
+    (State.APPROVED, State.CANCELLED),
     (State.GRANTING, State.ACTIVE),
     (State.GRANTING, State.FAILED),
     (State.GRANTING, State.REVOKING),
@@ -94,7 +96,7 @@ def test_every_state_is_reachable_from_pending():
         (State.REVOKED, {State.REVOKING}),
         (State.EXPIRED, {State.REVOKING}),
         (State.DENIED, {State.PENDING}),
-        (State.CANCELLED, {State.PENDING}),
+        (State.CANCELLED, {State.PENDING, State.APPROVED}),
         (State.FAILED, {State.PENDING, State.APPROVED, State.GRANTING}),
         (State.TIMED_OUT, {State.PENDING}),
     ],
