@@ -15,13 +15,14 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from bot.access import invitations
+from bot.access import invitations, planning
 from bot.access.durations import format_duration
 from bot.access.errors import AccessError, AlreadyDecided, InvalidRequest, NotAllowed, NotFound
 from bot.access.identity import same_person
 from bot.access.limits import check_justification, check_reason
 from bot.access.listing import parse_list_filters, visible_scope
 from bot.access.model import AccessRequest
+from bot.access.planning import holds
 from bot.access.policy import AccessPolicy
 from bot.access.ports import (
     Catalogue,
@@ -67,15 +68,6 @@ LEFT = {
 PLANNING_READ_AGE = 2.0
 #: How old a read may be when it only tells who someone is (membership, user ID).
 IDENTITY_READ_AGE = 30.0
-
-
-def holds(units: frozenset[Unit], unit: Unit) -> bool:
-    """Whether a member's current units already give ``unit`` (directly or via ``all``)."""
-    if unit in units:
-        return True
-    if unit.scope == "organization" or unit.target == "*":
-        return False
-    return Unit(unit.scope, unit.role_id, "*") in units
 
 
 class AccessService:
@@ -652,7 +644,7 @@ class AccessService:
         if member is None:
             self._begin_invitation(request, now, expires_at)
             return
-        to_add = [] if holds(member.units, request.unit) else [request.unit]
+        to_add = planning.to_add(member.units, request.unit)
         with self.store.db.write():
             self.store.own_units(member.user_id, to_add, request.id, now)
             moved = self.store.transition(
@@ -668,7 +660,9 @@ class AccessService:
                 expires_at=expires_at,
                 added=to_add,
                 # Standing access only: what the bot itself added is not the member's own.
-                held_before=sorted(member.units - self.store.owned_units(member.user_id)),
+                held_before=sorted(
+                    planning.standing(member.units, self.store.owned_units(member.user_id))
+                ),
             )
         if moved is None:
             return
@@ -1109,8 +1103,7 @@ class AccessService:
         assignments of that role; removing it then takes those away too. Whatever the member
         held before this grant, or another live grant still needs, is added back here.
         """
-        wide = {(u.scope, u.role_id) for u in removed if u.target == "*"}
-        if not wide:
+        if not any(u.target == "*" for u in removed):
             return member
         others = self.store.units_needed_by_others(user_id, request.id)
         # Standing access as it was when each removed unit was added (maybe by another grant).
@@ -1119,17 +1112,12 @@ class AccessService:
             adder = self.store.adder_of(user_id, unit)
             if adder is not None and adder != request.id and (found := self.store.get(adder)):
                 standing |= set(found.held_before)
-        wanted = (standing | others) - removed
-        restore = sorted(
-            u
-            for u in wanted
-            if (u.scope, u.role_id) in wide and u.target != "*" and not holds(member.units, u)
-        )
+        restore = planning.to_restore(removed, member.units, standing, others)
         if not restore:
             return member
         self.elastic.add_units(user_id, restore)
         self.store.own_units(
-            user_id, [u for u in restore if u in others and u not in standing], request.id, now
+            user_id, planning.owned_after_restore(restore, others, standing), request.id, now
         )
         self.store.event(
             request.id, now, SYSTEM, "elastic_restore", {"units": [u.text for u in restore]}
@@ -1212,11 +1200,14 @@ class AccessService:
             if request.invitation_hash and not user_id:
                 user_id, gone = self._settle_invitation(request, now)
             if user_id:
-                candidates = {request.unit} & self.store.owned_units(user_id)
-                candidates -= self.store.units_needed_by_others(user_id, request.id)
+                candidates = planning.release(
+                    request.unit,
+                    self.store.owned_units(user_id),
+                    self.store.units_needed_by_others(user_id, request.id),
+                )
                 member = self.elastic.member(user_id, max_age=PLANNING_READ_AGE)
                 if member is not None:
-                    to_remove = {u for u in candidates if u in member.units}
+                    to_remove = planning.to_remove(candidates, member.units)
                     if to_remove:
                         gone = self._remove(user_id, to_remove)
                         crash_point("after_elastic_revoke")
