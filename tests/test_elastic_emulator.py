@@ -658,3 +658,75 @@ def test_concurrent_grants_are_all_applied(emu: ElasticEmulator) -> None:
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert set(pool.map(grant, ids)) == {200}
     assert emu.holdings(user) == {("deployment", "deployment-viewer", d) for d in ids}
+
+
+# -- as strict as the service ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"deployments": [dep_assignment("deployment-viewer", ["a" * 32])]},  # misspelt kind
+        {
+            "deployment": [
+                {
+                    "role_id": "deployment-viewer",
+                    "organization_id": ORG,
+                    "all": False,
+                    "deploymnet_ids": ["a" * 32],
+                }
+            ]
+        },
+        {"deployment": [dep_assignment("deployment-viewer", ["a" * 32], colour="blue")]},
+    ],
+    ids=["deployments", "deploymnet_ids", "extra-key"],
+)
+def test_undeclared_properties_are_refused_and_recorded(emu, client, body) -> None:
+    user = emu.add_member("alice@example.com")
+    response = add(client, user, body)
+    assert response.status_code == 400, response.text
+    assert emu.holdings(user) == set()
+    [violation] = emu.spec_violations()
+    assert any("not a declared property" in e for e in violation["spec_errors"])
+
+
+def test_a_role_assignment_body_that_names_nothing_is_refused(emu, client) -> None:
+    user = emu.add_member("alice@example.com")
+    for call in (add, remove):
+        for body in ({}, {"deployment": []}, {"project": {}}):
+            response = call(client, user, body)
+            assert response.status_code == 400, (call.__name__, body)
+            assert error_code(response) == "role_assignments.invalid_role_assignments"
+
+
+def test_scripted_replies_come_after_authentication_and_validation(emu, client) -> None:
+    user = emu.add_member("alice@example.com")
+    emu.script("POST", r"/role_assignments$", 503, times=10)
+    bad_key = httpx.post(
+        f"{emu.url}/api/v1/users/{user}/role_assignments",
+        json={"organization": [{"role_id": "billing-admin", "organization_id": ORG}]},
+        headers={"Authorization": "ApiKey wrong"},
+    )
+    assert bad_key.status_code == 401
+    invalid = add(client, user, {"organisation": []})
+    assert invalid.status_code == 400
+    valid = add(
+        client, user, {"organization": [{"role_id": "billing-admin", "organization_id": ORG}]}
+    )
+    assert valid.status_code == 503  # the script answers only a request the service would take
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"query": {"fuzzy": {"name": "prod"}}},
+        {"query": {"term": {"nmae": "prod"}}},
+        {"query": {"bool": {"must": [{"wildcard": {"name": "p*"}}]}}},
+        {"sort": ["created"]},
+    ],
+    ids=["unknown-type", "unknown-field", "nested-unknown-type", "unknown-sort"],
+)
+def test_searches_refuse_what_they_would_not_evaluate(emu, client, body) -> None:
+    emu.add_deployment("prod")
+    response = client.post("/deployments/_search", json=body)
+    assert response.status_code == 400, response.text

@@ -111,6 +111,28 @@ def _all_or_ids(validator: Any, ids_key: str, instance: Any, schema: Any) -> Ite
 
 
 _Validator = jsonschema.validators.extend(jsonschema.Draft4Validator, {_ALL_OR_IDS: _all_or_ids})
+_draft4_properties = jsonschema.Draft4Validator.VALIDATORS["properties"]
+
+
+def _declared_properties(
+    validator: Any, properties: Any, instance: Any, schema: Any
+) -> Iterator[Any]:
+    """``properties``, and no others: a key the schema does not declare (a misspelling such
+    as ``deploymnet_ids``) is an error, unless the schema allows more (additional or
+    pattern properties). The specs have no ``allOf``, so each object has one schema."""
+    yield from _draft4_properties(validator, properties, instance, schema)
+    if not validator.is_type(instance, "object"):
+        return
+    if "additionalProperties" in schema or "patternProperties" in schema:
+        return
+    for name in instance:
+        if name not in properties:
+            yield jsonschema.ValidationError(f"{name!r} is not a declared property")
+
+
+#: Requests are held to declared properties only; responses (the emulator's own and the
+#: service's) are checked with the plain rules, as the specs leave them open.
+_RequestValidator = jsonschema.validators.extend(_Validator, {"properties": _declared_properties})
 
 _SCHEMA_CHILD_MAPS = ("properties", "patternProperties")
 _SCHEMA_CHILD_LISTS = ("allOf", "anyOf", "oneOf")
@@ -220,7 +242,7 @@ class _Spec:
         self.by_length: dict[int, list[Operation]] = {}
         for op in self.operations:
             self.by_length.setdefault(len(op.segments), []).append(op)
-        self._validators: dict[int, Any] = {}
+        self._validators: dict[tuple[int, bool], Any] = {}
         self._lock = threading.Lock()
 
     # -- building operations ------------------------------------------------------------
@@ -308,14 +330,16 @@ class _Spec:
 
     # -- validation -----------------------------------------------------------------------
 
-    def validator(self, op: Operation, schema: dict[str, Any]) -> Any:
-        """A (cached) validator for ``schema``, resolving refs against ``op``'s spec."""
-        key = id(schema)
+    def validator(self, op: Operation, schema: dict[str, Any], *, request: bool = False) -> Any:
+        """A (cached) validator for ``schema``, resolving refs against ``op``'s spec; for a
+        ``request`` body, undeclared properties are errors too."""
+        key = (id(schema), request)
         with self._lock:
             found = self._validators.get(key)
             if found is None:
                 root = {"allOf": [schema], **self.roots[op.spec]}
-                found = self._validators[key] = (_Validator(root), schema)
+                cls = _RequestValidator if request else _Validator
+                found = self._validators[key] = (cls(root), schema)
         return found[0]
 
 
@@ -560,7 +584,7 @@ class SpecValidator:
             return ["request body is required"] if op.body_required else []
         if op.body_schema is None:
             return [f"{op.operation_id} takes no request body, but one was sent"]
-        return _schema_errors(self._spec.validator(op, op.body_schema), body, "body")
+        return _schema_errors(self._spec.validator(op, op.body_schema, request=True), body, "body")
 
 
 # --------------------------------------------------------------------------------------
@@ -703,12 +727,41 @@ def _field_values(name: str, dep: _Deployment, tag: tuple[str, str] | None) -> l
     return [simple[name]] if name in simple else []
 
 
-def _query_matches(query: Any, dep: _Deployment, tag: tuple[str, str] | None = None) -> bool:
-    """Evaluate the subset of the Elasticsearch query DSL a client is likely to send.
+_QUERY_TYPES = {"match_all", "match_none", "bool", "nested", "term", "match", "prefix", "exists"}
+_QUERY_FIELDS = {"id", "name", "alias", "healthy", "metadata.tags.key", "metadata.tags.value"}
 
-    Unknown query types match everything, so a query the emulator does not understand
-    never hides deployments.
-    """
+
+def _check_query(query: Any, where: str = "query") -> None:
+    """Refuse (400) a query the emulator would not evaluate as the service does: an unknown
+    query type or field would otherwise match everything or nothing, silently."""
+    if query is None:
+        return
+    if not isinstance(query, dict) or len(query) != 1:
+        raise _ApiError(400, "root.invalid_data", f"{where}: one query type per object")
+    [(kind, arg)] = query.items()
+    if kind not in _QUERY_TYPES or not isinstance(arg, dict):
+        raise _ApiError(400, "root.invalid_data", f"{where}: unknown query type {kind!r}")
+    if kind == "bool":
+        unknown = set(arg) - {"must", "filter", "must_not", "should", "minimum_should_match"}
+        if unknown:
+            raise _ApiError(400, "root.invalid_data", f"{where}.bool: unknown {sorted(unknown)}")
+        for clause in ("must", "filter", "must_not", "should"):
+            for i, q in enumerate(_as_list(arg.get(clause))):
+                _check_query(q, f"{where}.bool.{clause}[{i}]")
+    elif kind == "nested":
+        if arg.get("path") != "metadata.tags":
+            raise _ApiError(400, "root.invalid_data", f"{where}.nested: unknown path")
+        _check_query(arg.get("query"), f"{where}.nested.query")
+    elif kind in ("term", "match", "prefix", "exists"):
+        names = [arg.get("field")] if kind == "exists" else list(arg)
+        unknown = [n for n in names if n not in _QUERY_FIELDS]
+        if unknown or not names:
+            raise _ApiError(400, "root.invalid_data", f"{where}.{kind}: unknown field {unknown}")
+
+
+def _query_matches(query: Any, dep: _Deployment, tag: tuple[str, str] | None = None) -> bool:
+    """Evaluate the subset of the Elasticsearch query DSL a client is likely to send
+    (:func:`_check_query` refuses the rest first)."""
     if not isinstance(query, dict):
         return True
     for kind, arg in query.items():
@@ -765,7 +818,9 @@ def _sort_fields(sort: Any) -> list[tuple[str, bool]]:
                 if isinstance(order, dict):
                     order = order.get("order", "asc")
                 fields.append((name, str(order).lower() == "desc"))
-    fields = [(n, d) for n, d in fields if n in _SORTABLE]
+    unknown = [n for n, _ in fields if n not in _SORTABLE]
+    if unknown:
+        raise _ApiError(400, "root.invalid_data", f"sort: unknown field(s) {unknown}")
     if not fields:
         fields = [("_seq", True)]  # default: most recently created first
     if "id" not in {n for n, _ in fields}:
@@ -1293,7 +1348,11 @@ class ElasticEmulator:
             self.calls.append(record)
         verdict = self.validator.check(method, path, query, None if malformed else body)
         record["spec_errors"] = list(verdict.errors) + (["body is not JSON"] if malformed else [])
-        reply = self._scripted(method, path)
+        # As the service would: a request is authenticated and validated before anything
+        # else (a scripted outage included) can answer it.
+        reply = self._refusal(headers, raw, malformed, verdict)
+        if reply is None:
+            reply = self._scripted(method, path)
         if reply is None:
             reply = self._respond(method, path, query, headers, body, raw, malformed, verdict)
         record["status"] = reply.status
@@ -1331,17 +1390,10 @@ class ElasticEmulator:
                 reply_headers.setdefault("x-cloud-error-codes", str(code))
         return _Reply(script.status, body if body is not None else {}, reply_headers)
 
-    def _respond(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, list[str]],
-        headers: dict[str, str],
-        body: Any,
-        raw: bytes,
-        malformed: bool,
-        verdict: Verdict,
-    ) -> _Reply:
+    def _refusal(
+        self, headers: dict[str, str], raw: bytes, malformed: bool, verdict: Verdict
+    ) -> _Reply | None:
+        """The answer to a request that is not authenticated or not valid, else None."""
         scheme, _, key = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "apikey" or key.strip() != self.api_key:
             return _error_reply(401, "root.unauthorized", "The supplied credentials are invalid")
@@ -1362,6 +1414,19 @@ class ElasticEmulator:
                 return _error_reply(400, "root.invalid_json_request", "body is not valid JSON")
         if not verdict.ok:
             return _error_reply(400, verdict.code or "root.invalid_data", "; ".join(verdict.errors))
+        return None
+
+    def _respond(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        headers: dict[str, str],
+        body: Any,
+        raw: bytes,
+        malformed: bool,
+        verdict: Verdict,
+    ) -> _Reply:
         op = verdict.operation
         assert op is not None
         handler = self._handlers.get(op.operation_id)
@@ -1564,6 +1629,12 @@ class ElasticEmulator:
                     f"{self.organization_id}",
                 )
             assignments = list(_iter_assignments(req.body))
+            if not assignments:
+                raise _ApiError(
+                    400,
+                    "role_assignments.invalid_role_assignments",
+                    "the request names no role assignment",
+                )
             self._authorize(assignments)
             self._apply(member, assignments, add=add)
         return _Reply(200, {})
@@ -1734,6 +1805,7 @@ class ElasticEmulator:
                 offset = 0
             else:
                 query, fields = body.get("query"), _sort_fields(body.get("sort"))
+                _check_query(query)
                 size = body.get("size", DEFAULT_SEARCH_SIZE)
                 offset, last = body.get("from", 0), None
                 if size < 0 or offset < 0:
