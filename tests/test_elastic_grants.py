@@ -21,10 +21,15 @@ def approve(bot, request_id: int) -> None:
 
 
 def ask(bot, text: str, who: str = REQUESTER) -> int:
+    """File a request and wait until filing is over: the requester's reply comes after the
+    approvers' cards and the channel message, so nothing of the filing races what follows."""
     before = bot.runtime.store.list_requests()[1]
+    replies = len(bot.slack.webhook_posts(f"cmd-{who}"))
     assert bot.command(who, f"request {text}").status_code == 200
     bot.slack.wait_for(
-        lambda: bot.runtime.store.list_requests()[1] > before, message=f"request {text}"
+        lambda: bot.runtime.store.list_requests()[1] > before
+        and len(bot.slack.webhook_posts(f"cmd-{who}")) > replies,
+        message=f"request {text}",
     )
     return bot.runtime.store.list_requests(limit=1)[0][0].id
 
