@@ -542,3 +542,16 @@ def test_an_integration_owner_may_revoke_but_not_after_becoming_a_guest(make_bot
     said = bot.say(OWNER, "revoke 1")
     slack.wait_for(lambda: bot.state(1) is State.REVOKED)
     assert VIEWER not in elastic.holdings(ALICE)
+
+
+def test_a_guest_cannot_open_the_form_or_browse_resource_names(make_bot, slack, elastic):
+    slack.set_user(STRANGER, is_restricted=True)
+    bot = make_bot(integration_owners=[OWNER])
+    said = bot.say(STRANGER, "")
+    assert "Guests can't request access" in said
+    assert slack.calls_to("views.open") == []
+    options = bot.options(STRANGER, "resource", "prod").json()
+    assert options == {"options": []}
+    # A full member gets the names.
+    names = json.dumps(bot.options(REQUESTER, "resource", "prod").json()["options"])
+    assert "prod-search" in names

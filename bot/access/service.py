@@ -379,6 +379,15 @@ class AccessService:
             )
         return person
 
+    def refusal_to_request(self, user_id: str) -> str | None:
+        """Why ``user_id`` may not ask for access at all (so may not see the form or the
+        resource names it offers), or None. Answered from the directory's short cache."""
+        try:
+            self.eligible_requester(user_id)
+        except AccessError as exc:
+            return str(exc)
+        return None
+
     def requester_standing(self, request: AccessRequest) -> str | None:
         """Why the requester of ``request`` may no longer have access (Slack as it is now),
         or None while they still may. A Slack outage is not a reason: only a clear answer."""

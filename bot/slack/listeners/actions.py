@@ -165,7 +165,12 @@ def register(app: App, runtime) -> None:
     @app.action("open_request_modal")
     def open_modal(ack: Ack, body: dict, client: WebClient) -> None:
         ack()
-        open_request_modal(client, runtime, body["trigger_id"], {})
+        user_id = body["user"]["id"]
+        refusal = open_request_modal(client, runtime, body["trigger_id"], {}, user_id)
+        if refusal:
+            client.chat_postMessage(
+                channel=user_id, text=f":warning: {refusal}", **blocks.NO_UNFURL
+            )
 
     @app.action("resource")
     def resource_picked(ack: Ack, body: dict, client: WebClient) -> None:

@@ -28,8 +28,15 @@ log = logging.getLogger(__name__)
 COMMAND = "/elastic-access"
 
 
-def open_request_modal(client: WebClient, runtime, trigger_id: str, metadata: dict) -> None:
-    """Open the form first (the trigger lasts 3 s); nothing slow may come before this call."""
+def open_request_modal(
+    client: WebClient, runtime, trigger_id: str, metadata: dict, user_id: str
+) -> str | None:
+    """Open the form (the trigger lasts 3 s), or return why ``user_id`` may not request at
+    all: the form lists the organization's resources, which a guest must not browse. The
+    check is one cached directory lookup, so the trigger is still fresh."""
+    refusal = runtime.service.refusal_to_request(user_id)
+    if refusal:
+        return refusal
     policy = runtime.policy
     client.views_open(
         trigger_id=trigger_id,
@@ -42,6 +49,7 @@ def open_request_modal(client: WebClient, runtime, trigger_id: str, metadata: di
             break_glass=policy.rules.any_break_glass,
         ),
     )
+    return None
 
 
 def export_to_dm(client: WebClient, runtime, user_id: str, query) -> None:
@@ -96,9 +104,17 @@ def register(app: App, runtime) -> None:
         if isinstance(parsed, OpenModal):
             ack()
             try:
-                open_request_modal(
-                    client, runtime, command["trigger_id"], {"channel": command.get("channel_id")}
+                refusal = open_request_modal(
+                    client,
+                    runtime,
+                    command["trigger_id"],
+                    {"channel": command.get("channel_id")},
+                    user_id,
                 )
+                if refusal:
+                    respond(
+                        response_type="ephemeral", text=f":warning: {refusal}", **blocks.NO_UNFURL
+                    )
             except SlackApiError as exc:
                 log.warning("views.open failed: %s", exc.response.get("error"))
                 respond(

@@ -9,6 +9,11 @@ from bot.slack import blocks
 
 def register(app: App, runtime) -> None:
     @app.options("resource")
-    def resource_options(ack: Ack, payload: dict) -> None:
+    def resource_options(ack: Ack, payload: dict, body: dict) -> None:
+        """Only someone who may request sees the organization's resource names."""
+        user_id = (body.get("user") or {}).get("id", "")
+        if runtime.service.refusal_to_request(user_id):
+            ack(options=[])
+            return
         found = runtime.catalogue.search(payload.get("value", ""), limit=100)
         ack(options=[blocks.resource_option(r) for r in found])
