@@ -65,6 +65,21 @@ def policy_warnings(policy: AccessPolicy) -> list[str]:
     return warnings
 
 
+def role_mapping_warning(mappings) -> str | None:
+    """A warning when the organization has SSO role mappings (``mappings`` as the client
+    returns them; None: the API does not offer them): SAML role mappings set a member's roles
+    at every SSO sign-in, so a role the bot assigned can vanish when the grantee signs in."""
+    if not mappings:
+        return None
+    enabled = [m for m in mappings if m.enabled]
+    names = ", ".join(m.name or "unnamed" for m in (enabled or mappings)[:5])
+    return (
+        f"warning: the organization has {len(mappings)} SSO role mapping(s), "
+        f"{len(enabled)} enabled ({names}): SSO sign-ins overwrite manually assigned roles, "
+        "so a grant can vanish when the grantee signs in"
+    )
+
+
 def check_configuration(settings: Settings) -> str:
     mode = "Socket Mode" if settings.socket_mode else f"HTTP mode on port {settings.port}"
     summary = (
@@ -218,7 +233,12 @@ def check_elastic(settings: Settings, found: dict) -> str:
             raise _Failed(
                 f"{detail}, but listing deployments failed: {_elastic_failure(exc, settings)}"
             ) from None
-        return f"{detail}; {count} deployment(s)"
+        detail = f"{detail}; {count} deployment(s)"
+        try:
+            warning = role_mapping_warning(client.role_mappings())
+        except Exception as exc:
+            warning = f"could not read SSO role mappings: {_elastic_failure(exc, settings)}"
+        return f"{detail}; {warning}" if warning else detail
     except _Failed:
         raise
     except Exception as exc:

@@ -126,6 +126,7 @@ class Runtime:
         # Nothing else runs yet, so whatever was never told was lost in a crash: tell it now.
         self.service.renotify(self.clock.now())
         self.scheduler.start(refresh_now=bool(cached))
+        self.background(self.warn_role_mappings)
         self.started = True
         # Everything built so far lives for the process: keep it out of the collector's
         # full passes, which otherwise pause every in-flight request for tens of ms.
@@ -134,6 +135,18 @@ class Runtime:
         log.info(
             "ready in %.2fs (catch-up sweep handled %d rows)", time.monotonic() - began, caught_up
         )
+
+    def warn_role_mappings(self) -> None:
+        """Log a warning when SSO role mappings may overwrite the roles the bot assigns."""
+        from bot.check import role_mapping_warning
+
+        try:
+            warning = role_mapping_warning(self.elastic.role_mappings())
+        except Exception as exc:
+            log.warning("could not read the organization's SSO role mappings (%s)", exc)
+            return
+        if warning:
+            log.warning("%s", warning)
 
     def background(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` after the listener has acknowledged; failures are logged, not lost."""

@@ -284,3 +284,46 @@ def test_socket_mode_with_a_bad_app_token(tmp_path, slack, elastic) -> None:
     assert "SLACK_APP_TOKEN" in rows["Slack Socket Mode"].detail
     assert "xapp-1-A0-not-valid" not in table
     assert rows["Slack auth.test"].status == "PASS"
+
+
+SSO_MAPPING = {
+    "name": "sre-admins",
+    "enabled": True,
+    "rule": {"any": [{"group": "sre"}]},
+    "role_assignments": {
+        "organization": [{"role_id": "organization-admin", "organization_id": ORG_ID}]
+    },
+}
+
+
+def test_sso_role_mappings_are_warned_about_by_check(tmp_path, slack, elastic) -> None:
+    elastic.role_mappings = [SSO_MAPPING]
+    code, table, rows = run(make_settings(tmp_path, elastic.url, slack.api_url))
+    assert code == 0, table
+    detail = rows["Elastic Cloud"].detail
+    assert "1 SSO role mapping(s), 1 enabled (sre-admins)" in detail
+    assert "a grant can vanish when the grantee signs in" in detail
+    assert elastic.calls_to("GET", "/role_mappings")
+
+
+@pytest.mark.parametrize("mappings", [[], None], ids=["none", "endpoint-not-offered"])
+def test_no_sso_role_mappings_no_warning(tmp_path, slack, elastic, mappings) -> None:
+    elastic.role_mappings = mappings
+    code, table, rows = run(make_settings(tmp_path, elastic.url, slack.api_url))
+    assert code == 0, table
+    assert "role mapping" not in rows["Elastic Cloud"].detail
+    assert elastic.spec_violations() == []
+
+
+def test_sso_role_mappings_are_warned_about_at_start_up(make_bot, elastic, caplog) -> None:
+    import logging
+
+    elastic.role_mappings = [SSO_MAPPING]
+    with caplog.at_level(logging.WARNING):
+        make_bot()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not any(
+            "SSO role mapping" in r.getMessage() for r in caplog.records
+        ):
+            time.sleep(0.02)
+    assert any("1 SSO role mapping(s), 1 enabled" in r.getMessage() for r in caplog.records)

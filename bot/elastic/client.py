@@ -28,6 +28,8 @@ from bot.elastic.models import (
     OrganizationInvitations,
     ProjectList,
     RoleAssignments,
+    RoleMapping,
+    RoleMappings,
 )
 
 log = logging.getLogger(__name__)
@@ -201,6 +203,16 @@ class ElasticClient:
         return Organization.model_validate(
             self._call("GET", f"/api/v1/organizations/{self.organization_id}")
         )
+
+    def role_mappings(self) -> list[RoleMapping] | None:
+        """The organization's SSO role mappings; None when the API does not offer them (404)."""
+        try:
+            data = self._call("GET", f"/api/v1/organizations/{self.organization_id}/role_mappings")
+        except ElasticError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return RoleMappings.model_validate(data).mappings
 
     def members(self, max_age: float = 0.0) -> list[Member]:
         return self._snapshot(max_age).all()

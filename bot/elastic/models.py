@@ -128,6 +128,17 @@ class BasicFailedReply(_Model):
     errors: list[ApiError] = Field(default_factory=list)
 
 
+class RoleMapping(_Model):
+    """An SSO (SAML) role mapping: at each sign-in it sets the member's roles from groups."""
+
+    name: str = ""
+    enabled: bool = True
+
+
+class RoleMappings(_Model):
+    mappings: list[RoleMapping] = Field(default_factory=list)
+
+
 class OrganizationInvitation(_Model):
     token: str
     email: str
