@@ -125,8 +125,9 @@ def test_a_member_list_of_the_wrong_shape_is_reported_as_such(elastic):
         c.members()
 
 
-def test_one_unreadable_member_does_not_hide_the_others(elastic):
-    """Role assignments are read per member: a bad entry blocks only that member."""
+def test_a_malformed_assignment_is_read_leniently_and_blocks_no_one(elastic, caplog):
+    """Role assignments are read per member and leniently: a malformed entry is logged and
+    read as holding the most it could mean; the member stays readable."""
     good = {
         "user_id": "1",
         "organization_id": ORG_ID,
@@ -148,7 +149,19 @@ def test_one_unreadable_member_does_not_hide_the_others(elastic):
         "organization_id": ORG_ID,
         "email": "bad@example.com",
         "member_since": "2026-01-01T00:00:00Z",
-        "role_assignments": {"deployment": [{"role_id": "deployment-viewer", "all": "maybe"}]},
+        "role_assignments": {
+            "deployment": [
+                {"role_id": "deployment-viewer", "all": "maybe"},
+                {
+                    "role_id": "deployment-editor",
+                    "organization_id": ORG_ID,
+                    "all": True,
+                    "deployment_ids": ["e" * 32],
+                },
+                {"organization_id": ORG_ID, "all": True},
+            ],
+            "organization": [{"role_id": "billing-admin"}],
+        },
     }
 
     def handler(request):
@@ -158,5 +171,14 @@ def test_one_unreadable_member_does_not_hide_the_others(elastic):
     member = c.find_member("GOOD@example.com")
     assert member is not None
     assert member.units == {Unit("deployment", "deployment-viewer", "d" * 32)}
-    with pytest.raises(ElasticError, match="member 2 with role assignments the bot cannot read"):
-        c.member("2", max_age=60)
+    bad_member = c.member("2", max_age=60)
+    assert bad_member is not None
+    assert bad_member.units == {
+        Unit("deployment", "deployment-viewer", "*"),
+        Unit("deployment", "deployment-editor", "*"),
+        Unit("deployment", "deployment-editor", "e" * 32),
+        Unit("organization", "billing-admin", ORG_ID),
+    }
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "member 2 with malformed role assignments" in logged
+    assert "has all: true and deployment_ids" in logged

@@ -272,3 +272,26 @@ def test_an_invited_member_who_was_given_other_access_stays_a_member(bot, slack,
     assert elastic.user_id_for("newbie@example.com") == user_id
     assert ("organization", "billing-admin", ORG_ID) in elastic.holdings(user_id)
     assert not elastic.calls_to("DELETE", "/members/")
+
+
+def test_a_malformed_assignment_blocks_neither_grant_nor_revocation(bot, slack, elastic):
+    """#13 item 7: ``all: true`` with IDs (the spec forbids it) is logged and read
+    conservatively; the member's grant and its revocation go ahead."""
+    elastic.add_raw_assignment(
+        ALICE,
+        "deployment",
+        {
+            "role_id": "deployment-editor",
+            "organization_id": ORG_ID,
+            "all": True,
+            "deployment_ids": [STAGING],
+        },
+    )
+    rid = ask(bot, "prod-search deployment-viewer 1h malformed neighbour")
+    approve(bot, rid)
+    assert bot.state(rid) is State.ACTIVE
+    assert VIEWER_ON_PROD in elastic.holdings(ALICE)
+    bot.advance(timedelta(hours=1, seconds=1))
+    assert bot.state(rid) is State.EXPIRED
+    assert VIEWER_ON_PROD not in elastic.holdings(ALICE)
+    assert elastic.spec_violations() == []

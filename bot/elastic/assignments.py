@@ -80,3 +80,81 @@ def from_assignments(assignments: RoleAssignments | None) -> frozenset[Unit]:
                 for project_id in proj.project_ids or []:
                     units.add(Unit(f"project:{kind}", proj.role_id, project_id))
     return frozenset(units)
+
+
+def read_leniently(raw: Any, organization_id: str) -> tuple[frozenset[Unit], list[str]]:
+    """A member's ``role_assignments`` as listed, read entry by entry; returns the units and
+    what was wrong (for the log).
+
+    A malformed entry never makes the member unreadable: it is read so that the bot believes
+    the member holds *more*, never less (a unit wrongly thought held is at worst removed once
+    more; one wrongly thought gone could outlive its grant). ``all: true`` with IDs counts as
+    both; an ``all`` that is not a boolean counts as all; an entry without a role is skipped.
+    """
+    problems: list[str] = []
+    units: set[Unit] = set()
+    if raw is None:
+        return frozenset(), problems
+    if not isinstance(raw, dict):
+        return frozenset(), [f"role_assignments is {type(raw).__name__}, not an object"]
+    for index, entry in enumerate(_entries(raw.get("organization"), "organization", problems)):
+        role = _role(entry, f"organization[{index}]", problems)
+        if role is not None:
+            org = entry.get("organization_id")
+            if not isinstance(org, str) or not org:
+                problems.append(f"organization[{index}] names no organization; taken as ours")
+                org = organization_id
+            units.add(Unit("organization", role, org))
+    scopes: list[tuple[str, str, Any]] = [("deployment", "deployment_ids", raw.get("deployment"))]
+    projects = raw.get("project")
+    if projects is not None and not isinstance(projects, dict):
+        problems.append(f"project is {type(projects).__name__}, not an object")
+    elif projects:
+        scopes += [
+            (f"project:{kind}", "project_ids", projects.get(kind))
+            for kind in ("elasticsearch", "observability", "security")
+        ]
+    for scope, ids_key, listed in scopes:
+        for index, entry in enumerate(_entries(listed, scope, problems)):
+            where = f"{scope}[{index}]"
+            role = _role(entry, where, problems)
+            if role is None:
+                continue
+            every, ids = entry.get("all"), entry.get(ids_key)
+            if isinstance(ids, str):
+                ids = [ids]
+            if ids is not None and not isinstance(ids, list):
+                problems.append(f"{where}.{ids_key} is {type(ids).__name__}, not a list")
+                ids = []
+            good_ids = [i for i in ids or [] if isinstance(i, str) and i]
+            if len(good_ids) != len(ids or []):
+                problems.append(f"{where}.{ids_key} holds entries that are not IDs")
+            if every is not None and not isinstance(every, bool):
+                problems.append(f"{where}.all is {every!r}, not a boolean; taken as all")
+                every = True
+            if every and good_ids:
+                problems.append(f"{where} has all: true and {ids_key}; both are counted")
+            if every:
+                units.add(Unit(scope, role, "*"))
+            units.update(Unit(scope, role, i) for i in good_ids)
+    return frozenset(units), problems
+
+
+def _entries(listed: Any, where: str, problems: list[str]) -> list[dict[str, Any]]:
+    if listed is None:
+        return []
+    if not isinstance(listed, list):
+        problems.append(f"{where} is {type(listed).__name__}, not a list")
+        return []
+    entries = [e for e in listed if isinstance(e, dict)]
+    if len(entries) != len(listed):
+        problems.append(f"{where} holds entries that are not objects")
+    return entries
+
+
+def _role(entry: dict[str, Any], where: str, problems: list[str]) -> str | None:
+    role = entry.get("role_id")
+    if isinstance(role, str) and role:
+        return role
+    problems.append(f"{where} has no role_id; skipped")
+    return None

@@ -19,7 +19,7 @@ import tenacity
 
 from bot.access.ports import Member
 from bot.access.resources import Unit
-from bot.elastic.assignments import from_assignments, to_body
+from bot.elastic.assignments import read_leniently, to_body
 from bot.elastic.errors import ElasticError
 from bot.elastic.models import (
     DeploymentsSearchResponse,
@@ -27,7 +27,6 @@ from bot.elastic.models import (
     Organization,
     OrganizationInvitations,
     ProjectList,
-    RoleAssignments,
     RoleMapping,
     RoleMappings,
 )
@@ -83,8 +82,9 @@ def _first_error(exc: ValueError) -> str:
 class _Snapshot:
     """One read of the member list; a member's units are worked out only when asked for."""
 
-    def __init__(self, started: float, data: MemberList) -> None:
+    def __init__(self, started: float, data: MemberList, organization_id: str = "") -> None:
         self.started = started
+        self._organization_id = organization_id
         self._raw = {m.user_id: m for m in data.members}
         self._emails = {m.email.lower(): m.user_id for m in data.members if m.email}
         self._built: dict[str, Member] = {}
@@ -92,15 +92,17 @@ class _Snapshot:
     def by_id(self, user_id: str) -> Member | None:
         member = self._built.get(user_id)
         if member is None and (raw := self._raw.get(user_id)) is not None:
-            try:
-                assignments = RoleAssignments.model_validate(raw.role_assignments or {})
-            except ValueError as exc:
-                raise ElasticError(
-                    f"Elastic Cloud listed member {user_id} with role assignments the bot "
-                    f"cannot read ({_first_error(exc)})",
-                    status=502,
-                ) from exc
-            member = Member(raw.user_id, raw.email or "", from_assignments(assignments))
+            # Read leniently: a malformed entry is logged and read as holding more, so it
+            # never blocks this member's grants and revocations.
+            units, problems = read_leniently(raw.role_assignments, self._organization_id)
+            if problems:
+                log.warning(
+                    "Elastic Cloud listed member %s with malformed role assignments (%s); "
+                    "read as holding the most they could mean",
+                    user_id,
+                    "; ".join(problems[:5]),
+                )
+            member = Member(raw.user_id, raw.email or "", units)
             self._built[user_id] = member
         return member
 
@@ -262,7 +264,7 @@ class ElasticClient:
                 f"/api/v1/organizations/{self.organization_id}/members",
                 model=MemberList,
             )
-            snap = _Snapshot(started, data)
+            snap = _Snapshot(started, data, self.organization_id)
             with self._members_cond:
                 if self._members is None or snap.started > self._members.started:
                     self._members = snap

@@ -145,7 +145,8 @@ class OrganizationInvitation(_Model):
     expires_at: str | None = None
     expired: bool = False
     accepted_at: str | None = None
-    role_assignments: RoleAssignments | None = None
+    #: Left unread: a malformed entry must not make the whole list unreadable.
+    role_assignments: dict[str, Any] | None = None
 
 
 class OrganizationInvitations(_Model):

@@ -1011,9 +1011,13 @@ class ElasticEmulator:
         self._invitations: dict[str, _Invitation] = {}
         self._cursors: dict[str, _Cursor] = {}
         self._scripts: list[_Script] = []
+        #: (method, path pattern, action, remaining): run after a matching call succeeds.
+        self._after: list[list[Any]] = []
         #: SSO role mappings (``GET …/role_mappings``, in the live API but not the copied
         #: spec); None: the API does not offer the endpoint (404).
         self.role_mappings: list[dict[str, Any]] | None = []
+        #: Entries listed verbatim after a member's own (``add_raw_assignment``).
+        self._raw_assignments: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         self._seq = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -1240,6 +1244,12 @@ class ElasticEmulator:
             )
         return project_id
 
+    def add_raw_assignment(self, user_id: str, kind: str, entry: dict[str, Any]) -> None:
+        """List ``entry`` verbatim among the member's ``kind`` (``deployment`` or a project
+        type) assignments, malformed or not; it changes nothing the member holds."""
+        with self._lock:
+            self._raw_assignments.setdefault(user_id, []).append((kind, dict(entry)))
+
     def remove_project(self, project_id: str) -> None:
         with self._lock:
             del self._projects[project_id]
@@ -1301,9 +1311,31 @@ class ElasticEmulator:
                 )
             )
 
+    def after(
+        self, method: str, path_regex: str, action: Callable[[], None], times: int = 1
+    ) -> None:
+        """Run ``action`` once each of the next ``times`` handled (not scripted) requests
+        matching ``method`` and ``path_regex`` succeeds, before its reply is sent: for
+        example, script a failure of the read that follows a write."""
+        with self._lock:
+            self._after.append([method.upper(), re.compile(path_regex), action, times])
+
+    def _run_after(self, method: str, path: str) -> None:
+        with self._lock:
+            due = []
+            for hook in list(self._after):
+                if hook[0] in ("*", method) and hook[1].search(path):
+                    hook[3] -= 1
+                    if hook[3] <= 0:
+                        self._after.remove(hook)
+                    due.append(hook[2])
+        for action in due:
+            action()
+
     def clear_scripts(self) -> None:
         with self._lock:
             self._scripts.clear()
+            self._after.clear()
 
     def calls_to(self, method: str, path_substring: str) -> list[dict[str, Any]]:
         """Recorded calls with this method (``*`` for any) whose path contains the text."""
@@ -1363,6 +1395,8 @@ class ElasticEmulator:
             reply = live_only()
         if reply is None:
             reply = self._respond(method, path, query, headers, body, raw, malformed, verdict)
+            if 200 <= reply.status < 300:
+                self._run_after(method, path)
         record["status"] = reply.status
         record["response"] = reply.body if reply.raw is None else reply.raw
         self._decorate(reply)
@@ -1532,6 +1566,8 @@ class ElasticEmulator:
                 out["deployment"].append(entry)
             else:
                 out["project"][kind].append(entry)
+        for kind, raw in self._raw_assignments.get(member.user_id, []):
+            (out["deployment"] if kind == "deployment" else out["project"][kind]).append(raw)
         return out
 
     def _membership_json(self, member: _Member) -> dict[str, Any]:
