@@ -775,6 +775,7 @@ class AccessService:
             if missing and request.unit not in request.added:
                 self.store.own_units(request.elastic_user_id, missing, request.id, now)
                 self.store.update_fields(request.id, now=now, added=missing)
+                request.added = missing
             if missing:
                 self.elastic.add_units(request.elastic_user_id, missing)
                 crash_point("after_elastic_grant")
@@ -791,10 +792,29 @@ class AccessService:
         except UpstreamError as exc:
             if exc.retryable:
                 self._retry_later(request, exc, now)
+            elif request.added:
+                self._settle_refused_grant(request, exc, now)
             else:
                 self._fail(request, self._refusal(request, exc))
             return
         self._activate(request, {})
+
+    def _settle_refused_grant(self, request: AccessRequest, exc: UpstreamError, now) -> None:
+        """A grant that may have written something failed: never disown the role on the word
+        of an error. A read that starts now decides: the member holds the role (the write
+        reached Elastic; only a read after it failed), so the grant is active; they do not,
+        so nothing was changed and the request fails; the read fails too, so the grant is
+        confirmed later (and ends through the revocation, which removes what may have been
+        added, if its time comes first)."""
+        try:
+            fresh = self.elastic.member(request.elastic_user_id)
+        except UpstreamError as again:
+            self._retry_later(request, again, now)
+            return
+        if fresh is not None and holds(fresh.units, request.unit):
+            self._activate(request, {"confirmed_after": str(exc)[:200]})
+        else:
+            self._fail(request, self._refusal(request, exc))
 
     def _activate(self, request: AccessRequest, detail: dict, **fields) -> None:
         """GRANTING → ACTIVE once Elastic holds the grant (or the invitation carries it)."""
