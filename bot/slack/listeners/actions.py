@@ -111,9 +111,10 @@ def register(app: App, runtime) -> None:
         if request_id is None:
             return
         try:
-            request = runtime.service.get(request_id)
+            # Someone who may not see the request learns nothing of it (not who filed it).
+            request = runtime.service.visible(request_id, body["user"]["id"])
             if body["user"]["id"] != request.requester_id:
-                raise AccessError(f"Only <@{request.requester_id}> can extend {request.ref}.")
+                raise AccessError(f"Only the requester can extend {request.ref}.")
             room = runtime.service.extension_room(request)
             if room < runtime.policy.min_duration:
                 raise AccessError(
