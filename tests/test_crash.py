@@ -344,3 +344,44 @@ def test_never_granted_access_is_not_reported_as_removed(run_bot, slack, elastic
         message="a final DM after the restart",
     )
     assert not any("has been removed" in t for t in dms(slack)), dms(slack)
+
+
+def test_standing_access_absorbed_by_an_all_grant_is_back_after_a_kill_before_the_restore(
+    run_bot, slack, elastic, tmp_path
+):
+    """#13 item 3: kill -9 between the DELETE of an all-deployments grant and the restore
+    of the specific role it had absorbed: after the restart the member's own role is back."""
+    elastic.remove_member(ALICE)
+    elastic.add_member(
+        "alice@example.com",
+        user_id=ALICE,
+        role_assignments={
+            "deployment": [
+                {
+                    "role_id": "deployment-viewer",
+                    "organization_id": "1234567890",
+                    "all": False,
+                    "deployment_ids": [DEPLOYMENT],
+                }
+            ]
+        },
+    )
+    db = tmp_path / "bot.db"
+    bot = run_bot(crash_at="after_elastic_revoke")
+    client = bot.slack_client(slack)
+    send(lambda: client.command(REQUESTER, "request all deployment-viewer 1h every cluster"))
+    card = slack.wait_for(
+        lambda: [m for m in cards(slack, OWNER) if "approve" in buttons(m)], message="card"
+    )[0]
+    send(lambda: client.click(OWNER, "approve", "1", card))
+    wait_state(db, 1, "active", timeout=10)
+    assert elastic.holdings(ALICE) == {("deployment", "deployment-viewer", "*")}
+    expire_now(db, [1])
+    bot.kill_on_crash()
+    assert states(db) == {1: "revoking"}
+    assert elastic.holdings(ALICE) == set()  # the DELETE took the absorbed role with it
+
+    run_bot()
+    wait_state(db, 1, "expired")
+    assert elastic.holdings(ALICE) == {UNIT}
+    assert calls(elastic, "DELETE") == 1

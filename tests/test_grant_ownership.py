@@ -70,3 +70,44 @@ def test_a_refused_write_says_nothing_changed_only_after_a_fresh_read(bot, slack
     assert VIEWER_ON_PROD not in elastic.holdings(ALICE)
     refused = elastic.calls_to("POST", "/role_assignments")[-1]["time"]
     assert any(c["time"] > refused for c in elastic.calls_to("GET", f"/{ORG_ID}/members"))
+
+
+def _standing_viewer_on_prod(elastic) -> None:
+    elastic.remove_member(ALICE)
+    elastic.add_member(
+        "alice@example.com",
+        user_id=ALICE,
+        role_assignments={
+            "deployment": [
+                {
+                    "role_id": "deployment-viewer",
+                    "organization_id": ORG_ID,
+                    "all": False,
+                    "deployment_ids": [PROD],
+                }
+            ]
+        },
+    )
+
+
+def test_standing_access_comes_back_when_the_restore_failed_the_first_time(bot, slack, elastic):
+    """#13 item 3: an all-deployments grant absorbed Alice's own viewer role on prod; the
+    restore after the DELETE is refused once, and a later pass of the revocation puts it back."""
+    _standing_viewer_on_prod(elastic)
+    rid = ask(bot, "all deployment-viewer 1h every cluster")
+    approve(bot, rid)
+    assert ("deployment", "deployment-viewer", "*") in elastic.holdings(ALICE)
+    assert VIEWER_ON_PROD not in elastic.holdings(ALICE)  # absorbed by all: true
+    elastic.after(
+        "DELETE",
+        r"/role_assignments$",
+        lambda: elastic.script("POST", r"/role_assignments$", 403, body=FORBIDDEN),
+    )
+    bot.advance(timedelta(hours=1, seconds=1))
+    assert bot.state(rid) is State.REVOKING  # the restore was refused: retried
+    assert elastic.holdings(ALICE) == set()
+    bot.advance(timedelta(minutes=2))
+    assert bot.state(rid) is State.EXPIRED
+    assert elastic.holdings(ALICE) == {VIEWER_ON_PROD}
+    assert len(elastic.calls_to("DELETE", "/role_assignments")) == 1
+    assert not bot.runtime.store.owned_units(ALICE)  # standing access is Alice's own

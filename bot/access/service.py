@@ -1202,6 +1202,15 @@ class AccessService:
         )
         return self.elastic.member(user_id) or member
 
+    def _removals_sent(self, request_id: int) -> set[Unit]:
+        """The units this grant's revocation has asked Elastic to remove, as recorded."""
+        return {
+            Unit.parse(text)
+            for event in self.store.events(request_id)
+            if event["kind"] == "elastic_remove_sent"
+            for text in event["detail"].get("units", [])
+        }
+
     def _remove_invited_membership(self, request: AccessRequest, user_id: str, now) -> None:
         """The bot's invitation made this person a member: take the membership back too,
         unless they hold any role now (someone gave them standing access since, or another
@@ -1286,7 +1295,18 @@ class AccessService:
                 member = self.elastic.member(user_id, max_age=PLANNING_READ_AGE)
                 if member is not None:
                     to_remove = planning.to_remove(candidates, member.units)
+                    # Removals sent by earlier passes (a crash or a failure may have come
+                    # between the DELETE and the restore): their restores are due on every
+                    # pass, against a read that starts after the removal.
+                    removed = self._removals_sent(request.id) | to_remove
                     if to_remove:
+                        self.store.event(
+                            request.id,
+                            now,
+                            SYSTEM,
+                            "elastic_remove_sent",
+                            {"units": [u.text for u in to_remove]},
+                        )
                         gone = self._remove(user_id, to_remove)
                         crash_point("after_elastic_revoke")
                         self.store.event(
@@ -1296,11 +1316,10 @@ class AccessService:
                             "elastic_remove",
                             {"units": [u.text for u in to_remove]},
                         )
+                    if to_remove or any(u.target == "*" for u in removed):
                         member = self.elastic.member(user_id)
-                        if member is not None:
-                            member = self._restore_shadowed(
-                                request, user_id, to_remove, member, now
-                            )
+                    if member is not None:
+                        member = self._restore_shadowed(request, user_id, removed, member, now)
                         # A deleted deployment's assignment may linger (harmless); skip the check.
                         if member is not None and not gone and to_remove & member.units:
                             raise UpstreamError(
