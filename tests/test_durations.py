@@ -118,3 +118,21 @@ def test_format_parse_round_trip(minutes):
     text = format_duration(seconds)
     assert parse_duration(text) == timedelta(seconds=seconds)
     assert format_duration(parse_duration(text)) == text
+
+
+@pytest.mark.parametrize(
+    ("duration", "expires_in"),
+    [
+        (timedelta(minutes=1), "1h"),
+        (timedelta(minutes=45), "1h"),
+        (timedelta(minutes=90), "2h"),
+        (timedelta(hours=2), "2h"),
+        (timedelta(hours=24), "1d"),
+        (timedelta(hours=25), "25h"),
+        (timedelta(days=3), "3d"),
+    ],
+)
+def test_invitation_expiry_is_whole_hours_or_days_rounded_up(duration, expires_in):
+    from bot.access.service import invitation_expiry
+
+    assert invitation_expiry(duration) == expires_in

@@ -27,8 +27,10 @@ def ask(bot, text: str, who: str = REQUESTER) -> int:
     replies = len(bot.slack.webhook_posts(f"cmd-{who}"))
     assert bot.command(who, f"request {text}").status_code == 200
     bot.slack.wait_for(
-        lambda: bot.runtime.store.list_requests()[1] > before
-        and len(bot.slack.webhook_posts(f"cmd-{who}")) > replies,
+        lambda: (
+            bot.runtime.store.list_requests()[1] > before
+            and len(bot.slack.webhook_posts(f"cmd-{who}")) > replies
+        ),
         message=f"request {text}",
     )
     return bot.runtime.store.list_requests(limit=1)[0][0].id
@@ -295,3 +297,55 @@ def test_a_malformed_assignment_blocks_neither_grant_nor_revocation(bot, slack, 
     assert bot.state(rid) is State.EXPIRED
     assert VIEWER_ON_PROD not in elastic.holdings(ALICE)
     assert elastic.spec_violations() == []
+
+
+def test_an_invitation_whose_answer_was_lost_is_adopted_not_sent_twice(bot, slack, elastic):
+    """#13 item 4: the invitation POST is never repeated blindly; after a lost answer the
+    bot lists the invitations and adopts the one it asked for."""
+    from bot.access.invitations import digest
+
+    slack.add_user("U0NEWBIE1", email="newbie@example.com", name="newbie")
+    rid = ask(bot, "prod-search deployment-viewer 2h onboarding", who="U0NEWBIE1")
+    elastic.lose_reply("POST", "/invitations$", 504)
+    approve(bot, rid)
+    assert bot.state(rid) is State.ACTIVE
+    assert len(elastic.calls_to("POST", "/invitations")) == 1
+    [invitation] = elastic.invitations()
+    assert bot.runtime.store.get(rid).invitation_hash == digest(invitation["token"])
+    bot.advance(timedelta(hours=2, seconds=1))  # the bot's own end withdraws it
+    assert bot.state(rid) is State.EXPIRED
+    assert elastic.invitations() == []
+
+
+def test_a_lost_invitation_answer_with_the_list_failing_too_is_adopted_later(bot, slack, elastic):
+    slack.add_user("U0NEWBIE1", email="newbie@example.com", name="newbie")
+    rid = ask(bot, "prod-search deployment-viewer 2h onboarding", who="U0NEWBIE1")
+    elastic.lose_reply("POST", "/invitations$", 502)
+    elastic.after(
+        "POST", "/invitations$", lambda: elastic.script("GET", "/invitations$", 503, times=10)
+    )
+    approve(bot, rid)
+    assert bot.state(rid) is State.GRANTING  # waits; never FAILED, never a second POST
+    elastic.clear_scripts()
+    bot.advance(timedelta(minutes=5))
+    assert bot.state(rid) is State.ACTIVE
+    assert len(elastic.calls_to("POST", "/invitations")) == 1
+    assert len(elastic.invitations()) == 1
+
+
+def test_an_expired_invitation_is_not_pending(bot, slack, elastic):
+    """Someone's invitation for the requester expired: it neither blocks the request nor
+    counts as the bot's."""
+    from bot.elastic.client import ElasticClient
+
+    other = ElasticClient(elastic.url, API_KEY, ORG_ID)
+    stale = other.invite("newbie@example.com", [], "1h")
+    other.close()
+    elastic.expire_invitation(stale)
+    slack.add_user("U0NEWBIE1", email="newbie@example.com", name="newbie")
+    rid = ask(bot, "prod-search deployment-viewer 1h onboarding", who="U0NEWBIE1")
+    assert stale not in bot.runtime.elastic.pending_invitations()
+    approve(bot, rid)
+    assert bot.state(rid) is State.ACTIVE
+    [invitation] = elastic.invitations()
+    assert invitation["token"] != stale and not invitation["expired"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import random
 import threading
 from collections.abc import Callable
@@ -784,9 +785,7 @@ class AccessService:
                     self.store.event(
                         request.id, now, SYSTEM, "elastic_invite_requested", {"email": email}
                     )
-                    token = self.elastic.invite(
-                        email, [request.unit], invitation_expiry(request.duration)
-                    )
+                    token = self._send_invitation(request, asked_before=ours)
                     crash_point("after_elastic_grant")
                 self.store.update_fields(
                     request.id, now=now, invitation_hash=invitations.digest(token)
@@ -799,6 +798,30 @@ class AccessService:
                 self._fail(request, f"Elastic Cloud refused the invitation: {exc}")
             return
         self._activate(request, {"invited": email}, outcome="invited")
+
+    def _send_invitation(self, request: AccessRequest, asked_before: bool) -> str:
+        """POST the invitation once (the client never repeats it) and return its token.
+
+        A timeout or a 5xx may hide an invitation that Elastic created, and
+        ``organization.invitation_already_exists`` after the bot asked before means an
+        earlier POST of ours landed: then the invitations are listed and the one for this
+        email adopted, instead of a second one sent or the request failed."""
+        email = request.requester_email
+        try:
+            return self.elastic.invite(email, [request.unit], invitation_expiry(request.duration))
+        except UpstreamError as exc:
+            exists = exc.code == "organization.invitation_already_exists"
+            if not (exc.retryable or (exists and asked_before)):
+                raise
+            found = [
+                t
+                for t, e in self.elastic.pending_invitations().items()
+                if e.lower() == email.lower()
+            ]
+            if not found:
+                raise
+            log.info("request #%s: adopting the invitation found after %s", request.id, exc)
+            return found[0]
 
     @about_request
     def _apply_grant(self, request: AccessRequest) -> None:
@@ -1673,12 +1696,11 @@ class AccessService:
 
 
 def invitation_expiry(duration: timedelta) -> str:
-    """An ``expires_in`` no longer than the grant, in one unit (``3d``, ``8h``, ``45m``)."""
-    seconds = int(duration.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{max(1, seconds // 60)}m"
+    """The invitation's ``expires_in``: the grant's length rounded up to whole hours, said
+    in days when it is whole days (``3d``, ``8h``; 45 minutes is ``1h``). The invitation
+    may so outlive the grant by under an hour; the bot's own end of the grant withdraws it."""
+    hours = max(1, math.ceil(duration.total_seconds() / 3600))
+    return f"{hours // 24}d" if hours % 24 == 0 else f"{hours}h"
 
 
 def _not_yours(request_id: int) -> str:

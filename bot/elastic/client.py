@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -77,6 +78,17 @@ def _first_error(exc: ValueError) -> str:
         where = ".".join(str(p) for p in first.get("loc", ()))
         return f"{where}: {first.get('msg', '')}" if where else str(first.get("msg", ""))
     return str(exc)
+
+
+def _past(moment: str | None, now: datetime) -> bool:
+    """Whether an ISO 8601 time from Elastic is before ``now`` (unreadable: no)."""
+    if not moment:
+        return False
+    try:
+        when = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return when.tzinfo is not None and when <= now
 
 
 class _Snapshot:
@@ -306,25 +318,35 @@ class ElasticClient:
 
     # -- invitations (requesters who are not members yet) -----------------------------------
     def invite(self, email: str, units: Iterable[Unit], expires_in: str) -> str:
-        """Invite ``email`` with the role assignment; returns the invitation token."""
+        """Invite ``email`` with the role assignment; returns the invitation token.
+
+        Sent once, never retried here: after a lost answer a second POST would meet the
+        first invitation. The caller lists the invitations and adopts its own instead.
+        """
         body = {
             "emails": [email],
             "expires_in": expires_in,
             "role_assignments": to_body(units, self.organization_id),
         }
         data = OrganizationInvitations.model_validate(
-            self._call(
+            self._once(
                 "POST", f"/api/v1/organizations/{self.organization_id}/invitations", json=body
             )
         )
         return data.invitations[0].token
 
     def pending_invitations(self) -> dict[str, str]:
-        """Pending invitations as token → email (accepted ones are no longer listed)."""
+        """Pending invitations as token → email: neither accepted nor expired (an expiry
+        that cannot be read counts as pending, so the bot still withdraws it)."""
         data = OrganizationInvitations.model_validate(
             self._call("GET", f"/api/v1/organizations/{self.organization_id}/invitations")
         )
-        return {i.token: i.email for i in data.invitations if not i.accepted_at}
+        now = datetime.now(UTC)
+        return {
+            i.token: i.email
+            for i in data.invitations
+            if not i.accepted_at and not i.expired and not _past(i.expires_at, now)
+        }
 
     def delete_invitation(self, token: str) -> None:
         self._call("DELETE", f"/api/v1/organizations/{self.organization_id}/invitations/{token}")

@@ -1016,6 +1016,8 @@ class ElasticEmulator:
         #: SSO role mappings (``GET …/role_mappings``, in the live API but not the copied
         #: spec); None: the API does not offer the endpoint (404).
         self.role_mappings: list[dict[str, Any]] | None = []
+        #: (method, path pattern, status): handled, then answered with an error instead.
+        self._lost_replies: list[tuple[str, re.Pattern[str], int]] = []
         #: Entries listed verbatim after a member's own (``add_raw_assignment``).
         self._raw_assignments: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         self._seq = 0
@@ -1332,6 +1334,20 @@ class ElasticEmulator:
         for action in due:
             action()
 
+    def lose_reply(self, method: str, path_regex: str, status: int = 504) -> None:
+        """The next request matching ``method`` and ``path_regex`` takes effect, but its
+        answer is lost: the caller gets ``status`` (a gateway timeout by default)."""
+        with self._lock:
+            self._lost_replies.append((method.upper(), re.compile(path_regex), status))
+
+    def _lose(self, method: str, path: str, reply: _Reply) -> _Reply:
+        with self._lock:
+            for lost in self._lost_replies:
+                if lost[0] in ("*", method) and lost[1].search(path):
+                    self._lost_replies.remove(lost)
+                    return _error_reply(lost[2], f"emulator.lost_{lost[2]}", "answer lost")
+        return reply
+
     def clear_scripts(self) -> None:
         with self._lock:
             self._scripts.clear()
@@ -1397,6 +1413,7 @@ class ElasticEmulator:
             reply = self._respond(method, path, query, headers, body, raw, malformed, verdict)
             if 200 <= reply.status < 300:
                 self._run_after(method, path)
+            reply = self._lose(method, path, reply)
         record["status"] = reply.status
         record["response"] = reply.body if reply.raw is None else reply.raw
         self._decorate(reply)
