@@ -555,3 +555,28 @@ def test_a_guest_cannot_open_the_form_or_browse_resource_names(make_bot, slack, 
     # A full member gets the names.
     names = json.dumps(bot.options(REQUESTER, "resource", "prod").json()["options"])
     assert "prod-search" in names
+
+
+def test_limits_count_per_human_not_per_slack_account(make_bot, slack, elastic):
+    slack.add_user("U0ALICE2", email="Alice+two@example.com", name="alice-two")
+    bot = make_bot(integration_owners=[OWNER], policy=BREAK_GLASS, break_glass_cooldown="2h")
+    pending(bot, slack)
+    said = bot.say(
+        "U0ALICE2", "request prod-search deployment-viewer 1h INC-1 from my other account"
+    )
+    assert "already asked for this" in said and "#1" in said
+    bot.say(REQUESTER, "break-glass staging-logs deployment-admin 30m prod is down")
+    slack.wait_for(lambda: bot.state(2) is State.ACTIVE)
+    said = bot.say("U0ALICE2", "break-glass prod-search deployment-admin 30m again")
+    assert "used break-glass" in said
+    assert stored(bot) == 2
+
+
+def test_a_requester_slack_no_longer_knows_loses_their_grant(make_bot, slack, elastic):
+    bot = make_bot(integration_owners=[OWNER])
+    active(bot, slack)
+    slack.remove_user(REQUESTER)  # users.info: user_not_found, not an outage
+    bot.runtime.directory.invalidate()
+    bot.advance(timedelta(minutes=6))
+    slack.wait_for(lambda: bot.state(1) is State.REVOKED)
+    assert VIEWER not in elastic.holdings(ALICE)

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from bot.access import invitations, planning
 from bot.access.durations import format_duration
 from bot.access.errors import AccessError, AlreadyDecided, InvalidRequest, NotAllowed, NotFound
-from bot.access.identity import same_person
+from bot.access.identity import canonical_email, same_person
 from bot.access.limits import check_justification, check_reason
 from bot.access.listing import parse_list_filters, visible_scope
 from bot.access.model import AccessRequest
@@ -325,7 +325,7 @@ class AccessService:
             raise InvalidRequest("Break-glass needs a reason.", field="justification")
         justification = justification.strip()
         unit = unit_for(resource, role, self.policy.organization_id)
-        self._check_open_requests(requester_id, unit)
+        self._check_open_requests(person, unit)
         if break_glass:
             self._check_break_glass(person, now)
         # None: granted as an invitation. A read a few seconds old is fine for routing.
@@ -422,13 +422,18 @@ class AccessService:
             return "domain"
         return None
 
-    def _check_open_requests(self, requester_id: str, unit: Unit) -> None:
+    def _check_open_requests(self, person: Person, unit: Unit) -> None:
         """One person cannot flood approvers: a request for what they already asked for is
-        answered with the open one, and only so many may wait at once."""
+        answered with the open one, and only so many may wait at once. Counted per human
+        (every Slack account with the same mailbox), not per account."""
         limit = self.policy.max_pending_per_requester
-        waiting, total = self.store.list_requests(
-            requester_id=requester_id, states=[State.PENDING], limit=200
-        )
+        mailbox = canonical_email(person.email)
+        waiting = [
+            r
+            for r in self.store.pending_of_person(person.id, mailbox)
+            if r.requester_id == person.id or canonical_email(r.requester_email) == mailbox
+        ]
+        total = len(waiting)
         for request in waiting:
             if request.unit == unit:
                 raise AlreadyDecided(
@@ -450,7 +455,16 @@ class AccessService:
                 "Break-glass is not possible here: nobody but you would be told (no other "
                 "integration owner and no notify_channel). Use `/elastic-access request`."
             )
-        last = self.store.last_break_glass(person.id)
+        mailbox = canonical_email(person.email)
+        last = max(
+            (
+                r.decided_at
+                for r in self.store.break_glass_of_person(person.id, mailbox)
+                if r.decided_at is not None
+                and (r.requester_id == person.id or canonical_email(r.requester_email) == mailbox)
+            ),
+            default=None,
+        )
         cooldown = self.policy.break_glass_cooldown
         if last is not None and now - last < cooldown:
             raise NotAllowed(

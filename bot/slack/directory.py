@@ -115,7 +115,12 @@ class SlackDirectory:
             try:
                 return self._person(self.client.users_info(user=user_id)["user"])
             except SlackApiError as exc:
-                log.warning("users.info %s failed: %s", user_id, exc.response.get("error"))
+                error = exc.response.get("error")
+                log.warning("users.info %s failed: %s", user_id, error)
+                if error in ("user_not_found", "user_not_visible"):
+                    # Slack says this user is gone from the workspace (not an outage): they
+                    # may act no more, and what they hold ends like a deactivated user's.
+                    return Person(user_id, None, user_id, "deactivated")
                 return None
 
         found = self._cached(f"user:{user_id}", load, fresh)
@@ -134,8 +139,9 @@ class SlackDirectory:
         else:
             found = self.person(ref, fresh)
             people = [found] if found else []
-            if not found:
+            if not found or found.email is None and found.ineligible == "deactivated":
                 self.unresolved[ref] = "no such Slack user"
+                people = []
         inactive = [p for p in people if not p.active]
         if inactive and not ref.startswith("@"):
             self.unresolved[ref] = f"names someone who may not act: {_why(inactive[0])}"

@@ -324,13 +324,29 @@ class Store:
         )
         return [_row_to_request(r) for r in rows], total
 
-    def last_break_glass(self, requester_id: str) -> datetime | None:
-        """When ``requester_id`` last took access by break-glass (None: never)."""
-        row = self.db.one(
-            "SELECT MAX(decided_at) FROM requests WHERE requester_id = ? AND decided_by = ?",
-            (requester_id, "break-glass"),
+    def _of_person(self, where: str, requester_id: str, mailbox: str) -> list[AccessRequest]:
+        """Rows matching ``where`` filed by ``requester_id`` or by any account whose email is
+        ``mailbox`` up to case and a ``+tag`` (the caller compares exactly afterwards)."""
+        local, _, domain = mailbox.rpartition("@")
+
+        def like(text: str) -> str:
+            return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+        rows = self.db.query(
+            f"SELECT * FROM requests WHERE ({where}) AND (requester_id = ? "
+            "OR lower(requester_email) = ? OR lower(requester_email) LIKE ? ESCAPE '\\') "
+            "ORDER BY id",
+            (requester_id, mailbox, f"{like(local)}+%@{like(domain)}" if mailbox else ""),
         )
-        return _dt(row[0]) if row else None
+        return [_row_to_request(r) for r in rows]
+
+    def pending_of_person(self, requester_id: str, mailbox: str) -> list[AccessRequest]:
+        """One person's requests waiting for a decision, whichever of their accounts filed."""
+        return self._of_person("state = 'pending'", requester_id, mailbox)
+
+    def break_glass_of_person(self, requester_id: str, mailbox: str) -> list[AccessRequest]:
+        """One person's break-glass requests, whichever of their accounts filed."""
+        return self._of_person("decided_by = 'break-glass'", requester_id, mailbox)
 
     def live_break_glass(self) -> int:
         """How many break-glass grants are live (approved and not yet ended)."""

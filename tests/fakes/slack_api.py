@@ -691,6 +691,11 @@ class FakeSlack:
         with self._lock:
             self._users[user_id]["deleted"] = deleted
 
+    def remove_user(self, user_id: str) -> None:
+        """The user is gone from the workspace: ``users.info`` answers ``user_not_found``."""
+        with self._lock:
+            del self._users[user_id]
+
     def set_user(self, user_id: str, **fields: Any) -> dict[str, Any]:
         """Change a member as an admin would (``is_restricted=True`` makes them a guest);
         returns the new ``users.info`` user object, as a ``user_change`` event carries it."""
