@@ -178,6 +178,8 @@ class Runtime:
             "database": self.db.ping(),
             "scheduler": self.scheduler.running,
             "sweep_recent": recent,
+            # False while Elastic Cloud refuses the API key (granting is paused).
+            "elastic_credentials": self.elastic.credentials_rejected is None,
         }
         for name, check in self.extra_readiness.items():
             try:

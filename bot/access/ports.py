@@ -167,6 +167,10 @@ class Notifier(Protocol):
 
     def notify_owners(self, owners: list[str], text: str) -> None: ...
 
+    def credentials_refused(self, owners: list[str], error: str) -> None: ...
+
+    def credentials_restored(self, owners: list[str], waiting: int) -> None: ...
+
 
 class UpstreamError(Exception):
     """An outside service failed. ``retryable`` says whether trying again later may help."""

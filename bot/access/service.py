@@ -69,6 +69,10 @@ LEFT = {
 PLANNING_READ_AGE = 2.0
 #: How old a read may be when it only tells who someone is (membership, user ID).
 IDENTITY_READ_AGE = 30.0
+#: While Elastic Cloud refuses the API key, how often the sweep asks again: from the first,
+#: doubling up to the last.
+KEY_PROBE_FIRST = timedelta(seconds=30)
+KEY_PROBE_MAX = timedelta(minutes=15)
 
 
 class AccessService:
@@ -99,6 +103,11 @@ class AccessService:
         self._pool_lock = threading.Lock()
         self._last_recheck: datetime | None = None
         self._break_glass_lock = threading.Lock()
+        #: While the API key is refused: since when, and when the sweep next asks again.
+        self._key_lock = threading.Lock()
+        self._key_rejected_since: datetime | None = None
+        self._key_probe_at: datetime | None = None
+        self._key_probe_delay = KEY_PROBE_FIRST
 
     # ------------------------------------------------------------------ people and owners
     def integration_owners(
@@ -702,10 +711,13 @@ class AccessService:
         if why := self.requester_standing(request):
             self.end_for_requester(request.requester_id, why, only=request.id)
             return
+        if self._wait_for_key(request, now):
+            return
         expires_at = now + request.duration
         try:
             member = self._planning_read(request.requester_email)
         except UpstreamError as exc:
+            self._key_refused(exc, now)
             self._retry_later(request, exc, now)
             return
         if member is None:
@@ -806,7 +818,7 @@ class AccessService:
                 )
                 self.store.event(request.id, now, SYSTEM, "elastic_invite", {"email": email})
         except UpstreamError as exc:
-            if exc.retryable:
+            if exc.retryable or self._key_refused(exc, now):
                 self._retry_later(request, exc, now)
             else:
                 self._fail(request, f"Elastic Cloud refused the invitation: {exc}")
@@ -870,7 +882,7 @@ class AccessService:
                         code="confirm_mismatch",
                     )
         except UpstreamError as exc:
-            if exc.retryable:
+            if exc.retryable or self._key_refused(exc, now):
                 self._retry_later(request, exc, now)
             elif request.added:
                 self._settle_refused_grant(request, exc, now)
@@ -916,6 +928,71 @@ class AccessService:
             log.info("request %s granted until %s", active.ref, active.expires_at)
             self._tell(active)
 
+    # ------------------------------------------------------------------ a refused API key
+    def _key_refused(self, exc: Exception, now: datetime) -> bool:
+        """Whether ``exc`` says Elastic Cloud refused the API key; if so granting pauses
+        (the integration owners and the notify channel are told once)."""
+        if not getattr(exc, "credentials_rejected", False):
+            return False
+        with self._key_lock:
+            first = self._key_rejected_since is None
+            if first:
+                self._key_rejected_since = now
+                self._key_probe_delay = KEY_PROBE_FIRST
+                self._key_probe_at = now + KEY_PROBE_FIRST
+        if first:
+            log.error("Elastic Cloud refused the API key (%s): granting paused", exc)
+            self.notifier.credentials_refused(self.integration_owners(), str(exc)[:300])
+        return True
+
+    def _wait_for_key(self, request: AccessRequest, now: datetime) -> bool:
+        """While the key is refused, leave the request waiting in its state (no attempt
+        made, none counted) until the next probe; True if it waits."""
+        with self._key_lock:
+            if self._key_rejected_since is None:
+                return False
+            wake = self._key_probe_at or now
+        if request.expires_at is not None:
+            wake = min(wake, request.expires_at)  # a granting row still ends on time
+        self.store.update_fields(
+            request.id, now=now, next_attempt_at=wake, lease_owner=None, lease_until=None
+        )
+        return True
+
+    def _watch_key(self, now: datetime) -> None:
+        """Each sweep: notice a key refused by any call (revocations included), ask again
+        with backoff while it is, and when it works again let the waiting grants go on."""
+        rejected = getattr(self.elastic, "credentials_rejected", None)
+        if rejected and self._key_rejected_since is None:
+            self._key_refused(_KeyRefused(rejected), now)
+        with self._key_lock:
+            if self._key_rejected_since is None:
+                return
+            probe = self._key_probe_at is None or now >= self._key_probe_at
+        if probe:
+            try:
+                getattr(self.elastic, "organization", lambda: None)()
+            except UpstreamError as exc:
+                with self._key_lock:
+                    self._key_probe_delay = min(self._key_probe_delay * 2, KEY_PROBE_MAX)
+                    self._key_probe_at = now + self._key_probe_delay
+                log.warning("Elastic Cloud API key still refused (%s)", exc)
+                if getattr(exc, "credentials_rejected", False):
+                    return
+        if getattr(self.elastic, "credentials_rejected", None):
+            return
+        with self._key_lock:
+            since, self._key_rejected_since, self._key_probe_at = (
+                self._key_rejected_since,
+                None,
+                None,
+            )
+        if since is None:
+            return
+        waiting = self.store.wake_grants(now)
+        log.warning("Elastic Cloud accepts the API key again: %d grant(s) go on", waiting)
+        self.notifier.credentials_restored(self.integration_owners(), waiting)
+
     def _refusal(self, request: AccessRequest, exc: UpstreamError) -> str:
         """Why Elastic refused a grant, in words: a vanished deployment says so plainly."""
         unit = request.unit
@@ -946,6 +1023,8 @@ class AccessService:
         if why := self.requester_standing(request):
             self.store.release(request_id)
             self.end_for_requester(request.requester_id, why, only=request.id)
+            return
+        if self._wait_for_key(request, now):
             return
         self._apply_grant(request)
 
@@ -1547,6 +1626,7 @@ class AccessService:
         pool of threads: a thousand grants ending in the same minute wait on Elastic in
         parallel, not in a queue.
         """
+        self._watch_key(self.clock.now())
         due = self.store.due_work(self.clock.now())
         if len(due) == 1:
             self._sweep_one(*due[0])
@@ -1707,6 +1787,12 @@ class AccessService:
         for request in overdue:
             if self.store.mark_alerted(request.id, now):
                 self.notifier.revocation_overdue(request, owners)
+
+
+class _KeyRefused(Exception):
+    """A refusal of the API key seen by some other call (the client remembers it)."""
+
+    credentials_rejected = True
 
 
 def invitation_expiry(duration: timedelta) -> str:

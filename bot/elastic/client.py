@@ -149,6 +149,8 @@ class ElasticClient:
         self._members_cond = threading.Condition()
         self._last_write = 0.0
         self._last_write_to: dict[str, float] = {}
+        #: Why Elastic Cloud last refused the API key, until any call succeeds again.
+        self.credentials_rejected: str | None = None
         self._http = httpx.Client(
             base_url=base_url.rstrip("/"),
             headers={
@@ -199,7 +201,11 @@ class ElasticClient:
         except httpx.TransportError as exc:
             raise ElasticError(f"Could not reach Elastic Cloud ({type(exc).__name__})") from exc
         if response.status_code >= 400:
-            raise ElasticError.from_response(response)
+            error = ElasticError.from_response(response)
+            if error.credentials_rejected:
+                self.credentials_rejected = str(error)
+            raise error
+        self.credentials_rejected = None
         if not response.content:
             return model.model_validate({}) if model is not None else {}
         try:

@@ -18,6 +18,9 @@ from bot.elastic.models import BasicFailedReply
 log = logging.getLogger(__name__)
 
 RETRYABLE_STATUS = frozenset({408, 429, 500, 502, 503, 504})
+#: Error codes that mean the API key itself was refused, whatever the status (the spec lists
+#: 401 ``root.unauthorized`` and 403 ``root.invalid_authentication``).
+CREDENTIAL_CODES = frozenset({"root.unauthorized", "root.invalid_authentication"})
 #: How much of Elastic's own words a person is shown (its first line, at most).
 MAX_MESSAGE = 200
 MAX_CODE = 80
@@ -38,6 +41,11 @@ class ElasticError(UpstreamError):
         super().__init__(message, retryable=retryable, code=code)
         self.status = status
         self.retry_after = retry_after
+
+    @property
+    def credentials_rejected(self) -> bool:
+        """Elastic Cloud refused the API key: broken for every call, not for this one."""
+        return self.status == 401 or (self.status is not None and self.code in CREDENTIAL_CODES)
 
     @classmethod
     def from_response(cls, response: httpx.Response) -> ElasticError:

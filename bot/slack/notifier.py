@@ -295,3 +295,21 @@ class SlackNotifier:
         message, body = blocks.owner_alert(text)
         for owner in owners:
             self._post(owner, message, body)
+
+    def credentials_refused(self, owners: list[str], error: str) -> None:
+        """Elastic Cloud refused the bot's API key: the owners and the notify channel hear
+        it once."""
+        text = (
+            "Elastic Cloud refused the bot's API key (ELASTIC_CLOUD_API_KEY): "
+            f"{escape(error)}. Approved requests wait and nothing is granted until the key "
+            "works again (replace or renew it); revocations keep retrying."
+        )
+        self.notify_owners(owners, text)
+        if self.channel:
+            self._post(self.channel, *blocks.owner_alert(text))
+
+    def credentials_restored(self, owners: list[str], waiting: int) -> None:
+        text = f"Elastic Cloud accepts the bot's API key again; {waiting} waiting grant(s) go on."
+        self.notify_owners(owners, text)
+        if self.channel:
+            self._post(self.channel, *blocks.owner_alert(text))

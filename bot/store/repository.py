@@ -223,6 +223,15 @@ class Store:
             f"UPDATE requests SET {assignments} WHERE id = ?", (*values.values(), request_id)
         )
 
+    def wake_grants(self, now: datetime) -> int:
+        """Approved and granting requests waiting for a retry become due now (what held
+        them back is gone); returns how many."""
+        return self.db.execute(
+            "UPDATE requests SET next_attempt_at = NULL, updated_at = ? "
+            "WHERE state IN ('approved', 'granting') AND next_attempt_at IS NOT NULL",
+            (to_iso(now),),
+        ).rowcount
+
     def claim(
         self,
         request_id: int,
