@@ -33,6 +33,17 @@ def buttons(message) -> list[str]:
     ]
 
 
+def button_value(message, action_id: str) -> str:
+    """The value Slack sends back for a button of ``message`` (as the bot wrote it)."""
+    return next(
+        e["value"]
+        for b in message.get("blocks", [])
+        if b.get("type") == "actions"
+        for e in b["elements"]
+        if e.get("action_id") == action_id
+    )
+
+
 def cards(slack, user, action="approve"):
     return [m for m in slack.messages_to(user) if action in buttons(m)]
 
@@ -580,3 +591,25 @@ def test_a_requester_slack_no_longer_knows_loses_their_grant(make_bot, slack, el
     bot.advance(timedelta(minutes=6))
     slack.wait_for(lambda: bot.state(1) is State.REVOKED)
     assert VIEWER not in elastic.holdings(ALICE)
+
+
+def test_an_old_extension_card_cannot_approve_a_later_extension(make_bot, slack, elastic):
+    bot = make_bot(integration_owners=[OWNER])
+    active(bot, slack)
+    end = bot.request(1).expires_at
+    assert "sent for approval" in bot.say(REQUESTER, "extend 1 30m a little more")
+    first = slack.wait_for(lambda: cards(slack, OWNER, "approve_extension"))[0]
+    assert button_value(first, "deny_extension").startswith("1:")
+    bot.click(OWNER, "deny_extension", button_value(first, "deny_extension"), first)
+    slack.wait_for(lambda: bot.request(1).extension_seconds is None)
+    assert "sent for approval" in bot.say(REQUESTER, "extend 1 4h much more, other reason")
+    second = slack.wait_for(
+        lambda: [m for m in cards(slack, OWNER, "approve_extension") if m["ts"] != first["ts"]]
+    )[0]
+    # A click on the first card (as it was sent: say Slack lost its update) must not
+    # approve the second request, which its approver has not seen.
+    bot.click(OWNER, "approve_extension", button_value(first, "approve_extension"), first)
+    assert "earlier extension" in last_reply(slack, f"click-{OWNER}")
+    assert bot.request(1).expires_at == end and bot.request(1).extension_seconds == 4 * 3600
+    bot.click(OWNER, "approve_extension", button_value(second, "approve_extension"), second)
+    slack.wait_for(lambda: bot.request(1).expires_at == end + timedelta(hours=4))

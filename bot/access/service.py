@@ -767,14 +767,26 @@ class AccessService:
     def _begin_invitation(
         self, request: AccessRequest, now: datetime, expires_at: datetime
     ) -> None:
-        """The requester is not a member: the grant goes out as an invitation carrying the role."""
+        """The requester is not a member: the grant goes out as an invitation carrying the role.
+
+        Who the members are before the invitation is recorded with it: whoever accepts the
+        invitation (with whatever email) is then the one new member holding the role."""
+        try:
+            before = sorted(m.user_id for m in self.elastic.members(max_age=PLANNING_READ_AGE))
+        except UpstreamError as exc:
+            self._retry_later(request, exc, now)
+            return
         moved = self.store.transition(
             request.id,
             [State.APPROVED],
             State.GRANTING,
             now=now,
             actor=SYSTEM,
-            detail={"inviting": request.requester_email, "expires_at": expires_at.isoformat()},
+            detail={
+                "inviting": request.requester_email,
+                "expires_at": expires_at.isoformat(),
+                "members_before": before,
+            },
             release_lease=False,
             granted_at=now,
             expires_at=expires_at,
@@ -1151,8 +1163,15 @@ class AccessService:
 
     @about_request
     def decide_extension(
-        self, request_id: int, actor_id: str, approve: bool, reason: str | None = None
+        self,
+        request_id: int,
+        actor_id: str,
+        approve: bool,
+        reason: str | None = None,
+        asked: int | None = None,
     ) -> AccessRequest:
+        """Record an approver's decision on the pending extension. ``asked``: the extension
+        the clicked card was made for; a decision never lands on a later one."""
         request = self.get(request_id)
         if actor_id == request.requester_id:
             raise NotAllowed("You cannot approve or deny your own extension.")
@@ -1174,6 +1193,11 @@ class AccessService:
             raise NotAllowed(f"You are no longer an approver of request {request.ref}.")
         if request.extension_seconds is None or request.state is not State.ACTIVE:
             raise AlreadyDecided(f"The extension of {request.ref} was already decided.")
+        if asked is not None and asked != self.store.extension_asked(request_id):
+            raise AlreadyDecided(
+                f"That card is for an earlier extension of {request.ref}, which was already "
+                "decided; the newest card shows the one waiting now."
+            )
         check_reason(reason)
         if approve and (why := self.requester_standing(request)):
             # More time for someone who may no longer have any: the grant ends instead.
@@ -1183,7 +1207,9 @@ class AccessService:
             )
         if approve:
             needed = self.extension_quorum(request)
-            recorded = self.store.record_extension_approval(request_id, actor_id, self.clock.now())
+            recorded = self.store.record_extension_approval(
+                request_id, actor_id, self.clock.now(), asked=asked
+            )
             if recorded is None:
                 raise AlreadyDecided(f"The extension of {request.ref} was already decided.")
             approvers, new = recorded
@@ -1345,20 +1371,102 @@ class AccessService:
     def _settle_invitation(
         self, request: AccessRequest, now: datetime
     ) -> tuple[str | None, str | None]:
-        """End an invitation grant: withdraw it if still pending, else find the new member."""
-        token = invitations.find(self.elastic.pending_invitations(), request.invitation_hash)
-        if token is not None:
+        """End an invitation grant: withdraw it if still pending, else find the new member.
+
+        "Withdrawn" and "unused" are said only when Elastic lists the invitation as still
+        pending or as expired. One no longer listed was accepted (or deleted by hand): the
+        new member holding the role is then the grantee, whatever their email; if nobody
+        can be found, the bot keeps looking (and the overdue alert tells the integration
+        owners why)."""
+        states = self.elastic.invitation_states()
+        token = invitations.find(states, request.invitation_hash)
+        state = states.get(token) if token else None
+        if state in ("pending", "expired"):
             self.elastic.delete_invitation(token)
-            self.store.event(request.id, now, SYSTEM, "elastic_invite_deleted", {})
-            return None, "invitation_withdrawn"
-        member = self.elastic.find_member(request.requester_email)
+            self.store.event(request.id, now, SYSTEM, "elastic_invite_deleted", {"was": state})
+            return None, "invitation_withdrawn" if state == "pending" else "invitation_unused"
+        member = self._find_invitee(request)
         if member is None:
-            return None, "invitation_unused"  # expired unaccepted: nothing was ever held
-        # The invitation made them a member holding the role: that unit is the bot's to remove.
+            why = (
+                f"The invitation to {request.requester_email} is no longer pending, but no new "
+                "member of the organization holds the role it carried (it may have been accepted "
+                "by an account with another email, which has since lost or changed the role, or "
+                "it was deleted by hand). Check the organization's members and remove the role "
+                "by hand if someone holds it; the bot keeps looking."
+            )
+            # Retried for ever; the overdue alert tells the integration owners this, once.
+            raise UpstreamError(why, retryable=True, code="invitee_not_found")
+        self._pin_invitee(request, member, now)
+        return member.user_id, None
+
+    def _members_before(self, request: AccessRequest) -> set[str] | None:
+        """The organization's member user IDs recorded before the invitation went out."""
+        for event in self.store.events(request.id):
+            if "members_before" in event["detail"]:
+                return set(event["detail"]["members_before"])
+        return None
+
+    def _find_invitee(self, request: AccessRequest) -> Member | None:
+        """The member the invitation made: new since it was sent, with the invited email or,
+        whatever their email, the only new member holding the role. None if unsure."""
+        members = self.elastic.members()  # a read that starts after the invitation was seen
+        before = self._members_before(request)
+        email = request.requester_email.lower()
+        if before is None:  # recorded before the bot kept the members: the email only
+            new = [m for m in members if m.email.lower() == email]
+        else:
+            new = [m for m in members if m.user_id not in before]
+        by_email = [m for m in new if m.email.lower() == email]
+        if by_email:
+            return by_email[0]
+        holding = [m for m in new if holds(m.units, request.unit)]
+        return holding[0] if len(holding) == 1 else None
+
+    def _pin_invitee(self, request: AccessRequest, member: Member, now: datetime) -> None:
+        """The invitation's grantee is this member from now on: the role is the bot's."""
         self.store.update_fields(request.id, now=now, elastic_user_id=member.user_id)
         if holds(member.units, request.unit):
             self.store.own_units(member.user_id, [request.unit], request.id, now)
-        return member.user_id, None
+        self.store.event(
+            request.id,
+            now,
+            SYSTEM,
+            "invitation_accepted",
+            {
+                "user_id": member.user_id,
+                "same_email": member.email.lower() == request.requester_email.lower(),
+            },
+        )
+
+    def _pin_accepted_invitations(self) -> None:
+        """During the grant: invitations accepted since the last sweep get their member
+        pinned, so a later change of email (or an accept by another account) cannot hide
+        the role the bot must remove."""
+        waiting = self.store.unpinned_invitations()
+        if not waiting:
+            return
+        now = self.clock.now()
+        try:
+            states = self.elastic.invitation_states()
+            for request in waiting:
+                token = invitations.find(states, request.invitation_hash)
+                if token is not None and states[token] != "accepted":
+                    continue
+                member = self._find_invitee(request)
+                if member is None:
+                    continue
+                claimed = self.store.claim(
+                    request.id, [State.ACTIVE], now=now, lease=self.policy.lease
+                )
+                if claimed is None:
+                    continue
+                try:
+                    if claimed.elastic_user_id is None:
+                        self._pin_invitee(claimed, member, now)
+                finally:
+                    self.store.release(request.id)
+        except UpstreamError as exc:
+            log.warning("sweep: could not look for accepted invitations: %s", exc)
 
     @about_request
     def expire(self, request_id: int) -> None:
@@ -1633,6 +1741,7 @@ class AccessService:
         elif due:
             list(self._pool().map(lambda row: self._sweep_one(*row), due))
         self._alert_overdue()
+        self._pin_accepted_invitations()
         self.recheck_requesters()
         self._time_out_pending()
         self._send_reminders()

@@ -181,6 +181,14 @@ def approver_card(request: AccessRequest, approved_by: Sequence[str] = ()) -> tu
                 f"{when(request.escalated_at)}."
             )
         )
+    if request.state is State.PENDING and not request.elastic_user_id:
+        blocks.append(
+            section(
+                ":email: The requester is not a member of the Elastic Cloud organization: "
+                f"approving will invite {escape(request.requester_email)} into the organization "
+                "(the invitation carries the role, and the bot removes both when the grant ends)."
+            )
+        )
     if request.state is State.PENDING:
         blocks.append(
             {
@@ -366,8 +374,13 @@ def extension_card(
     *,
     approved_by: Sequence[str] = (),
     needed: int = 1,
+    asked: int | None = None,
 ) -> tuple[str, Blocks]:
-    """Asks an approver for more time on a running grant (or shows how that ended)."""
+    """Asks an approver for more time on a running grant (or shows how that ended).
+
+    ``asked`` (the event that asked for this extension) goes into the buttons' value, so a
+    click on a card that was never updated cannot decide a later, different extension."""
+    value = f"{request.id}:{asked}" if asked else str(request.id)
     extra = format_duration(request.extension_seconds or 0)
     text = (
         f"Extension of {request.ref}: <@{request.requester_id}> asks for {extra} more of "
@@ -400,14 +413,14 @@ def extension_card(
                         "action_id": "approve_extension",
                         "text": _plain("Approve"),
                         "style": "primary",
-                        "value": str(request.id),
+                        "value": value,
                     },
                     {
                         "type": "button",
                         "action_id": "deny_extension",
                         "text": _plain("Deny"),
                         "style": "danger",
-                        "value": str(request.id),
+                        "value": value,
                     },
                 ],
             }

@@ -224,7 +224,9 @@ class SlackNotifier:
             request.id,
             _extension_kind(request),
             approvers,
-            *blocks.extension_card(request, needed=needed),
+            *blocks.extension_card(
+                request, needed=needed, asked=self.store.extension_asked(request.id)
+            ),
         )
         self._post(
             request.requester_id,
@@ -245,7 +247,12 @@ class SlackNotifier:
         self._update_cards(
             request.id,
             _extension_kind(request),
-            *blocks.extension_card(request, approved_by=approved_by, needed=needed),
+            *blocks.extension_card(
+                request,
+                approved_by=approved_by,
+                needed=needed,
+                asked=self.store.extension_asked(request.id),
+            ),
         )
 
     def extension_decided(

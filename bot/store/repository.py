@@ -299,6 +299,15 @@ class Store:
         )
         return [(r["id"], from_iso(r["expires_at"])) for r in rows]
 
+    def unpinned_invitations(self, limit: int = 200) -> list[AccessRequest]:
+        """Active grants sent as an invitation whose new member is not known yet."""
+        rows = self.db.query(
+            "SELECT * FROM requests WHERE state = 'active' AND invitation_hash IS NOT NULL "
+            "AND elastic_user_id IS NULL ORDER BY id LIMIT ?",
+            (limit,),
+        )
+        return [_row_to_request(r) for r in rows]
+
     def overdue(self, now: datetime, grace: timedelta) -> list[AccessRequest]:
         """Live grants past expiry by more than ``grace`` that nobody has been told about yet."""
         rows = self.db.query(
@@ -356,6 +365,15 @@ class Store:
     def break_glass_of_person(self, requester_id: str, mailbox: str) -> list[AccessRequest]:
         """One person's break-glass requests, whichever of their accounts filed."""
         return self._of_person("decided_by = 'break-glass'", requester_id, mailbox)
+
+    def extension_asked(self, request_id: int) -> int | None:
+        """The event that asked for the extension pending now (its ID names that extension:
+        a card for an earlier one must not decide it)."""
+        row = self.db.one(
+            "SELECT MAX(id) FROM events WHERE request_id = ? AND kind = 'extension_requested'",
+            (request_id,),
+        )
+        return row[0] if row else None
 
     def live_break_glass(self) -> int:
         """How many break-glass grants are live (approved and not yet ended)."""
@@ -689,7 +707,7 @@ class Store:
         return True
 
     def record_extension_approval(
-        self, request_id: int, actor: str, now: datetime
+        self, request_id: int, actor: str, now: datetime, asked: int | None = None
     ) -> tuple[list[str], bool] | None:
         """Count ``actor``'s approval of the pending extension, once.
 
@@ -706,10 +724,13 @@ class Store:
                 return None
             # This extension's approvals are those since it was asked for: an earlier,
             # denied extension's approvals do not count.
-            asked = conn.execute(
+            latest = conn.execute(
                 "SELECT MAX(id) FROM events WHERE request_id = ? AND kind = 'extension_requested'",
                 (request_id,),
             ).fetchone()[0]
+            if asked is not None and asked != latest:
+                return None  # the click was for an earlier extension: never this one
+            asked = latest
             approvers = [
                 r["actor"]
                 for r in conn.execute(

@@ -19,7 +19,15 @@ log = logging.getLogger(__name__)
 
 def _request_id(body: dict) -> int | None:
     try:
-        return int(body["actions"][0]["value"])
+        return int(str(body["actions"][0]["value"]).split(":", 1)[0])
+    except (KeyError, IndexError, ValueError, TypeError):
+        return None
+
+
+def _asked(body: dict) -> int | None:
+    """The extension an extension card was made for (``<request>:<asked>``), if it says."""
+    try:
+        return int(str(body["actions"][0]["value"]).split(":", 1)[1])
     except (KeyError, IndexError, ValueError, TypeError):
         return None
 
@@ -45,7 +53,7 @@ def register(app: App, runtime) -> None:
 
             def work() -> None:
                 try:
-                    said = act(request_id, body["user"]["id"])
+                    said = act(request_id, body["user"]["id"], _asked(body))
                 except AccessError as exc:
                     _tell_clicker(respond, client, body, f":warning: {exc}")
                     return
@@ -56,16 +64,16 @@ def register(app: App, runtime) -> None:
 
     service = runtime.service
 
-    def approve(request_id: int, user_id: str) -> None:
+    def approve(request_id: int, user_id: str, _asked: int | None) -> None:
         service.decide(request_id, user_id, approve=True)
 
-    def approve_extension(request_id: int, user_id: str) -> None:
-        service.decide_extension(request_id, user_id, approve=True)
+    def approve_extension(request_id: int, user_id: str, asked: int | None) -> None:
+        service.decide_extension(request_id, user_id, approve=True, asked=asked)
 
-    def deny_extension(request_id: int, user_id: str) -> None:
-        service.decide_extension(request_id, user_id, approve=False)
+    def deny_extension(request_id: int, user_id: str, asked: int | None) -> None:
+        service.decide_extension(request_id, user_id, approve=False, asked=asked)
 
-    def revoke_now(request_id: int, user_id: str) -> str:
+    def revoke_now(request_id: int, user_id: str, _asked: int | None) -> str:
         return f"{service.revoke(request_id, user_id).ref}: access removed."
 
     for action, act in (
