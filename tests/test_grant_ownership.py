@@ -7,14 +7,15 @@ from datetime import timedelta
 
 from bot.access.resources import Unit
 from bot.access.states import State
-from tests.harness import ORG_ID
+from tests.fakes.slack_api import text_of
+from tests.harness import ORG_ID, OWNER
 from tests.test_elastic_grants import ALICE, PROD, VIEWER_ON_PROD, approve, ask, dms
 
 FORBIDDEN = {
     "errors": [
         {
-            "code": "root.unauthorized",
-            "message": "The supplied authentication is invalid.",
+            "code": "root.forbidden",
+            "message": "You are not allowed to do this.",
         }
     ]
 }
@@ -111,3 +112,70 @@ def test_standing_access_comes_back_when_the_restore_failed_the_first_time(bot, 
     assert elastic.holdings(ALICE) == {VIEWER_ON_PROD}
     assert len(elastic.calls_to("DELETE", "/role_assignments")) == 1
     assert not bot.runtime.store.owned_units(ALICE)  # standing access is Alice's own
+
+
+def _invite_newbie(bot, slack, elastic, hours: int = 1) -> int:
+    slack.add_user("U0NEWBIE1", email="newbie@example.com", name="newbie")
+    rid = ask(bot, f"prod-search deployment-viewer {hours}h onboarding", who="U0NEWBIE1")
+    approve(bot, rid)
+    assert bot.state(rid) is State.ACTIVE
+    return rid
+
+
+def test_an_invitation_accepted_by_another_email_is_pinned_during_the_grant(bot, slack, elastic):
+    """#13 item 1: the accept call takes only the token, so another account may accept; the
+    sweep finds the new member holding the invited role and the end removes it (and the
+    membership), even after they change their email again."""
+    rid = _invite_newbie(bot, slack, elastic)
+    token = elastic.invitations()[0]["token"]
+    user_id = elastic.accept_invitation(token, email="newbie.personal@example.net")
+    bot.advance(timedelta(minutes=1))
+    assert bot.request(rid).elastic_user_id == user_id
+    assert Unit("deployment", "deployment-viewer", PROD) in bot.runtime.store.owned_units(user_id)
+    elastic.change_email(user_id, "someone.else@example.org")
+    bot.advance(timedelta(hours=1))
+    assert bot.state(rid) is State.EXPIRED
+    assert bot.request(rid).outcome == "removed"
+    assert user_id not in {m["user_id"] for m in elastic.members()}  # membership taken back
+    assert not any("withdrawn" in t for t in dms(slack, "U0NEWBIE1"))
+
+
+def test_an_invitation_accepted_by_another_email_is_found_at_the_end(bot, slack, elastic):
+    """#13 item 1: accepted by another account and not seen by any sweep before the end."""
+    rid = _invite_newbie(bot, slack, elastic)
+    elastic.add_member("colleague@example.com", user_id="1000000077")  # joins meanwhile
+    token = elastic.invitations()[0]["token"]
+    user_id = elastic.accept_invitation(token, email="newbie.personal@example.net")
+    bot.advance(timedelta(hours=1, seconds=1))
+    assert bot.state(rid) is State.EXPIRED
+    assert bot.request(rid).elastic_user_id == user_id
+    assert user_id not in {m["user_id"] for m in elastic.members()}
+    assert "1000000077" in {m["user_id"] for m in elastic.members()}  # not the bot's to touch
+
+
+def test_an_invitation_gone_with_nobody_to_find_is_never_called_withdrawn(bot, slack, elastic):
+    """#13 item 1: the invitation is no longer listed and no new member holds the role: the
+    bot keeps trying and tells the integration owners, never "withdrawn" or "unused"."""
+    rid = _invite_newbie(bot, slack, elastic)
+    token = elastic.invitations()[0]["token"]
+    user_id = elastic.accept_invitation(token, email="newbie.personal@example.net")
+    elastic.remove_member(user_id)
+    elastic.add_member("newbie.personal@example.net", user_id=user_id)  # lost the role
+    elastic.add_member("another@example.org", user_id="1000000078")  # two new members
+    bot.advance(timedelta(hours=1, seconds=1))
+    for _ in range(3):
+        bot.advance(timedelta(minutes=2))
+    assert bot.state(rid) is State.REVOKING
+    assert bot.request(rid).outcome not in ("invitation_withdrawn", "invitation_unused")
+    alerts = [t for t in dms(slack, OWNER) if "no longer pending" in t]
+    assert len(alerts) == 1 and "#1" in alerts[0]
+    assert not any("withdrawn" in t for t in dms(slack, "U0NEWBIE1"))
+    assert {m["user_id"] for m in elastic.members()} >= {user_id, "1000000078"}
+
+
+def test_the_approver_card_of_a_non_member_says_approving_invites_them(bot, slack, elastic):
+    """#13 item 1: approving a non-member's request sends an invitation into the organization."""
+    slack.add_user("U0NEWBIE1", email="newbie@example.com", name="newbie")
+    ask(bot, "prod-search deployment-viewer 1h onboarding", who="U0NEWBIE1")
+    card = slack.wait_for(lambda: [m for m in slack.messages_to(OWNER) if "#1" in text_of(m)])
+    assert "approving will invite newbie@example.com into the organization" in text_of(card[0])

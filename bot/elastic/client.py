@@ -354,6 +354,26 @@ class ElasticClient:
             if not i.accepted_at and not i.expired and not _past(i.expires_at, now)
         }
 
+    def invitation_states(self) -> dict[str, str]:
+        """Every listed invitation as token → ``pending``, ``expired`` or ``accepted``.
+
+        What became of an invitation the bot sent: one listed as expired was never
+        accepted; one no longer listed (or accepted) made somebody a member, whatever their
+        email (the accept call takes only the token and the caller's own credentials), or
+        was deleted by hand."""
+        data = OrganizationInvitations.model_validate(
+            self._call("GET", f"/api/v1/organizations/{self.organization_id}/invitations")
+        )
+        now = datetime.now(UTC)
+        return {
+            i.token: "accepted"
+            if i.accepted_at
+            else "expired"
+            if i.expired or _past(i.expires_at, now)
+            else "pending"
+            for i in data.invitations
+        }
+
     def delete_invitation(self, token: str) -> None:
         self._call("DELETE", f"/api/v1/organizations/{self.organization_id}/invitations/{token}")
 

@@ -1128,6 +1128,11 @@ class ElasticEmulator:
             self._members[user_id] = member
             return user_id
 
+    def change_email(self, user_id: str, email: str) -> None:
+        """The member changes their account's email, as members may at any time."""
+        with self._lock:
+            self._members[user_id].email = email
+
     def remove_member(self, user_id: str) -> None:
         with self._lock:
             del self._members[user_id]
@@ -1267,16 +1272,25 @@ class ElasticEmulator:
             self._invitations[token].expires_at = _now() - timedelta(seconds=1)
 
     def accept_invitation(
-        self, token: str, user_id: str | None = None, name: str | None = None
+        self,
+        token: str,
+        user_id: str | None = None,
+        name: str | None = None,
+        email: str | None = None,
     ) -> str:
-        """The invitee accepts: they become a member holding the invitation's roles."""
+        """The invitee accepts: they become a member holding the invitation's roles.
+
+        ``email``: the accepting account's own email. The accept call takes only the token
+        and the caller's credentials, so any account holding the token may accept."""
         with self._lock:
             invitation = self._invitations.get(token)
             if invitation is None:
                 raise KeyError(f"no invitation {token}")
             if invitation.expires_at <= _now():
                 raise ValueError(f"invitation {token} has expired")
-            user_id = self.add_member(invitation.email, user_id, name, invitation.role_assignments)
+            user_id = self.add_member(
+                email or invitation.email, user_id, name, invitation.role_assignments
+            )
             del self._invitations[token]
             return user_id
 
