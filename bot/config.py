@@ -139,6 +139,8 @@ class Settings(BaseSettings):
     elastic_cloud_api_key_file: Path | None = None
     elastic_cloud_organization_id: str | None = None
     elastic_cloud_api_url: str = "https://api.elastic-cloud.com"
+    #: The API key's ID (not the key): when set, the bot warns before the key expires.
+    elastic_cloud_api_key_id: str | None = None
 
     # -- storage and serving
     database_path: Path = Path("./elastic-access.db")

@@ -87,6 +87,7 @@ class Runtime:
             catalogue_refresh=settings.catalogue_refresh,
         )
         self.catalogue.on_changed = self.service.resources_changed
+        self.service.api_key_id = settings.elastic_cloud_api_key_id
         self.service.on_expiry_set = self.scheduler.schedule_expiry
         self.service.on_ended = self.scheduler.cancel
         secret = (

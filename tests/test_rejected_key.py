@@ -67,3 +67,21 @@ def test_revocations_keep_retrying_while_the_key_is_rejected(bot, slack, elastic
     bot.advance(timedelta(minutes=30))
     assert bot.state(rid) is State.EXPIRED
     assert VIEWER_ON_PROD not in elastic.holdings(ALICE)
+
+
+def test_the_owners_are_warned_14_7_and_1_days_before_the_key_expires(make_bot, slack, elastic):
+    bot = make_bot(elastic_cloud_api_key_id="key-123")
+    now = bot.clock.now()
+    elastic.add_api_key("key-123", now + timedelta(days=20))
+
+    def warnings() -> list[str]:
+        bot.runtime.service.drain()
+        return [t for t in key_alerts(slack, OWNER) if "expires" in t]
+
+    seen = []
+    for day in range(1, 21):
+        bot.advance(timedelta(days=1))
+        if len(warnings()) > len(seen):
+            seen.append(day)
+    assert seen == [6, 13, 19]  # 14, 7 and 1 day(s) left (less than a whole day: today)
+    assert "ID key-123" in warnings()[0] and "ELASTIC_CLOUD_API_KEY" in warnings()[0]

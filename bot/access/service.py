@@ -73,6 +73,10 @@ IDENTITY_READ_AGE = 30.0
 #: doubling up to the last.
 KEY_PROBE_FIRST = timedelta(seconds=30)
 KEY_PROBE_MAX = timedelta(minutes=15)
+#: Days before the API key expires when the integration owners are warned, and how often
+#: its expiry is read (with ``ELASTIC_CLOUD_API_KEY_ID`` set).
+KEY_EXPIRY_WARNINGS = (14, 7, 1)
+KEY_EXPIRY_CHECK = timedelta(hours=6)
 
 
 class AccessService:
@@ -108,6 +112,10 @@ class AccessService:
         self._key_rejected_since: datetime | None = None
         self._key_probe_at: datetime | None = None
         self._key_probe_delay = KEY_PROBE_FIRST
+        #: The API key's ID (``ELASTIC_CLOUD_API_KEY_ID``): set, its expiry is watched.
+        self.api_key_id: str | None = None
+        self._key_expiry_read_at: datetime | None = None
+        self._key_expiry_warned: set[int] = set()
 
     # ------------------------------------------------------------------ people and owners
     def integration_owners(
@@ -1005,6 +1013,38 @@ class AccessService:
         log.warning("Elastic Cloud accepts the API key again: %d grant(s) go on", waiting)
         self.notifier.credentials_restored(self.integration_owners(), waiting)
 
+    def _watch_key_expiry(self, now: datetime) -> None:
+        """Warn the integration owners 14, 7 and 1 days before the API key expires (each
+        once per process), reading its expiry every few hours."""
+        read = getattr(self.elastic, "api_key_expiry", None)
+        if not self.api_key_id or read is None:
+            return
+        if self._key_expiry_read_at and now - self._key_expiry_read_at < KEY_EXPIRY_CHECK:
+            return
+        self._key_expiry_read_at = now
+        try:
+            expires = read(self.api_key_id)
+        except (UpstreamError, ValueError) as exc:
+            log.warning("could not read the API key's expiry (%s)", exc)
+            return
+        if expires is None:
+            return
+        left = expires - now
+        due = {d for d in KEY_EXPIRY_WARNINGS if left <= timedelta(days=d)}
+        if not due or min(due) in self._key_expiry_warned:
+            return
+        self._key_expiry_warned |= due
+        days = max(0, math.ceil(left.total_seconds() / 86400))
+        log.warning("the Elastic Cloud API key expires in %d day(s), at %s", days, expires)
+        self.notifier.notify_owners(
+            self.integration_owners(),
+            f"The bot's Elastic Cloud API key (ID {escape(self.api_key_id)}) expires "
+            f"{'today' if days == 0 else f'in {days} day(s)'}, at "
+            f"{expires.strftime('%Y-%m-%d %H:%M UTC')}. Create a new key with the Organization "
+            "owner role and replace ELASTIC_CLOUD_API_KEY before then, or nothing can be granted "
+            "or removed.",
+        )
+
     def _refusal(self, request: AccessRequest, exc: UpstreamError) -> str:
         """Why Elastic refused a grant, in words: a vanished deployment says so plainly."""
         unit = request.unit
@@ -1735,6 +1775,7 @@ class AccessService:
         parallel, not in a queue.
         """
         self._watch_key(self.clock.now())
+        self._watch_key_expiry(self.clock.now())
         due = self.store.due_work(self.clock.now())
         if len(due) == 1:
             self._sweep_one(*due[0])

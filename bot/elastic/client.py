@@ -234,6 +234,16 @@ class ElasticClient:
             raise
         return RoleMappings.model_validate(data).mappings
 
+    def api_key_expiry(self, api_key_id: str) -> datetime | None:
+        """When the API key ``api_key_id`` expires (``GET /users/auth/keys/{id}``); None
+        if it never does."""
+        data = self._call("GET", f"/api/v1/users/auth/keys/{api_key_id}")
+        raw = data.get("expiration_date") if isinstance(data, dict) else None
+        if not raw:
+            return None
+        when = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+        return when if when.tzinfo else when.replace(tzinfo=UTC)
+
     def members(self, max_age: float = 0.0) -> list[Member]:
         return self._snapshot(max_age).all()
 

@@ -1040,7 +1040,10 @@ class ElasticEmulator:
             "list-deployments": self._list_deployments,
             "search-deployments": self._search_deployments,
             "get-deployment": self._get_deployment,
+            "get-api-key": self._get_api_key,
         }
+        #: API keys' metadata by ID (``add_api_key``), for ``GET /users/auth/keys/{id}``.
+        self._api_keys: dict[str, dict[str, Any]] = {}
         for kind in PROJECT_TYPES:
             cap = kind.capitalize()
             self._handlers[f"list{cap}Projects"] = functools.partial(self._list_projects, kind)
@@ -1347,6 +1350,25 @@ class ElasticEmulator:
                     due.append(hook[2])
         for action in due:
             action()
+
+    def add_api_key(self, key_id: str, expires_at: datetime | None = None) -> None:
+        """Metadata of an API key (the bot's own, say) that ``get-api-key`` answers."""
+        with self._lock:
+            key: dict[str, Any] = {
+                "id": key_id,
+                "description": "bot",
+                "creation_date": _iso(_now()),
+            }
+            if expires_at is not None:
+                key["expiration_date"] = _iso(expires_at)
+            self._api_keys[key_id] = key
+
+    def _get_api_key(self, req: _Request) -> _Reply:
+        with self._lock:
+            key = self._api_keys.get(req.path_params["api_key_id"])
+            if key is None:
+                raise _ApiError(404, "api_keys.key_not_found", "no such API key")
+            return _Reply(200, dict(key))
 
     def lose_reply(self, method: str, path_regex: str, status: int = 504) -> None:
         """The next request matching ``method`` and ``path_regex`` takes effect, but its
