@@ -204,8 +204,11 @@ def _elastic_failure(exc: Exception, settings: Settings) -> str:
     said = f"{exc.code}, HTTP {exc.status}"
     if exc.status is None:
         return f"cannot reach {settings.elastic_cloud_api_url}: {exc}"
-    if exc.status == 401:
-        return f"the API key was rejected ({said}): check ELASTIC_CLOUD_API_KEY"
+    if exc.credentials_rejected:
+        return (
+            f"the API key was rejected ({said}): check ELASTIC_CLOUD_API_KEY; the bot grants "
+            "nothing until the key works again"
+        )
     if exc.status == 403:
         return (
             f"the API key may not read organization {org} ({said}): check "

@@ -327,3 +327,17 @@ def test_sso_role_mappings_are_warned_about_at_start_up(make_bot, elastic, caplo
         ):
             time.sleep(0.02)
     assert any("1 SSO role mapping(s), 1 enabled" in r.getMessage() for r in caplog.records)
+
+
+def test_an_authentication_error_code_is_named_as_the_api_key(tmp_path, slack, elastic) -> None:
+    elastic.script(
+        "GET",
+        f"/organizations/{ORG_ID}$",
+        403,
+        {"errors": [{"code": "root.invalid_authentication", "message": "bad credentials"}]},
+    )
+    code, table, rows = run(make_settings(tmp_path, elastic.url, slack.api_url))
+    assert code == 1
+    assert rows["Elastic Cloud"].status == "FAIL"
+    assert "the API key was rejected" in rows["Elastic Cloud"].detail
+    assert "ELASTIC_CLOUD_API_KEY" in rows["Elastic Cloud"].detail
