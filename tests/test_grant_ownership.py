@@ -179,3 +179,48 @@ def test_the_approver_card_of_a_non_member_says_approving_invites_them(bot, slac
     ask(bot, "prod-search deployment-viewer 1h onboarding", who="U0NEWBIE1")
     card = slack.wait_for(lambda: [m for m in slack.messages_to(OWNER) if "#1" in text_of(m)])
     assert "approving will invite newbie@example.com into the organization" in text_of(card[0])
+
+
+def _accepted_invitation(bot, slack, elastic) -> tuple[int, str]:
+    rid = _invite_newbie(bot, slack, elastic)
+    user_id = elastic.accept_invitation(elastic.invitations()[0]["token"])
+    bot.advance(timedelta(minutes=1))
+    return rid, user_id
+
+
+def test_a_member_holding_a_platform_role_keeps_the_membership(bot, slack, elastic):
+    """#13 item 6: a scope the bot does not model (platform) still counts as holding."""
+    rid, user_id = _accepted_invitation(bot, slack, elastic)
+    elastic.add_raw_assignment(user_id, "platform", {"role_id": "platform-viewer"})
+    bot.advance(timedelta(hours=1))
+    assert bot.state(rid) is State.EXPIRED
+    assert VIEWER_ON_PROD not in elastic.holdings(user_id)
+    assert user_id in {m["user_id"] for m in elastic.members()}
+    assert not elastic.calls_to("DELETE", "/members/")
+
+
+def test_a_member_holding_a_role_on_an_unknown_project_type_keeps_the_membership(
+    bot, slack, elastic
+):
+    """#13 item 6: a project type the bot does not know still counts as holding."""
+    rid, user_id = _accepted_invitation(bot, slack, elastic)
+    elastic.add_raw_assignment(
+        user_id,
+        "project:workplace",
+        {"role_id": "workplace-admin", "organization_id": ORG_ID, "all": True},
+    )
+    bot.advance(timedelta(hours=1))
+    assert bot.state(rid) is State.EXPIRED
+    assert user_id in {m["user_id"] for m in elastic.members()}
+    assert not elastic.calls_to("DELETE", "/members/")
+
+
+def test_holds_nothing_reads_every_scope():
+    from bot.elastic.assignments import holds_nothing
+
+    empty = {"organization": [], "deployment": [], "project": {"elasticsearch": []}}
+    assert holds_nothing(empty) and holds_nothing(None) and holds_nothing({})
+    assert not holds_nothing(empty | {"platform": [{"role_id": "platform-viewer"}]})
+    assert not holds_nothing(empty | {"project": {"workplace": [{"role_id": "x"}]}})
+    assert not holds_nothing(empty | {"connected_clusters": [{"id": "c1"}]})
+    assert not holds_nothing("garbled")

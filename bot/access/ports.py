@@ -56,6 +56,9 @@ class Member:
     user_id: str
     email: str
     units: frozenset[Unit]
+    #: The listed role assignments hold nothing at all, scopes the bot does not model
+    #: included (only then may a membership the bot created be removed).
+    holds_nothing: bool = False
 
 
 class Directory(Protocol):

@@ -1397,11 +1397,12 @@ class AccessService:
         """The bot's invitation made this person a member: take the membership back too,
         unless they hold any role now (someone gave them standing access since, or another
         grant still needs one). Decided on a read that starts now: removing a membership
-        removes everything in it."""
+        removes everything in it, so it is removed only when the member's listed role
+        assignments hold nothing at all, scopes the bot does not model included."""
         if self.store.units_needed_by_others(user_id, request.id):
             return
         member = self.elastic.member(user_id)
-        if member is None or member.units:
+        if member is None or member.units or not member.holds_nothing:
             return
         if self.elastic.remove_member(user_id):
             self.store.event(

@@ -82,6 +82,19 @@ def from_assignments(assignments: RoleAssignments | None) -> frozenset[Unit]:
     return frozenset(units)
 
 
+def holds_nothing(raw: Any) -> bool:
+    """Whether a member's ``role_assignments``, as listed, hold nothing at all: every list
+    in it, at any depth, is empty. Scopes the bot does not model (``platform``, connected
+    clusters, project types it does not know) count; anything unreadable counts as held."""
+    if raw is None:
+        return True
+    if isinstance(raw, list):
+        return not raw
+    if isinstance(raw, dict):
+        return all(holds_nothing(value) for value in raw.values())
+    return False  # not the shape of an empty listing: unsure, so held
+
+
 def read_leniently(raw: Any, organization_id: str) -> tuple[frozenset[Unit], list[str]]:
     """A member's ``role_assignments`` as listed, read entry by entry; returns the units and
     what was wrong (for the log).

@@ -20,7 +20,7 @@ import tenacity
 
 from bot.access.ports import Member
 from bot.access.resources import Unit
-from bot.elastic.assignments import read_leniently, to_body
+from bot.elastic.assignments import holds_nothing, read_leniently, to_body
 from bot.elastic.errors import ElasticError
 from bot.elastic.models import (
     DeploymentsSearchResponse,
@@ -114,7 +114,9 @@ class _Snapshot:
                     user_id,
                     "; ".join(problems[:5]),
                 )
-            member = Member(raw.user_id, raw.email or "", units)
+            member = Member(
+                raw.user_id, raw.email or "", units, holds_nothing(raw.role_assignments)
+            )
             self._built[user_id] = member
         return member
 

@@ -1256,7 +1256,9 @@ class ElasticEmulator:
 
     def add_raw_assignment(self, user_id: str, kind: str, entry: dict[str, Any]) -> None:
         """List ``entry`` verbatim among the member's ``kind`` (``deployment`` or a project
-        type) assignments, malformed or not; it changes nothing the member holds."""
+        type) assignments, malformed or not; it changes nothing the member holds. Any other
+        ``kind`` (``platform``, a project type the bot does not know, ``project:<type>``)
+        is listed as such: scopes the live service has and the copied spec may not."""
         with self._lock:
             self._raw_assignments.setdefault(user_id, []).append((kind, dict(entry)))
 
@@ -1620,7 +1622,12 @@ class ElasticEmulator:
             else:
                 out["project"][kind].append(entry)
         for kind, raw in self._raw_assignments.get(member.user_id, []):
-            (out["deployment"] if kind == "deployment" else out["project"][kind]).append(raw)
+            if kind == "deployment":
+                out["deployment"].append(raw)
+            elif kind in PROJECT_TYPES or kind.startswith("project:"):
+                out["project"].setdefault(kind.removeprefix("project:"), []).append(raw)
+            else:
+                out.setdefault(kind, []).append(raw)
         return out
 
     def _membership_json(self, member: _Member) -> dict[str, Any]:
