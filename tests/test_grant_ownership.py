@@ -224,3 +224,74 @@ def test_holds_nothing_reads_every_scope():
     assert not holds_nothing(empty | {"project": {"workplace": [{"role_id": "x"}]}})
     assert not holds_nothing(empty | {"connected_clusters": [{"id": "c1"}]})
     assert not holds_nothing("garbled")
+
+
+def _alice_holds(elastic, role_assignments: dict) -> None:
+    elastic.remove_member(ALICE)
+    elastic.add_member("alice@example.com", user_id=ALICE, role_assignments=role_assignments)
+
+
+def test_a_role_replaced_on_the_same_deployment_is_restored_after_the_grant(bot, slack, elastic):
+    """#13 item 8: with one role per deployment, granting editor replaces Alice's own viewer
+    role on prod; when the grant ends the viewer role is put back (and stays hers)."""
+    elastic.one_role_per_resource = True
+    _alice_holds(
+        elastic,
+        {
+            "deployment": [
+                {
+                    "role_id": "deployment-viewer",
+                    "organization_id": ORG_ID,
+                    "all": False,
+                    "deployment_ids": [PROD],
+                }
+            ]
+        },
+    )
+    rid = ask(bot, "prod-search deployment-editor 1h hotfix")
+    approve(bot, rid)
+    assert bot.state(rid) is State.ACTIVE
+    assert elastic.holdings(ALICE) == {("deployment", "deployment-editor", PROD)}
+    bot.advance(timedelta(hours=1, seconds=1))
+    assert bot.state(rid) is State.EXPIRED
+    assert elastic.holdings(ALICE) == {VIEWER_ON_PROD}
+    assert not bot.runtime.store.owned_units(ALICE)  # the viewer role is Alice's own
+
+
+def test_an_organization_role_replaced_by_a_grant_is_restored(bot, slack, elastic):
+    """#13 item 8: one organization role per member: organization-admin granted over Alice's
+    own billing-admin role replaces it; her role comes back when the grant ends."""
+    elastic.one_role_per_resource = True
+    _alice_holds(
+        elastic, {"organization": [{"role_id": "billing-admin", "organization_id": ORG_ID}]}
+    )
+    rid = ask(bot, "organization organization-admin 1h audit")
+    approve(bot, rid)
+    assert bot.state(rid) is State.ACTIVE
+    assert elastic.holdings(ALICE) == {("organization", "organization-admin", ORG_ID)}
+    bot.advance(timedelta(hours=1, seconds=1))
+    assert bot.state(rid) is State.EXPIRED
+    assert elastic.holdings(ALICE) == {("organization", "billing-admin", ORG_ID)}
+
+
+def test_a_role_kept_alongside_on_a_multi_role_service_is_left_alone(bot, slack, elastic):
+    """#13 item 8: where both roles are kept, nothing is re-added at the end."""
+    _alice_holds(
+        elastic,
+        {
+            "deployment": [
+                {
+                    "role_id": "deployment-viewer",
+                    "organization_id": ORG_ID,
+                    "all": False,
+                    "deployment_ids": [PROD],
+                }
+            ]
+        },
+    )
+    rid = ask(bot, "prod-search deployment-editor 1h hotfix")
+    approve(bot, rid)
+    bot.advance(timedelta(hours=1, seconds=1))
+    assert bot.state(rid) is State.EXPIRED
+    assert elastic.holdings(ALICE) == {VIEWER_ON_PROD}
+    assert len(elastic.calls_to("POST", "/role_assignments")) == 1  # the grant only

@@ -73,3 +73,19 @@ def owned_after_restore(
     """Of the restored units, those the bot owns from now on: another grant's, not standing."""
     others, own = set(needed_by_others), set(standing_before)
     return [u for u in restored if u in others and u not in own]
+
+
+def displaced(unit: Unit, wanted: Iterable[Unit], held: Iterable[Unit]) -> list[Unit]:
+    """Of the units the member should go on holding (``wanted``: their standing access and
+    other live grants), those on ``unit``'s resource under another role that they no longer
+    hold once ``unit`` was added: a service that keeps one role per deployment or project
+    (and one organization role per member) replaced them. Put back when ``unit`` goes."""
+    held = set(held)
+    return sorted(
+        u
+        for u in set(wanted)
+        if u.scope == unit.scope
+        and u.target == unit.target
+        and u.role_id != unit.role_id
+        and not holds(held, u)
+    )

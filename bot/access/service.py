@@ -901,6 +901,7 @@ class AccessService:
                         retryable=True,
                         code="confirm_mismatch",
                     )
+                member = check
         except UpstreamError as exc:
             if exc.retryable or self._key_refused(exc, now):
                 self._retry_later(request, exc, now)
@@ -909,7 +910,7 @@ class AccessService:
             else:
                 self._fail(request, self._refusal(request, exc))
             return
-        self._activate(request, {})
+        self._activate(request, self._displacement(request, member))
 
     def _settle_refused_grant(self, request: AccessRequest, exc: UpstreamError, now) -> None:
         """A grant that may have written something failed: never disown the role on the word
@@ -924,7 +925,9 @@ class AccessService:
             self._retry_later(request, again, now)
             return
         if fresh is not None and holds(fresh.units, request.unit):
-            self._activate(request, {"confirmed_after": str(exc)[:200]})
+            self._activate(
+                request, {"confirmed_after": str(exc)[:200]} | self._displacement(request, fresh)
+            )
         else:
             self._fail(request, self._refusal(request, exc))
 
@@ -1363,7 +1366,8 @@ class AccessService:
         assignments of that role; removing it then takes those away too. Whatever the member
         held before this grant, or another live grant still needs, is added back here.
         """
-        if not any(u.target == "*" for u in removed):
+        displaced = self._recorded_units(request.id, "granted", "displaced")
+        if not any(u.target == "*" for u in removed) and not displaced:
             return member
         others = self.store.units_needed_by_others(user_id, request.id)
         # Standing access as it was when each removed unit was added (maybe by another grant).
@@ -1373,6 +1377,12 @@ class AccessService:
             if adder is not None and adder != request.id and (found := self.store.get(adder)):
                 standing |= set(found.held_before)
         restore = planning.to_restore(removed, member.units, standing, others)
+        # What the grant's role replaced on the same resource comes back once it is gone.
+        if displaced and not holds(member.units, request.unit):
+            restore = sorted(
+                set(restore)
+                | {u for u in displaced & (standing | others) if not holds(member.units, u)}
+            )
         if not restore:
             return member
         self.elastic.add_units(user_id, restore)
@@ -1386,12 +1396,25 @@ class AccessService:
 
     def _removals_sent(self, request_id: int) -> set[Unit]:
         """The units this grant's revocation has asked Elastic to remove, as recorded."""
+        return self._recorded_units(request_id, "elastic_remove_sent", "units")
+
+    def _recorded_units(self, request_id: int, kind: str, key: str) -> set[Unit]:
         return {
             Unit.parse(text)
             for event in self.store.events(request_id)
-            if event["kind"] == "elastic_remove_sent"
-            for text in event["detail"].get("units", [])
+            if event["kind"] == kind
+            for text in event["detail"].get(key, [])
         }
+
+    def _displacement(self, request: AccessRequest, current: Member | None) -> dict:
+        """What the grant's role replaced on the same resource (recorded with the grant)."""
+        if current is None or request.elastic_user_id is None:
+            return {}
+        wanted = set(request.held_before) | self.store.units_needed_by_others(
+            request.elastic_user_id, request.id
+        )
+        gone = planning.displaced(request.unit, wanted, current.units)
+        return {"displaced": [u.text for u in gone]} if gone else {}
 
     def _remove_invited_membership(self, request: AccessRequest, user_id: str, now) -> None:
         """The bot's invitation made this person a member: take the membership back too,
@@ -1581,7 +1604,11 @@ class AccessService:
                             "elastic_remove",
                             {"units": [u.text for u in to_remove]},
                         )
-                    if to_remove or any(u.target == "*" for u in removed):
+                    if (
+                        to_remove
+                        or any(u.target == "*" for u in removed)
+                        or self._recorded_units(request.id, "granted", "displaced")
+                    ):
                         member = self.elastic.member(user_id)
                     if member is not None:
                         member = self._restore_shadowed(request, user_id, removed, member, now)

@@ -1016,6 +1016,9 @@ class ElasticEmulator:
         #: SSO role mappings (``GET …/role_mappings``, in the live API but not the copied
         #: spec); None: the API does not offer the endpoint (404).
         self.role_mappings: list[dict[str, Any]] | None = []
+        #: Keep one role per deployment or project and one organization role per member, as
+        #: the live service may: adding another role there replaces the one held.
+        self.one_role_per_resource = False
         #: (method, path pattern, status): handled, then answered with an error instead.
         self._lost_replies: list[tuple[str, re.Pattern[str], int]] = []
         #: Entries listed verbatim after a member's own (``add_raw_assignment``).
@@ -1755,8 +1758,24 @@ class ElasticEmulator:
                     "the request names no role assignment",
                 )
             self._authorize(assignments)
+            if add and self.one_role_per_resource:
+                self._displace(member, assignments)
             self._apply(member, assignments, add=add)
         return _Reply(200, {})
+
+    @staticmethod
+    def _displace(member: _Member, assignments: list[_Assignment]) -> None:
+        """One role per resource: adding a role on a deployment or project takes away the
+        member's other roles there, and an organization role replaces the other one."""
+        for a in assignments:
+            if a.kind == "organization":
+                member.org_roles -= {r for r in member.org_roles if r != a.role_id}
+                continue
+            for (kind, role), scope in list(member.scoped.items()):
+                if kind == a.kind and role != a.role_id and not scope.all:
+                    scope.ids -= set(a.ids)
+                    if not scope.ids:
+                        del member.scoped[(kind, role)]
 
     def _add_role_assignments(self, req: _Request) -> _Reply:
         return self._change_roles(req, add=True)
