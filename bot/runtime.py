@@ -198,10 +198,15 @@ class Runtime:
         mine, _ = self.store.list_requests(requester_id=user_id, limit=50)
         active = [r for r in mine if r.state in (State.ACTIVE, State.GRANTING)]
         pending = [r for r in mine if r.state is State.PENDING]
+        parked = [r for r in mine if r.state is State.REVOKING and r.parked]
         waiting, _ = self.store.list_requests(states=[State.PENDING], limit=50)
         to_approve = [r for r in waiting if user_id in r.approvers]
         view = blocks.home_view(
-            active=active, pending=pending, to_approve=to_approve, now=self.clock.now()
+            active=active,
+            pending=pending,
+            to_approve=to_approve,
+            now=self.clock.now(),
+            parked=parked,
         )
         try:
             self.slack.views_publish(user_id=user_id, view=view)

@@ -168,7 +168,7 @@ def test_stopped_deployment_is_retried_and_owners_alerted_once_then_told_of_reco
     alerts = [t for t in dms(slack, OWNER) if "not removed yet" in t]
     assert len(alerts) == 1 and "#1" in alerts[0] and "stopped" in alerts[0]
     elastic.set_hidden(PROD, False)
-    bot.advance(timedelta(minutes=2))
+    bot.advance(timedelta(minutes=15))  # a parked revocation is retried every 15 minutes
     assert bot.state(rid) is State.EXPIRED
     assert VIEWER_ON_PROD not in elastic.holdings(ALICE)
     assert any("has now been removed" in t for t in dms(slack, OWNER))

@@ -8,7 +8,7 @@ from datetime import timedelta
 from bot.access.resources import Unit
 from bot.access.states import State
 from tests.fakes.slack_api import text_of
-from tests.harness import ORG_ID, OWNER
+from tests.harness import ORG_ID, OWNER, STRANGER
 from tests.test_elastic_grants import ALICE, PROD, VIEWER_ON_PROD, approve, ask, dms
 
 FORBIDDEN = {
@@ -295,3 +295,131 @@ def test_a_role_kept_alongside_on_a_multi_role_service_is_left_alone(bot, slack,
     assert bot.state(rid) is State.EXPIRED
     assert elastic.holdings(ALICE) == {VIEWER_ON_PROD}
     assert len(elastic.calls_to("POST", "/role_assignments")) == 1  # the grant only
+
+
+def _buttons(message: dict) -> list[dict]:
+    return [
+        element
+        for block in message.get("blocks", [])
+        if block.get("type") == "actions"
+        for element in block["elements"]
+    ]
+
+
+def test_a_revocation_refused_on_a_stopped_deployment_is_parked_and_acknowledged(
+    bot, slack, elastic
+):
+    """#13 item 10: a stopped (hidden) deployment refuses the removal: the owners are alerted
+    once with a button, the removal is retried every 15 minutes instead of every minute,
+    list shows the grant as parked (not active), an owner's click is recorded as theirs."""
+    rid = ask(bot, "prod-search deployment-viewer 1h checking")
+    approve(bot, rid)
+    elastic.set_hidden(PROD, True)
+    bot.advance(timedelta(hours=1, seconds=1))
+    assert bot.state(rid) is State.REVOKING
+    assert bot.request(rid).parked == "prod-search is stopped; removal retried every 15m"
+    for _ in range(10):
+        bot.advance(timedelta(minutes=1))
+    assert len(elastic.calls_to("DELETE", "/role_assignments")) == 1  # not every minute
+    alerts = [m for m in slack.messages_to(OWNER) if "not removed yet" in text_of(m)]
+    assert len(alerts) == 1 and "stopped" in text_of(alerts[0])
+    assert [b["action_id"] for b in _buttons(alerts[0])] == ["ack_parked"]
+    listed = text_of(bot.command(OWNER, "list all").json())
+    assert ":parking: *#1*" in listed
+    assert "*parked*: prod-search is stopped; removal retried every 15m" in listed
+    assert "*active*" not in listed
+
+    bot.click(STRANGER, "ack_parked", str(rid), alerts[0])
+    bot.click(OWNER, "ack_parked", str(rid), alerts[0])
+    bot.settle()
+    acks = [e for e in bot.runtime.store.events(rid) if e["kind"] == "parked_acknowledged"]
+    assert [e["actor"] for e in acks] == [OWNER]
+
+    bot.advance(timedelta(minutes=5))
+    assert len(elastic.calls_to("DELETE", "/role_assignments")) == 2  # 15 minutes on
+    assert len([m for m in slack.messages_to(OWNER) if "not removed yet" in text_of(m)]) == 1
+    elastic.set_hidden(PROD, False)
+    bot.advance(timedelta(minutes=15))
+    assert bot.state(rid) is State.EXPIRED
+    assert bot.request(rid).parked is None
+    assert VIEWER_ON_PROD not in elastic.holdings(ALICE)
+    assert any("has now been removed" in t for t in dms(slack, OWNER))
+
+
+def test_app_home_shows_a_parked_grant_as_parked_not_active():
+    """#13 item 10: App Home lists a parked grant apart from the active ones."""
+    from datetime import UTC, datetime
+
+    from bot.access.model import AccessRequest
+    from bot.access.resources import Resource, ResourceKind
+    from bot.slack.blocks import home_view
+
+    now = datetime(2026, 12, 2, tzinfo=UTC)
+    parked = AccessRequest(
+        id=7,
+        requester_id="U0ALICE",
+        requester_email="alice@example.com",
+        resource=Resource(ResourceKind.DEPLOYMENT, PROD, "prod-search"),
+        role_id="deployment-viewer",
+        duration=timedelta(hours=1),
+        justification="x",
+        state=State.REVOKING,
+        created_at=now,
+        expires_at=now,
+        parked="prod-search is stopped; removal retried every 15m",
+    )
+    view = home_view(active=[], pending=[], to_approve=[], now=now, parked=[parked])
+    texts = [b["text"]["text"] for b in view["blocks"] if b["type"] == "section"]
+    assert any(":parking: parked: prod-search is stopped" in t and "#7" in t for t in texts)
+    assert not any("left (ends" in t for t in texts)
+
+
+def _assign_by_hand(elastic, user_id: str, role_assignments: dict) -> None:
+    """What the grantee does with their admin role: add roles through the API themselves."""
+    import httpx
+
+    from tests.harness import API_KEY
+
+    given = httpx.post(
+        f"{elastic.url}/api/v1/users/{user_id}/role_assignments",
+        json=role_assignments,
+        headers={"Authorization": f"ApiKey {API_KEY}"},
+    )
+    assert given.status_code == 200, given.text
+
+
+ADMIN_ON_ALL = {
+    "deployment": [{"role_id": "deployment-admin", "organization_id": ORG_ID, "all": True}]
+}
+
+
+def test_roles_that_appeared_during_an_organization_owner_grant_are_reported(bot, slack, elastic):
+    """#13 item 11: Alice, organization owner for an hour, made herself admin of every
+    deployment; when the grant ends the owners hear what appeared (once), and the bot removes
+    only the organization role it added. Her standing viewer role is not reported."""
+    _standing_viewer_on_prod(elastic)
+    rid = ask(bot, "organization organization-admin 1h audit")
+    approve(bot, rid)
+    _assign_by_hand(elastic, ALICE, ADMIN_ON_ALL)
+    bot.advance(timedelta(hours=1, seconds=1))
+    assert bot.state(rid) is State.EXPIRED
+    assert elastic.holdings(ALICE) == {VIEWER_ON_PROD, ("deployment", "deployment-admin", "*")}
+    reports = [t for t in dms(slack, OWNER) if "did not hold before" in t]
+    assert len(reports) == 1
+    assert "#1" in reports[0] and "`deployment-admin` on all deployments" in reports[0]
+    assert "deployment-viewer" not in reports[0]
+    ended = [e for e in bot.runtime.store.events(rid) if e["kind"] == "expired"]
+    assert ended[0]["detail"]["appeared"] == ["deployment|deployment-admin|*"]
+    bot.advance(timedelta(minutes=5))
+    assert len([t for t in dms(slack, OWNER) if "did not hold before" in t]) == 1
+
+
+def test_roles_appearing_during_a_viewer_grant_are_not_reported(bot, slack, elastic):
+    """#13 item 11: only admin grants can give their holder more; a viewer grant's end says
+    nothing about roles someone else gave the member meanwhile."""
+    rid = ask(bot, "prod-search deployment-viewer 1h look")
+    approve(bot, rid)
+    _assign_by_hand(elastic, ALICE, ADMIN_ON_ALL)
+    bot.advance(timedelta(hours=1, seconds=1))
+    assert bot.state(rid) is State.EXPIRED
+    assert not [t for t in dms(slack, OWNER) if "did not hold before" in t]

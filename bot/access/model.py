@@ -51,6 +51,8 @@ class AccessRequest:
     next_reminder_at: datetime | None = None
     #: When the request was also sent to the integration owners (``escalate_after``).
     escalated_at: datetime | None = None
+    #: Set while the revocation is parked: Elastic refuses it (a stopped deployment), why.
+    parked: str | None = None
 
     @property
     def ref(self) -> str:

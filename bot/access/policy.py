@@ -26,6 +26,8 @@ class AccessPolicy:
     #: Revocation retries: first delay, doubling up to ``retry_cap`` (never giving up).
     retry_base: timedelta = timedelta(seconds=5)
     retry_cap: timedelta = timedelta(seconds=60)
+    #: A revocation Elastic refuses because the deployment is stopped is retried this often.
+    parked_retry: timedelta = timedelta(minutes=15)
     #: An expired grant still not revoked after this long alerts the integration owners.
     overdue_alert_after: timedelta = timedelta(minutes=5)
     #: The same request from the same person within this window is not filed twice.

@@ -73,6 +73,11 @@ IDENTITY_READ_AGE = 30.0
 #: doubling up to the last.
 KEY_PROBE_FIRST = timedelta(seconds=30)
 KEY_PROBE_MAX = timedelta(minutes=15)
+#: Roles that can give themselves or others more: what appears during their grants is
+#: reported to the integration owners when they end.
+ADMIN_ROLES = ("organization-admin", "deployment-admin")
+#: The error code of a removal Elastic refuses because the deployment is stopped (hidden).
+STOPPED = "deployment_stopped"
 #: Days before the API key expires when the integration owners are warned, and how often
 #: its expiry is read (with ``ELASTIC_CLOUD_API_KEY_ID`` set).
 KEY_EXPIRY_WARNINGS = (14, 7, 1)
@@ -1118,6 +1123,7 @@ class AccessService:
             last_error=str(exc)[:500],
             lease_owner=None,
             lease_until=None,
+            parked=None,
         )
         self.store.event(
             request.id,
@@ -1131,6 +1137,48 @@ class AccessService:
         )
         if attempts == 1 and request.state in (State.APPROVED, State.GRANTING):
             self.notifier.grant_delayed(self.get(request.id))
+
+    @about_request
+    def _park(self, request: AccessRequest, exc: UpstreamError, now: datetime) -> None:
+        """Elastic refuses the removal because the deployment is stopped (hidden): no backoff
+        will change that, so the revocation is parked and retried every ``parked_retry``; the
+        integration owners are alerted once, with a button to acknowledge (the overdue alert
+        does not come on top), and hear again when the role is finally removed."""
+        every = format_duration(self.policy.parked_retry)
+        why = f"{request.resource.name} is stopped; removal retried every {every}"
+        first = not self.store.has_event(request.id, "revocation_parked")
+        self.store.update_fields(
+            request.id,
+            now=now,
+            attempts=request.attempts + 1,
+            next_attempt_at=now + self.policy.parked_retry,
+            last_error=str(exc)[:500],
+            parked=why,
+            lease_owner=None,
+            lease_until=None,
+        )
+        if not first:
+            log.info("request %s: still parked (%s)", request.ref, why)
+            return
+        self.store.event(
+            request.id, now, SYSTEM, "revocation_parked", {"why": why, "error": str(exc)[:500]}
+        )
+        log.warning("request %s: revocation parked: %s", request.ref, why)
+        self.store.mark_alerted(request.id, now)  # this is the alert; no overdue one on top
+        self.notifier.revocation_parked(self.get(request.id), self.integration_owners())
+
+    def acknowledge_parked(self, request_id: int, actor_id: str) -> str:
+        """An integration owner acknowledges a parked revocation: recorded as theirs."""
+        if actor_id not in self.integration_owners(fresh=True):
+            raise NotAllowed("Only an integration owner can acknowledge a parked revocation.")
+        request = self.get(request_id)
+        if request.state is not State.REVOKING or not request.parked:
+            return f"{request.ref} is no longer parked ({request.state.value}); nothing to acknowledge."
+        self.store.event(
+            request.id, self.clock.now(), actor_id, "parked_acknowledged", {"why": request.parked}
+        )
+        log.info("request %s: parked revocation acknowledged by %s", request.ref, actor_id)
+        return f"Acknowledged {request.ref}: {escape(request.parked)}. Recorded in the audit trail."
 
     # ------------------------------------------------------------------ extending
     def check_extension(
@@ -1350,12 +1398,14 @@ class AccessService:
             states = {u.target: self.elastic.deployment_state(u.target) for u in deployments}
             if all(state == "missing" for state in states.values()):
                 return "resource_gone"
-            raise UpstreamError(
-                "Elastic Cloud refuses to remove the role because the deployment is stopped "
-                f"(hidden); it must be removed by hand or after the deployment restarts ({exc})",
-                retryable=True,
-                code=exc.code,
-            ) from exc
+            if any(state == "hidden" for state in states.values()):
+                raise UpstreamError(
+                    "Elastic Cloud refuses to remove the role because the deployment is stopped "
+                    f"(hidden); it must be removed by hand or after the deployment restarts ({exc})",
+                    retryable=True,
+                    code=STOPPED,
+                ) from exc
+            raise
 
     def _restore_shadowed(
         self, request: AccessRequest, user_id: str, removed: set[Unit], member, now: datetime
@@ -1571,6 +1621,7 @@ class AccessService:
         to_remove: set[Unit] = set()
         holds_after = False
         gone: str | None = None
+        member: Member | None = None
         try:
             if request.invitation_hash and not user_id:
                 user_id, gone = self._settle_invitation(request, now)
@@ -1627,9 +1678,13 @@ class AccessService:
                 if request.invitation_hash and member is not None:
                     self._remove_invited_membership(request, user_id, now)
         except UpstreamError as exc:
-            self._retry_later(request, exc, now)
+            if exc.code == STOPPED:
+                self._park(request, exc, now)
+            else:
+                self._retry_later(request, exc, now)
             return
         final = State.EXPIRED if request.ended_by in (None, SYSTEM) else State.REVOKED
+        appeared = self._appeared(request, user_id, member) if user_id and member else []
         if gone:
             outcome = gone
         elif to_remove:
@@ -1647,10 +1702,12 @@ class AccessService:
             outcome=outcome,
             now=self.clock.now(),
             actor=request.ended_by or SYSTEM,
-            detail={"removed": sorted(u.text for u in to_remove)},
+            detail={"removed": sorted(u.text for u in to_remove)}
+            | ({"appeared": [u.text for u in appeared]} if appeared else {}),
             ended_at=self.clock.now(),
             attempts=0,
             next_attempt_at=None,
+            parked=None,
         )
         if ended is None:
             return
@@ -1660,6 +1717,63 @@ class AccessService:
         self._notify_later(ended)
         if self.store.was_alerted(request_id):
             self.notifier.revocation_recovered(ended, self.integration_owners())
+        if appeared:
+            self._report_appeared(ended, user_id, appeared)
+
+    def _appeared(self, request: AccessRequest, user_id: str, member: Member) -> list[Unit]:
+        """After an admin grant (organization owner, deployment admin) is removed: the roles
+        the member holds now that they did not hold before the grant and that no grant of
+        the bot gives (self-assigned, or added by the grantee). Reported, never removed."""
+        if request.role_id not in ADMIN_ROLES:
+            return []
+        expected = (
+            set(request.held_before)
+            | self.store.units_needed_by_others(user_id, request.id)
+            | self.store.owned_units(user_id)
+            | {request.unit}
+        )
+        return sorted(u for u in member.units if not holds(expected, u))
+
+    def _report_appeared(self, request: AccessRequest, user_id: str, appeared: list[Unit]) -> None:
+        """Tell the integration owners, once, what appeared during an admin grant."""
+        now = self.clock.now()
+        detail = {"user_id": user_id, "units": [u.text for u in appeared]}
+        if not self.store.first_finding(
+            f"appeared:{request.id}", "appeared_during_grant", request.id, detail, now
+        ):
+            return
+        self.store.event(request.id, now, SYSTEM, "roles_appeared_reported", detail)
+        log.warning(
+            "request %s: roles appeared during the grant: %s",
+            request.ref,
+            ", ".join(u.text for u in appeared),
+        )
+        self.notifier.notify_owners(
+            self.integration_owners(),
+            f"Access {request.ref} (`{escape(request.role_id)}` on "
+            f"{escape(request.resource.label)} for <@{request.requester_id}>) has ended. During "
+            f"the grant, Elastic Cloud member {escape(user_id)} came to hold roles they did not "
+            f"hold before and no grant of the bot gives: {self._describe_units(appeared)}. "
+            "The bot removes only what it added, so these stay: review them, and remove them "
+            "by hand in the Elastic Cloud console if they should not be there.",
+        )
+
+    def _describe_units(self, units) -> str:
+        """Units for people: role and target, deployments and projects by name when known."""
+        names = {r.id: r.name for r in self.catalogue.all()}
+        said = []
+        for unit in units:
+            if unit.scope == "organization":
+                where = "the organization"
+            elif unit.target == "*":
+                kind = "deployments" if unit.scope == "deployment" else unit.scope.split(":")[-1]
+                where = f"all {kind}" + ("" if kind == "deployments" else " projects")
+            else:
+                kind = "deployment" if unit.scope == "deployment" else unit.scope.split(":")[-1]
+                name = names.get(unit.target, unit.target)
+                where = f"{kind}{'' if kind == 'deployment' else ' project'} {name}"
+            said.append(f"`{escape(unit.role_id)}` on {escape(where)}")
+        return ", ".join(said)
 
     # ------------------------------------------------------------------ resources that change
     def resources_changed(self, changes: list[tuple[Resource, Resource]]) -> int:

@@ -137,6 +137,8 @@ def status_line(request: AccessRequest, *, public: bool = False) -> str:
         shown = request.decision_reason and not public
         reason = f": {escape(request.decision_reason)}" if shown else ""
         return f"{emoji} Denied{by}{reason}"
+    if request.state is State.REVOKING and request.parked:
+        return f":parking: parked: {escape(request.parked)}"
     if request.state is State.REVOKING:
         return f"{emoji} Approved{by}; access is being removed"
     if request.state is State.EXPIRED:
@@ -499,6 +501,33 @@ def owner_alert(text: str) -> tuple[str, Blocks]:
     return text, [section(f":rotating_light: {text}")]
 
 
+def parked_alert(request: AccessRequest) -> tuple[str, Blocks]:
+    """To the integration owners, once: a revocation Elastic refuses (a stopped deployment)
+    is parked, with a button to acknowledge it (recorded as the clicker's)."""
+    text = (
+        f"Access {request.ref} (`{escape(request.role_id)}` on {label(request)} for "
+        f"<@{request.requester_id}>) expired {when(request.expires_at)} but is not removed yet: "
+        f"Elastic Cloud refuses changes to the assignments of a stopped deployment. "
+        f":parking: parked: {escape(request.parked or '')}. Remove the role by hand in the "
+        "Elastic Cloud console, or restart the deployment; you will hear when it is removed."
+    )
+    return text, [
+        section(f":rotating_light: {text}"),
+        {
+            "type": "actions",
+            "block_id": f"parked:{request.id}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": "ack_parked",
+                    "text": _plain("Acknowledge"),
+                    "value": str(request.id),
+                }
+            ],
+        },
+    ]
+
+
 # -- the request modal -----------------------------------------------------------------------
 def resource_option(resource: Resource) -> dict[str, Any]:
     return _option(resource.label, resource.key)
@@ -680,10 +709,14 @@ def request_line(request: AccessRequest) -> str:
         times += f", ends {when(request.expires_at)}"
     elif request.ended_at:
         times += f", ended {when(request.ended_at)}"
+    emoji, state = STATE_EMOJI.get(request.state, ""), f"*{request.state.value}*"
+    if request.state is State.REVOKING and request.parked:
+        emoji, state = ":parking:", f"*parked*: {escape(request.parked)}"
+        times += f", ended {when(request.expires_at)}"
     return (
-        f"{STATE_EMOJI.get(request.state, '')} *{request.ref}* <@{request.requester_id}> · "
+        f"{emoji} *{request.ref}* <@{request.requester_id}> · "
         f"`{escape(request.role_id)}` on {label(request)} · {format_duration(request.duration)} · "
-        f"*{request.state.value}* · {times}"
+        f"{state} · {times}"
     )
 
 
@@ -771,7 +804,9 @@ def home_view(
     pending: Sequence[AccessRequest],
     to_approve: Sequence[AccessRequest],
     now: datetime,
+    parked: Sequence[AccessRequest] = (),
 ) -> dict[str, Any]:
+    """``parked``: the viewer's ended grants whose removal Elastic refuses (not active)."""
     blocks: Blocks = [
         {"type": "header", "text": _plain("Elastic Cloud access", 150)},
         {
@@ -797,8 +832,15 @@ def home_view(
                     f"*{r.ref}* `{escape(r.role_id)}` on {label(r)} — {left} left (ends {when(r.expires_at)})"
                 )
             )
-    else:
+    elif not parked:
         blocks.append(context("None right now."))
+    for r in parked[:10]:
+        blocks.append(
+            section(
+                f"*{r.ref}* `{escape(r.role_id)}` on {label(r)} — ended {when(r.expires_at)}; "
+                f":parking: parked: {escape(r.parked or '')}"
+            )
+        )
     blocks.append({"type": "header", "text": _plain("My pending requests", 150)})
     if pending:
         blocks += [

@@ -290,6 +290,11 @@ class SlackNotifier:
             f"removed yet: {blocks.failure(request) or 'still retrying'}. The bot keeps retrying.",
         )
 
+    def revocation_parked(self, request: AccessRequest, owners: list[str]) -> None:
+        text, body = blocks.parked_alert(request)
+        for owner in owners:
+            self._post(owner, text, body)
+
     def revocation_recovered(self, request: AccessRequest, owners: list[str]) -> None:
         self.notify_owners(
             owners,

@@ -213,6 +213,26 @@ def m0005_invitation_hash(db: sqlite_utils.Database) -> None:
         )
 
 
+@migrations(name="0006_parked_and_findings")
+def m0006_parked_and_findings(db: sqlite_utils.Database) -> None:
+    # A revocation Elastic refuses because the deployment is stopped (hidden) is parked: why,
+    # shown by list and App Home instead of "active", retried at a low rate.
+    db.execute("ALTER TABLE requests ADD COLUMN parked TEXT")
+    # What the bot reported to the integration owners about Elastic (roles that appeared
+    # during an admin grant, drift found by the reconciliation), so each is reported once.
+    db.execute(
+        """
+        CREATE TABLE findings (
+            key TEXT PRIMARY KEY,
+            kind TEXT NOT NULL,
+            request_id INTEGER,
+            detail TEXT NOT NULL DEFAULT '{}',
+            at TEXT NOT NULL
+        )
+        """
+    )
+
+
 def apply(db: sqlite_utils.Database) -> list[str]:
     """Apply pending migrations; returns the names applied (for the start-up log)."""
     pending = [m.name for m in migrations.pending(db)]

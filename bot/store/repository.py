@@ -81,6 +81,7 @@ def _row_to_request(row: Any) -> AccessRequest:
         reminders_sent=row["reminders_sent"],
         next_reminder_at=_dt(row["next_reminder_at"]),
         escalated_at=_dt(row["escalated_at"]),
+        parked=row["parked"],
     )
 
 
@@ -680,6 +681,18 @@ class Store:
         cur = self.db.execute(
             "INSERT OR IGNORE INTO reported_owners (reference, reason, at) VALUES (?, ?, ?)",
             (reference, reason, to_iso(now)),
+        )
+        return cur.rowcount == 1
+
+    # -- findings about Elastic reported to the integration owners (once each) -------------
+    def first_finding(
+        self, key: str, kind: str, request_id: int | None, detail: dict, now: datetime
+    ) -> bool:
+        """Record a finding; True the first time ``key`` is seen (report it), else False."""
+        cur = self.db.execute(
+            "INSERT OR IGNORE INTO findings (key, kind, request_id, detail, at) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (key, kind, request_id, json.dumps(detail, sort_keys=True), to_iso(now)),
         )
         return cur.rowcount == 1
 

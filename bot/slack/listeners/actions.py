@@ -1,4 +1,5 @@
-"""Buttons: Approve, Deny, Revoke now, Request access (App Home), resource picked in the form."""
+"""Buttons: Approve, Deny, Revoke now, Acknowledge (a parked revocation), Request access
+(App Home), resource picked in the form."""
 
 from __future__ import annotations
 
@@ -76,11 +77,15 @@ def register(app: App, runtime) -> None:
     def revoke_now(request_id: int, user_id: str, _asked: int | None) -> str:
         return f"{service.revoke(request_id, user_id).ref}: access removed."
 
+    def ack_parked(request_id: int, user_id: str, _asked: int | None) -> str:
+        return service.acknowledge_parked(request_id, user_id)
+
     for action, act in (
         ("approve", approve),
         ("approve_extension", approve_extension),
         ("deny_extension", deny_extension),
         ("revoke_now", revoke_now),
+        ("ack_parked", ack_parked),
     ):
         on_click(action, act)
 
