@@ -2,17 +2,24 @@
 grants run they hold at least their standing access plus what the running grants give.
 
 Each example is independent and fast: the pure planning code (bot/access/planning.py) drives
-an in-memory Elastic Cloud with the real service's semantics (no reference counting; ``all``
-absorbs a role's specific assignments, removing it takes them too) and an in-memory record
-of owned units, in the order AccessService calls them. Hundreds of examples run on every
-test run; the end-to-end tests in test_elastic_grants.py cover the same steps through the
-real service, database and emulator.
+an in-memory Elastic Cloud (no reference counting) and an in-memory record of owned units, in
+the order AccessService calls them. Where Elastic's behaviour is not documented (issue #18)
+the model runs under every combination that matters: ``all`` absorbs a role's specific
+assignments (removing it takes them too) or keeps them beside it; a second role on the same
+deployment replaces the first or is added beside it; a second organization role replaces
+the first or not. Under each, the bot either believes the safest combination
+(``planning.SAFEST``, what it assumes before a probe) or what a probe measured (the truth).
+Thousands of examples run on every test run; the end-to-end tests in test_elastic_grants.py
+and test_grant_ownership.py cover the same steps through the real service, database and
+emulator.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -28,28 +35,44 @@ CHOICES = [
     Unit("deployment", "deployment-viewer", "*"),
     Unit("deployment", "deployment-editor", "*"),
     Unit("organization", "billing-admin", ORG_ID),
+    Unit("organization", "organization-admin", ORG_ID),
 ]
+#: (all absorbs, one role per deployment, one organization role): every combination.
+SERVICES = list(itertools.product([True, False], repeat=3))
 
 
 class Elastic:
-    """One member's role assignments, merged and subtracted as Elastic Cloud does."""
+    """One member's role assignments, merged and subtracted as Elastic Cloud may."""
 
-    def __init__(self) -> None:
+    def __init__(self, absorbs: bool = True, replace: bool = False, one_org: bool = False):
         self.units: set[Unit] = set()
+        self.absorbs, self.replace, self.one_org = absorbs, replace, one_org
 
     def add(self, units) -> None:
         for u in units:
-            if u.scope != "organization" and u.target == "*":
-                self.units -= {
-                    h for h in self.units if (h.scope, h.role_id) == (u.scope, u.role_id)
-                }
+            if u.scope == "organization":
+                if self.one_org:
+                    self.units -= {h for h in self.units if h.scope == "organization"}
                 self.units.add(u)
-            elif not planning.holds(self.units, u):
+                continue
+            if self.replace and u.target != "*":  # as the emulator's one role per resource
+                self.units -= {
+                    h
+                    for h in self.units
+                    if (h.scope, h.target) == (u.scope, u.target) and h.role_id != u.role_id
+                }
+            if u.target == "*":
+                if self.absorbs:
+                    self.units -= {
+                        h for h in self.units if (h.scope, h.role_id) == (u.scope, u.role_id)
+                    }
+                self.units.add(u)
+            elif not (self.absorbs and planning.holds(self.units, u)):
                 self.units.add(u)
 
     def remove(self, units) -> None:
         for u in units:
-            self.units.discard(u)  # a specific id under an ``all`` changes nothing
+            self.units.discard(u)  # absorbing: a specific id under an ``all`` changes nothing
 
 
 @dataclass
@@ -68,18 +91,23 @@ class Ledger:
         return {u for g, u in self.live.items() if g != grant}
 
 
-def start(elastic: Elastic, ledger: Ledger, grant: int, unit: Unit) -> None:
-    """AccessService.grant and _apply_grant."""
+def start(elastic: Elastic, ledger: Ledger, grant: int, unit: Unit, belief=planning.SAFEST) -> bool:
+    """AccessService.grant and _apply_grant; False: refused (planning.refusal)."""
     held = frozenset(elastic.units)
+    if planning.refusal(unit, held, belief):
+        return False
     adding = planning.to_add(held, unit)
     ledger.own(adding, grant)
     ledger.held_before[grant] = sorted(planning.standing(held, ledger.owned))
     ledger.live[grant] = unit
     elastic.add(adding)
+    return True
 
 
 def end(elastic: Elastic, ledger: Ledger, grant: int) -> None:
     """AccessService._finish_revocation and _restore_shadowed (the grant is revoking)."""
+    if grant not in ledger.live:
+        return  # refused: nothing to end
     unit = ledger.live.pop(grant)
     others = ledger.needed_by_others(grant)
     released = planning.release(unit, ledger.owned, others)
@@ -114,11 +142,27 @@ scenario = st.tuples(
 )
 
 
-@settings(max_examples=600, deadline=None)
-@given(scenario)
-def test_grants_end_leaving_exactly_the_standing_access(case):
+@pytest.mark.parametrize("measured", [False, True], ids=["assumed-safest", "measured"])
+@pytest.mark.parametrize(
+    "absorbs,replace,one_org",
+    SERVICES,
+    ids=[
+        f"{'absorb' if a else 'keep'}-{'replace' if r else 'union'}-{'oneorg' if o else 'orgunion'}"
+        for a, r, o in SERVICES
+    ],
+)
+@settings(max_examples=150, deadline=None)
+@given(case=scenario)
+def test_grants_end_leaving_exactly_the_standing_access(absorbs, replace, one_org, measured, case):
     standing, grants, ends_first = case
-    elastic, ledger = Elastic(), Ledger()
+    elastic, ledger = Elastic(absorbs, replace, one_org), Ledger()
+    belief = (
+        planning.Semantics(
+            all_absorbs=absorbs, one_role_per_resource=replace, one_organization_role=one_org
+        )
+        if measured
+        else planning.SAFEST
+    )
     elastic.add(sorted(standing))
     before = frozenset(elastic.units)
     timeline = []
@@ -128,7 +172,7 @@ def test_grants_end_leaving_exactly_the_standing_access(case):
     timeline.sort(key=lambda e: e[:3])
     for _, _, grant, what, unit in timeline:
         if what == "start":
-            start(elastic, ledger, grant, unit)
+            start(elastic, ledger, grant, unit, belief)
         else:
             end(elastic, ledger, grant)
         running = set(ledger.live.values())
@@ -169,3 +213,60 @@ def test_a_live_grant_absorbed_by_an_all_grant_comes_back_and_then_ends():
     assert elastic.units == {VIEWER_PROD}
     end(elastic, ledger, 1)
     assert elastic.units == set()
+
+
+def test_a_role_that_would_replace_one_held_on_the_same_deployment_is_refused():
+    """Under one role per deployment, editor over a standing viewer role would take the viewer
+    role away for the grant and put it back only approximately: refused, in words."""
+    elastic, ledger = Elastic(replace=True), Ledger()
+    elastic.add([VIEWER_PROD])
+    editor = CHOICES[1]
+    why = planning.refusal(editor, elastic.units, planning.SAFEST)
+    assert why and "deployment-viewer" in why and "python -m bot probe" in why
+    assert not start(elastic, ledger, 1, editor)
+    assert elastic.units == {VIEWER_PROD}
+    union = planning.Semantics(one_role_per_resource=False, measured_at="2026-12-02T10:00:00")
+    assert planning.refusal(editor, elastic.units, union) is None
+    assert planning.refusal(VIEWER_PROD, elastic.units, planning.SAFEST) is None  # adds nothing
+
+
+def test_a_second_organization_role_is_refused_only_where_it_replaces():
+    billing, owner = CHOICES[5], CHOICES[6]
+    single = planning.Semantics(one_organization_role=True, measured_at="2026-12-02T10:00:00")
+    why = planning.refusal(owner, {billing}, single)
+    assert why and "measured on 2026-12-02" in why and "billing-admin" in why
+    assert (
+        planning.refusal(owner, {billing}, planning.Semantics(one_organization_role=False)) is None
+    )
+    assert planning.refusal(owner, {VIEWER_PROD}, single) is None
+
+
+def test_keeping_entries_beside_all_needs_no_restore():
+    """Where ``all`` keeps the specific entries, removing it leaves them: nothing is re-added."""
+    elastic, ledger = Elastic(absorbs=False), Ledger()
+    elastic.add([VIEWER_PROD])
+    start(elastic, ledger, 1, VIEWER_ALL)
+    assert elastic.units == {VIEWER_PROD, VIEWER_ALL}
+    end(elastic, ledger, 1)
+    assert elastic.units == {VIEWER_PROD}
+
+
+def test_safest_semantics_are_the_documented_assumptions():
+    assert (
+        planning.Semantics(
+            all_absorbs=True,
+            one_role_per_resource=True,
+            one_organization_role=True,
+            delete_needs_application_roles=True,
+            invitation_minutes=False,
+            hidden_refuses_named=True,
+            hidden_refuses_all=True,
+        )
+        == planning.SAFEST
+    )
+    measured = planning.Semantics.from_answers(
+        {"one_role_per_resource": False, "hidden_refuses_all": None, "bogus": True},
+        "2026-12-02T10:00:00+00:00",
+    )
+    assert not measured.one_role_per_resource and measured.hidden_refuses_all
+    assert measured.measured_at == "2026-12-02T10:00:00+00:00"

@@ -11,8 +11,61 @@ what the member holds now, what the bot owns, and what the member's other live g
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, fields
 
 from bot.access.resources import Unit
+
+
+@dataclass(frozen=True)
+class Semantics:
+    """How this Elastic Cloud organization behaves where Elastic does not document it.
+
+    Each field is one question ``python -m bot probe`` answers against the live service; the
+    defaults are the safest assumption (what the bot assumes until a probe has run), chosen
+    so that being wrong costs a refused request or a harmless extra read, never someone's
+    standing access or a role left behind:
+
+    * ``all_absorbs``: adding a role with ``all: true`` swallows the member's per-deployment
+      (per-project) entries of that role, and removing it takes them too. Assumed True: the
+      bot then re-reads after removing an ``all`` and puts back what should stay, which is a
+      no-op where the service keeps the entries.
+    * ``one_role_per_resource``: a second role on the same deployment or project replaces
+      the first instead of being added beside it. Assumed True: a grant that would replace
+      a role the member holds there is refused (:func:`refusal`).
+    * ``one_organization_role``: a second organization role replaces the first. Assumed True
+      (refused likewise).
+    * ``delete_needs_application_roles``: a DELETE leaves an entry carrying
+      ``application_roles`` unless it repeats them. Assumed True: the bot removes only
+      entries it added, and it adds none with ``application_roles``.
+    * ``invitation_minutes``: invitation ``expires_in`` accepts minutes (``90m``). Assumed
+      False: whole hours, rounded up (the grant's end withdraws the invitation anyway).
+    * ``hidden_refuses_named`` / ``hidden_refuses_all``: a stopped (hidden) deployment makes a
+      role-assignment call that names it, or that names ``all: true``, fail with 403. Assumed
+      True: such a refusal is retried and reported, never taken for a removal.
+    """
+
+    all_absorbs: bool = True
+    one_role_per_resource: bool = True
+    one_organization_role: bool = True
+    delete_needs_application_roles: bool = True
+    invitation_minutes: bool = False
+    hidden_refuses_named: bool = True
+    hidden_refuses_all: bool = True
+    #: When the answers were measured (ISO 8601); None: nothing measured, all assumed.
+    measured_at: str | None = None
+
+    @classmethod
+    def questions(cls) -> list[str]:
+        return [f.name for f in fields(cls) if f.name != "measured_at"]
+
+    @classmethod
+    def from_answers(cls, answers: dict[str, bool | None], measured_at: str | None) -> Semantics:
+        """Measured answers; a question left unanswered (None) keeps the safe assumption."""
+        known = {k: v for k, v in answers.items() if k in cls.questions() and v is not None}
+        return cls(**known, measured_at=measured_at)
+
+
+SAFEST = Semantics()
 
 
 def holds(units: Iterable[Unit], unit: Unit) -> bool:
@@ -88,4 +141,56 @@ def displaced(unit: Unit, wanted: Iterable[Unit], held: Iterable[Unit]) -> list[
         and u.target == unit.target
         and u.role_id != unit.role_id
         and not holds(held, u)
+    )
+
+
+def same_resource_roles(unit: Unit, held: Iterable[Unit], semantics: Semantics) -> list[Unit]:
+    """The member's other roles that adding ``unit`` may replace under ``semantics``: another
+    organization role (one organization role per member), or another role of the same
+    scope on the same deployment or project, or on all of them (one role per resource)."""
+    if unit.scope == "organization":
+        if not semantics.one_organization_role:
+            return []
+        return sorted(u for u in set(held) if u.scope == "organization" and u != unit)
+    if not semantics.one_role_per_resource:
+        return []
+    return sorted(
+        u
+        for u in set(held)
+        if u.scope == unit.scope
+        and u.role_id != unit.role_id
+        and (u.target == unit.target or "*" in (u.target, unit.target))
+    )
+
+
+def refusal(unit: Unit, held: Iterable[Unit], semantics: Semantics) -> str | None:
+    """Why granting ``unit`` to a member holding ``held`` is refused, or None to go ahead.
+
+    Where the service keeps one role per resource, adding a second role replaces the first
+    (the member's standing access or another live grant's). The bot could put it back when
+    the grant ends, but not exactly: the entry may carry ``application_roles`` the bot never
+    sees or sends, someone may change it meanwhile, and until the end the member goes without
+    it (a viewer grant would demote a standing admin). So instead of guessing, such a grant is
+    refused, in words for the requester and the approvers. Nothing is refused when the grant
+    adds nothing (the member already holds the unit) or the service keeps roles side by side.
+    """
+    held = set(held)
+    if not to_add(held, unit):
+        return None
+    replaced = same_resource_roles(unit, held, semantics)
+    if not replaced:
+        return None
+    where = "the organization" if unit.scope == "organization" else "that resource"
+    names = ", ".join(sorted({u.role_id for u in replaced}))
+    basis = (
+        f"keeps one role per member on {where} (measured on {semantics.measured_at[:10]})"
+        if semantics.measured_at
+        else f"may keep one role per member on {where} (the bot assumes so until an "
+        "integration owner runs `python -m bot probe`)"
+    )
+    return (
+        f"Elastic Cloud {basis}: adding {unit.role_id} "
+        f"would replace the {names} role the member already holds there, and the bot does not "
+        "replace access it cannot be sure to put back exactly. Ask an organization owner to "
+        "change the standing role, or request a role on another resource."
     )

@@ -15,6 +15,30 @@ documented (and reported) behaviour of the real service, including its sharp edg
 removal subtracts ids with no reference counting, and one hidden deployment id fails a
 whole role-assignment call.
 
+Where Elastic documents nothing and no report settles it, :class:`Semantics` has a switch
+for each plausible behaviour, settable at construction (``semantics=``) and at run time
+(``emulator.semantics = Semantics(...)`` or ``emulator.set_semantics(field=value)``):
+
+* ``all_absorbs``: adding a role with ``all: true`` swallows the member's per-deployment
+  (per-project) entries of that role, and removing it takes them too (True, the default);
+  or the entries are kept beside it, listed as their own entry, and outlive its removal.
+* ``one_role_per_resource``: a second role on the same deployment or project replaces the
+  member's other role there (True); or it is added beside it (False, the default).
+* ``one_organization_role``: a second organization role replaces the first (True); or the
+  member holds both (False, the default).
+* ``delete_needs_application_roles``: a DELETE entry that does not repeat the held entry's
+  ``application_roles`` leaves it in place (True, strict); or removes it (False, lenient,
+  the default).
+* ``invitation_minutes``: invitation ``expires_in`` accepts minutes and seconds (True, the
+  default); or only hours, days and weeks (False: ``30m`` is refused with 400).
+* ``hidden_refuses_named``: a call naming a stopped (hidden) deployment fails with 403
+  (True, the default); or it is carried out. ``hidden_refuses_all``: while any deployment
+  is hidden, a call naming ``all: true`` for deployments fails with 403 (True); or not
+  (False, the default).
+
+The field names are those of the bot's own ``bot.access.planning.Semantics``, so a test can
+compare what ``python -m bot probe`` measured with the mode it ran against.
+
 :class:`SpecValidator` is usable on its own: ``validate(method, path, query, body)``
 returns the list of spec violations of a request, empty when it conforms.
 """
@@ -31,7 +55,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -344,6 +368,38 @@ class _Spec:
 
 
 @functools.lru_cache(maxsize=4)
+@dataclass
+class _BuiltinSpec:
+    """Routing for the emulated operations only, from :mod:`tests.fakes.elastic_routes`."""
+
+    operations: list[Operation]
+    by_length: dict[int, list[Operation]]
+
+
+@functools.cache
+def _builtin_spec() -> _BuiltinSpec:
+    from tests.fakes.elastic_routes import ROUTES
+
+    operations = [
+        Operation(
+            spec=spec,
+            method=method,
+            template=template,
+            operation_id=operation_id,
+            params=(),
+            body_schema=None,
+            body_required=False,
+            responses={},
+            segments=tuple(template.split("/")[1:]),
+        )
+        for spec, method, template, operation_id in ROUTES
+    ]
+    by_length: dict[int, list[Operation]] = {}
+    for op in operations:
+        by_length.setdefault(len(op.segments), []).append(op)
+    return _BuiltinSpec(operations, by_length)
+
+
 def _load_spec(spec_dir: str) -> _Spec:
     """Parse both specs once per process and directory."""
     return _Spec(Path(spec_dir))
@@ -421,9 +477,13 @@ class SpecValidator:
     conforms; the emulator uses it to refuse what the real service refuses.
     """
 
-    def __init__(self, spec_dir: Path | str) -> None:
-        self.spec_dir = Path(spec_dir).resolve()
-        self._spec = _load_spec(str(self.spec_dir))
+    def __init__(self, spec_dir: Path | str | None) -> None:
+        """``spec_dir`` None: no published specs here (a bare clone). Requests are routed by
+        the emulator's own table (:mod:`tests.fakes.elastic_routes`) and nothing is checked
+        against a schema: :attr:`documented` says which of the two this validator does."""
+        self.documented = spec_dir is not None
+        self.spec_dir = Path(spec_dir).resolve() if spec_dir is not None else None
+        self._spec = _load_spec(str(self.spec_dir)) if spec_dir is not None else _builtin_spec()
 
     @property
     def operations(self) -> list[Operation]:
@@ -482,6 +542,8 @@ class SpecValidator:
         if verdict.operation is None:
             return verdict
         op = verdict.operation
+        if not self.documented:
+            return verdict  # routed; no published schema to check it against
         param_errors = self._check_path(op, verdict.path_params)
         param_errors += self._check_query(op, merged_query)
         body_errors = self._check_body(op, body)
@@ -511,6 +573,8 @@ class SpecValidator:
         verdict = self.route(method, path)
         if verdict.operation is None:
             return verdict.errors
+        if not self.documented:
+            return []
         op = verdict.operation
         if str(status) not in op.responses:
             return [f"{op.operation_id}: status {status} is not documented"]
@@ -600,9 +664,23 @@ class _ApiError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+@dataclass(frozen=True)
+class Semantics:
+    """The service's undocumented behaviours (see the module docstring); defaults as above."""
+
+    all_absorbs: bool = True
+    one_role_per_resource: bool = False
+    one_organization_role: bool = False
+    delete_needs_application_roles: bool = False
+    invitation_minutes: bool = True
+    hidden_refuses_named: bool = True
+    hidden_refuses_all: bool = False
+
+
 @dataclass
 class _Scope:
-    """What one user holds for one (kind, role_id): all resources, or a set of ids."""
+    """What one user holds for one (kind, role_id): all resources and/or a set of ids (both
+    only where ``all`` keeps the specific entries)."""
 
     all: bool = False
     ids: set[str] = field(default_factory=set)
@@ -988,12 +1066,15 @@ class ElasticEmulator:
 
     def __init__(
         self,
-        spec_dir: Path | str,
+        spec_dir: Path | str | None,
         api_key: str,
         organization_id: str,
         organization_name: str = "Acme",
+        semantics: Semantics | None = None,
     ) -> None:
         self.validator = SpecValidator(spec_dir)
+        #: How the undocumented parts behave (module docstring); replace at any time.
+        self.semantics = semantics or Semantics()
         self.api_key = api_key
         self.organization_id = organization_id
         self.organization_name = organization_name
@@ -1016,9 +1097,6 @@ class ElasticEmulator:
         #: SSO role mappings (``GET …/role_mappings``, in the live API but not the copied
         #: spec); None: the API does not offer the endpoint (404).
         self.role_mappings: list[dict[str, Any]] | None = []
-        #: Keep one role per deployment or project and one organization role per member, as
-        #: the live service may: adding another role there replaces the one held.
-        self.one_role_per_resource = False
         #: (method, path pattern, status): handled, then answered with an error instead.
         self._lost_replies: list[tuple[str, re.Pattern[str], int]] = []
         #: Entries listed verbatim after a member's own (``add_raw_assignment``).
@@ -1051,6 +1129,20 @@ class ElasticEmulator:
             cap = kind.capitalize()
             self._handlers[f"list{cap}Projects"] = functools.partial(self._list_projects, kind)
             self._handlers[f"get{cap}Project"] = functools.partial(self._get_project, kind)
+
+    @property
+    def one_role_per_resource(self) -> bool:
+        """Both ``one_role_per_resource`` and ``one_organization_role`` (#13 item 8's switch)."""
+        return self.semantics.one_role_per_resource and self.semantics.one_organization_role
+
+    @one_role_per_resource.setter
+    def one_role_per_resource(self, on: bool) -> None:
+        self.set_semantics(one_role_per_resource=on, one_organization_role=on)
+
+    def set_semantics(self, **changes: bool) -> None:
+        """Change some of the service's behaviours from now on."""
+        with self._lock:
+            self.semantics = replace(self.semantics, **changes)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -1130,7 +1222,7 @@ class ElasticEmulator:
             for a in assignments:
                 if a.kind == "platform" or a.role_id not in VALID_ROLE_IDS[a.kind]:
                     raise ValueError(f"invalid {a.kind} role id {a.role_id!r}")
-            self._apply(member, assignments, add=True)
+            self._apply(member, assignments, add=True, semantics=self.semantics)
             self._members[user_id] = member
             return user_id
 
@@ -1176,7 +1268,7 @@ class ElasticEmulator:
             member = self._members[user_id]
             held = {("organization", r, self.organization_id) for r in member.org_roles}
             for (kind, role), scope in member.scoped.items():
-                targets = {"*"} if scope.all else scope.ids
+                targets = ({"*"} if scope.all else set()) | scope.ids
                 held |= {(kind, role, t) for t in targets}
             return held
 
@@ -1611,19 +1703,21 @@ class ElasticEmulator:
             "project": {kind: [] for kind in PROJECT_TYPES},
         }
         for (kind, role), scope in sorted(member.scoped.items()):
-            entry: dict[str, Any] = {"role_id": role, "organization_id": org}
+            entries: list[dict[str, Any]] = []
             if scope.all:
-                entry["all"] = True
-            else:  # ids-scoped entries carry no "all", like the published samples
-                entry["deployment_ids" if kind == "deployment" else "project_ids"] = sorted(
-                    scope.ids
+                entries.append({"role_id": role, "organization_id": org, "all": True})
+            if scope.ids:  # ids-scoped entries carry no "all", like the published samples
+                ids_key = "deployment_ids" if kind == "deployment" else "project_ids"
+                entries.append(
+                    {"role_id": role, "organization_id": org, ids_key: sorted(scope.ids)}
                 )
-            if scope.application_roles is not None:
-                entry["application_roles"] = list(scope.application_roles)
-            if kind == "deployment":
-                out["deployment"].append(entry)
-            else:
-                out["project"][kind].append(entry)
+            for entry in entries:
+                if scope.application_roles is not None:
+                    entry["application_roles"] = list(scope.application_roles)
+                if kind == "deployment":
+                    out["deployment"].append(entry)
+                else:
+                    out["project"][kind].append(entry)
         for kind, raw in self._raw_assignments.get(member.user_id, []):
             if kind == "deployment":
                 out["deployment"].append(raw)
@@ -1666,13 +1760,19 @@ class ElasticEmulator:
                     f"{a.role_id!r} is not a valid {a.kind} role",
                 )
         denied = "You are not authorised to change the specified RoleAssignments."
+        semantics = self.semantics
+        any_hidden = any(d.hidden for d in self._deployments.values())
         for a in assignments:
             if a.kind == "platform" or a.organization_id != self.organization_id:
+                raise _ApiError(403, "role_assignments.unauthorized_role_assignments", denied)
+            if a.kind == "deployment" and a.all and any_hidden and semantics.hidden_refuses_all:
                 raise _ApiError(403, "role_assignments.unauthorized_role_assignments", denied)
             for resource_id in a.ids:
                 if a.kind == "deployment":
                     dep = self._deployments.get(resource_id)
-                    visible = dep is not None and not dep.hidden
+                    visible = dep is not None and (
+                        not dep.hidden or not semantics.hidden_refuses_named
+                    )
                 else:
                     project = self._projects.get(resource_id)
                     visible = project is not None and project.type == a.kind
@@ -1680,8 +1780,11 @@ class ElasticEmulator:
                     raise _ApiError(403, "role_assignments.unauthorized_role_assignments", denied)
 
     @staticmethod
-    def _apply(member: _Member, assignments: list[_Assignment], *, add: bool) -> None:
+    def _apply(
+        member: _Member, assignments: list[_Assignment], *, add: bool, semantics: Semantics
+    ) -> None:
         """Merge (add) or subtract (remove) assignments; no reference counting."""
+        absorbs = semantics.all_absorbs
         for a in assignments:
             if a.kind == "organization":
                 if add:
@@ -1694,20 +1797,33 @@ class ElasticEmulator:
             if add:
                 scope = member.scoped.setdefault(key, _Scope())
                 if a.all:
-                    scope.all, scope.ids = True, set()
-                elif not scope.all:
+                    scope.all = True
+                    if absorbs:
+                        scope.ids = set()
+                elif not scope.all or not absorbs:
                     scope.ids |= set(a.ids)
                 if a.application_roles is not None:
                     scope.application_roles = list(a.application_roles)
                 if not scope.all and not scope.ids:
                     del member.scoped[key]
             elif scope is not None:
+                held_app = (
+                    None if scope.application_roles is None else tuple(scope.application_roles)
+                )
+                if (
+                    semantics.delete_needs_application_roles
+                    and held_app is not None
+                    and a.application_roles != held_app
+                ):
+                    continue  # strict: an entry with application_roles needs them repeated
                 if a.all and scope.all:
-                    del member.scoped[key]
-                elif not a.all and not scope.all:
+                    scope.all = False
+                    if absorbs:
+                        scope.ids = set()
+                elif not a.all and (not scope.all or not absorbs):
                     scope.ids -= set(a.ids)
-                    if not scope.ids:
-                        del member.scoped[key]
+                if not scope.all and not scope.ids:
+                    del member.scoped[key]
 
     # -- handlers: account and organization -------------------------------------------------
 
@@ -1758,18 +1874,21 @@ class ElasticEmulator:
                     "the request names no role assignment",
                 )
             self._authorize(assignments)
-            if add and self.one_role_per_resource:
-                self._displace(member, assignments)
-            self._apply(member, assignments, add=add)
+            if add:
+                self._displace(member, assignments, self.semantics)
+            self._apply(member, assignments, add=add, semantics=self.semantics)
         return _Reply(200, {})
 
     @staticmethod
-    def _displace(member: _Member, assignments: list[_Assignment]) -> None:
+    def _displace(member: _Member, assignments: list[_Assignment], semantics: Semantics) -> None:
         """One role per resource: adding a role on a deployment or project takes away the
         member's other roles there, and an organization role replaces the other one."""
         for a in assignments:
             if a.kind == "organization":
-                member.org_roles -= {r for r in member.org_roles if r != a.role_id}
+                if semantics.one_organization_role:
+                    member.org_roles -= {r for r in member.org_roles if r != a.role_id}
+                continue
+            if not semantics.one_role_per_resource:
                 continue
             for (kind, role), scope in list(member.scoped.items()):
                 if kind == a.kind and role != a.role_id and not scope.all:
@@ -1794,6 +1913,9 @@ class ElasticEmulator:
         body = req.body
         try:
             ttl = parse_duration(body["expires_in"]) if "expires_in" in body else None
+            units = [u for _, u in _DURATION_PART_RE.findall(body.get("expires_in", ""))]
+            if not self.semantics.invitation_minutes and {"s", "m"} & set(units):
+                raise ValueError(f"expires_in {body['expires_in']!r}: use hours or days")
         except ValueError as err:
             raise _ApiError(400, "root.invalid_data", str(err)) from None
         ttl = ttl or DEFAULT_INVITATION_TTL
