@@ -1,4 +1,4 @@
-"""Command line: ``python -m bot [run]``, ``check``, ``manifest``, ``audit``.
+"""Command line: ``python -m bot [run]``, ``check``, ``reconcile``, ``manifest``, ``audit``.
 
 Configuration problems end the process with exit code 2 and one line per bad setting on
 stderr; never a traceback, never a secret.
@@ -97,6 +97,32 @@ def cmd_check(args: argparse.Namespace) -> int:
     return run_checks(_settings())
 
 
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    """Run the drift reconciliation once (the running bot does it every reconcile_interval):
+    findings are printed and reported to the integration owners once; nothing is changed in
+    Elastic Cloud. Exit 0 with nothing new, 1 with new findings, 2 when it could not run."""
+    settings = _settings()
+    _configure_logging(settings)
+    from bot.runtime import Runtime
+
+    runtime = Runtime(settings)
+    try:
+        runtime.store.migrate()
+        try:
+            findings = runtime.service.reconcile()
+        except Exception as exc:
+            print(f"reconcile failed: {exc}", file=sys.stderr)
+            return 2
+        for finding in findings:
+            print(f"{finding['kind']}: {finding['what']}")
+        print(f"{len(findings)} new finding(s)")
+        return 1 if findings else 0
+    finally:
+        runtime.service.close()
+        runtime.elastic.close()
+        runtime.db.close()
+
+
 def cmd_manifest(args: argparse.Namespace) -> int:
     from bot.manifest import render_manifest
 
@@ -130,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Validate the configuration and reach every dependency; exit 0 if all pass.",
     )
     check.set_defaults(func=cmd_check)
+    reconcile = sub.add_parser(
+        "reconcile",
+        help="compare what the bot owns and removed with Elastic Cloud once (drift)",
+        description="Report roles the bot removed that are back and roles it owns that "
+        "vanished; exit 1 when there are new findings. Nothing is changed.",
+    )
+    reconcile.set_defaults(func=cmd_reconcile)
     manifest = sub.add_parser(
         "manifest",
         help="print the Slack app manifest",

@@ -185,6 +185,8 @@ class Settings(BaseSettings):
     work_threads: int = Field(default=4, ge=1, le=64)
     overdue_alert_after: timedelta = timedelta(minutes=5)
     catalogue_refresh: timedelta = timedelta(minutes=10)
+    #: How often what the bot owns and removed is compared with what Elastic shows (drift).
+    reconcile_interval: timedelta = timedelta(hours=24)
 
     @classmethod
     def settings_customise_sources(
@@ -207,6 +209,7 @@ class Settings(BaseSettings):
         "sweep_interval",
         "overdue_alert_after",
         "catalogue_refresh",
+        "reconcile_interval",
         "pending_timeout",
         "reminder_after",
         "expiry_notice",

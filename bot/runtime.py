@@ -85,6 +85,7 @@ class Runtime:
             sweep_interval=settings.sweep_interval,
             catalogue=self.catalogue,
             catalogue_refresh=settings.catalogue_refresh,
+            reconcile_interval=settings.reconcile_interval,
         )
         self.catalogue.on_changed = self.service.resources_changed
         self.service.api_key_id = settings.elastic_cloud_api_key_id

@@ -73,6 +73,8 @@ IDENTITY_READ_AGE = 30.0
 #: doubling up to the last.
 KEY_PROBE_FIRST = timedelta(seconds=30)
 KEY_PROBE_MAX = timedelta(minutes=15)
+#: How far back the reconciliation checks what the bot removed (grants ended since).
+RECONCILE_LOOKBACK = timedelta(days=30)
 #: Roles that can give themselves or others more: what appears during their grants is
 #: reported to the integration owners when they end.
 ADMIN_ROLES = ("organization-admin", "deployment-admin")
@@ -1775,6 +1777,51 @@ class AccessService:
             said.append(f"`{escape(unit.role_id)}` on {escape(where)}")
         return ", ".join(said)
 
+    # ------------------------------------------------------------------ drift
+    def reconcile(self) -> list[dict]:
+        """Compare what the bot owns, and what it recorded as removed for grants that ended
+        in the last ``RECONCILE_LOOKBACK``, with what Elastic Cloud shows now. A role the bot
+        removed that is back, or one it owns (of a live grant) that vanished, is reported to
+        the integration owners, once per finding (remembered in the database). Nothing is
+        added or removed. Returns the findings reported this time."""
+        now = self.clock.now()
+        members = {m.user_id: m for m in self.elastic.members()}  # one read, started now
+        found: list[dict] = []
+        for user_id, unit, request_id in self.store.all_owned_units():
+            request = self.store.get(request_id)
+            if request is None or request.state is not State.ACTIVE:
+                continue  # being granted or removed: in motion, not drift
+            member = members.get(user_id)
+            if member is None or not holds(member.units, unit):
+                found.append(_finding("vanished", request, user_id, unit))
+        owned: dict[str, set[Unit]] = {}
+        for request_id, user_id, unit in self.store.recent_removals(now - RECONCILE_LOOKBACK):
+            member = members.get(user_id)
+            if member is None or not holds(member.units, unit):
+                continue
+            mine = owned.setdefault(user_id, self.store.owned_units(user_id))
+            if holds(mine, unit) or unit in self.store.units_needed_by_others(user_id, 0):
+                continue  # a later grant of the bot gives it again
+            found.append(_finding("returned", self.store.get(request_id), user_id, unit))
+        new = [
+            f
+            for f in found
+            if self.store.first_finding(f["key"], f["kind"], f["request"].id, f["detail"], now)
+        ]
+        for f in new:
+            self.store.event(f["request"].id, now, SYSTEM, f"drift_{f['kind']}", f["detail"])
+            log.warning("reconcile: %s", f["detail"]["what"])
+        if new:
+            lines = "\n".join(f"• {f['text']}" for f in new)
+            self.notifier.notify_owners(
+                self.integration_owners(),
+                "The daily reconciliation found Elastic Cloud disagreeing with the bot's "
+                f"records:\n{lines}\nThe bot removes only what it added and has changed "
+                "nothing: check these in the Elastic Cloud console.",
+            )
+        log.info("reconcile: %d finding(s), %d new", len(found), len(new))
+        return [{"kind": f["kind"], **f["detail"]} for f in new]
+
     # ------------------------------------------------------------------ resources that change
     def resources_changed(self, changes: list[tuple[Resource, Resource]]) -> int:
         """A catalogue refresh saw a resource's name or owner tag change. Who approves comes
@@ -2085,6 +2132,25 @@ class _KeyRefused(Exception):
     """A refusal of the API key seen by some other call (the client remembers it)."""
 
     credentials_rejected = True
+
+
+def _finding(kind: str, request: AccessRequest, user_id: str, unit: Unit) -> dict:
+    """One drift finding: its key (reported once), the record and the owners' words."""
+    role = f"`{escape(unit.role_id)}` ({escape(unit.scope)}, {escape(unit.target)})"
+    who = f"Elastic Cloud member {escape(user_id)} (<@{request.requester_id}>)"
+    if kind == "vanished":
+        what = f"{request.ref} is live but {who} no longer holds {role} the bot added"
+        text = f"{what}; someone or something (an SSO role mapping?) removed it."
+    else:
+        what = f"{who} holds {role} again, which the bot removed when {request.ref} ended"
+        text = f"{what}; it was given back outside the bot."
+    return {
+        "key": f"drift:{kind}:{request.id}:{user_id}:{unit.text}",
+        "kind": kind,
+        "request": request,
+        "detail": {"user_id": user_id, "unit": unit.text, "what": what},
+        "text": text,
+    }
 
 
 def invitation_expiry(duration: timedelta) -> str:

@@ -27,11 +27,13 @@ class Scheduler:
         sweep_interval: timedelta,
         catalogue=None,
         catalogue_refresh: timedelta | None = None,
+        reconcile_interval: timedelta | None = None,
     ) -> None:
         self.service = service
         self.catalogue = catalogue
         self.sweep_interval = sweep_interval
         self.catalogue_refresh = catalogue_refresh
+        self.reconcile_interval = reconcile_interval
         self.last_sweep: float | None = None
         self._sweep_lock = threading.Lock()
         self._aps = BackgroundScheduler(
@@ -91,6 +93,13 @@ class Scheduler:
         except Exception as exc:  # the cache stays; the next refresh tries again
             log.warning("catalogue refresh failed: %s", exc)
 
+    def reconcile(self) -> None:
+        """Drift: what the bot owns and removed against what Elastic shows (reported only)."""
+        try:
+            self.service.reconcile()
+        except Exception as exc:  # the next run tries again
+            log.warning("reconciliation failed: %s", exc)
+
     def start(self, *, refresh_now: bool = False) -> None:
         count = self.rebuild()
         self._aps.add_job(
@@ -108,6 +117,14 @@ class Scheduler:
                 id="catalogue",
                 replace_existing=True,
                 next_run_time=datetime.now(UTC) if refresh_now else None,
+            )
+        if self.reconcile_interval:
+            self._aps.add_job(
+                self.reconcile,
+                "interval",
+                seconds=self.reconcile_interval.total_seconds(),
+                id="reconcile",
+                replace_existing=True,
             )
         self._aps.start()
         log.info(

@@ -696,6 +696,32 @@ class Store:
         )
         return cur.rowcount == 1
 
+    def all_owned_units(self) -> list[tuple[str, Unit, int]]:
+        """Every (member, unit, adding request) the bot owns."""
+        rows = self.db.query(
+            "SELECT elastic_user_id, unit, request_id FROM owned_units ORDER BY request_id"
+        )
+        return [(r["elastic_user_id"], Unit.parse(r["unit"]), r["request_id"]) for r in rows]
+
+    def recent_removals(self, since: datetime) -> list[tuple[int, str, Unit]]:
+        """(request, member, unit) the bot removed for grants that ended since ``since``."""
+        rows = self.db.query(
+            """
+            SELECT e.request_id, r.elastic_user_id, e.detail FROM events e
+              JOIN requests r ON r.id = e.request_id
+            WHERE e.kind = 'elastic_remove' AND r.ended_at >= ?
+              AND r.state IN ('expired', 'revoked') AND r.elastic_user_id IS NOT NULL
+              AND (r.outcome IS NULL OR r.outcome != 'resource_gone')
+            ORDER BY e.id
+            """,
+            (to_iso(since),),
+        )
+        return [
+            (r["request_id"], r["elastic_user_id"], Unit.parse(text))
+            for r in rows
+            for text in json.loads(r["detail"]).get("units", [])
+        ]
+
     # -- extensions and expiry notices -------------------------------------------------------
     def ask_extension(
         self, request_id: int, seconds: int, reason: str, actor: str, now: datetime
