@@ -385,3 +385,44 @@ def test_standing_access_absorbed_by_an_all_grant_is_back_after_a_kill_before_th
     wait_state(db, 1, "expired")
     assert elastic.holdings(ALICE) == {UNIT}
     assert calls(elastic, "DELETE") == 1
+
+
+def test_a_kill_between_the_invitation_post_and_storing_it_leaves_one_invitation(
+    run_bot, slack, elastic, tmp_path
+):
+    """#13 item 4's crash: kill -9 after Elastic created the invitation and before the bot
+    wrote its token down. After the restart the bot finds the invitation it asked for
+    (recorded before the POST) instead of sending a second one or failing the request, the
+    grant goes on, and its end withdraws exactly that invitation."""
+    import hashlib
+
+    slack.add_user("U0NEWBIE1", email="newbie@example.com", name="newbie")
+    db = tmp_path / "bot.db"
+    bot = run_bot(crash_at="after_elastic_grant")
+    client = bot.slack_client(slack)
+    send(lambda: client.command("U0NEWBIE1", "request prod-search deployment-viewer 1h onboarding"))
+    card = slack.wait_for(
+        lambda: [m for m in cards(slack, OWNER) if "approve" in buttons(m)], message="card"
+    )[0]
+    send(lambda: client.click(OWNER, "approve", "1", card), may_crash=True)
+    bot.kill_on_crash()
+    assert states(db) == {1: "granting"}
+    assert rows(db)[0]["invitation_hash"] is None  # the token was never written down
+    assert [i["email"] for i in elastic.invitations()] == ["newbie@example.com"]
+
+    run_bot()
+    wait_state(db, 1, "active")
+    invited = elastic.invitations()
+    assert len(invited) == 1 and len(elastic.calls_to("POST", "/invitations")) == 1
+    token = invited[0]["token"]
+    assert rows(db)[0]["invitation_hash"] == hashlib.sha256(token.encode()).hexdigest()
+    slack.wait_for(
+        lambda: count(dms(slack, "U0NEWBIE1"), "Access granted") == 1, message="granted DM"
+    )
+
+    expire_now(db, [1])
+    wait_state(db, 1, "expired")
+    assert elastic.invitations() == []
+    assert elastic.calls_to("DELETE", f"/invitations/{token}")
+    assert rows(db)[0]["outcome"] == "invitation_withdrawn"
+    assert elastic.spec_violations() == []
