@@ -730,3 +730,25 @@ def test_searches_refuse_what_they_would_not_evaluate(emu, client, body) -> None
     emu.add_deployment("prod")
     response = client.post("/deployments/_search", json=body)
     assert response.status_code == 400, response.text
+
+
+def test_builtin_routes_match_the_specs(validator: SpecValidator) -> None:
+    """The route table a bare clone's emulator uses names exactly the specs' operations for
+    every operation the emulator handles."""
+    from tests.fakes.elastic_routes import ROUTES
+
+    documented = {
+        (op.spec, op.method, op.template, op.operation_id) for op in validator.operations
+    }
+    assert set(ROUTES) <= documented
+    with ElasticEmulator(SPEC_DIR, API_KEY, ORG) as emulator:
+        handled = set(emulator._handlers)
+    assert {route[3] for route in ROUTES} == handled
+
+
+def test_without_the_specs_the_emulator_routes_by_its_own_table() -> None:
+    bare = SpecValidator(None)
+    assert not bare.documented
+    verdict = bare.check("POST", "/api/v1/users/1/role_assignments", None, {"anything": 1})
+    assert verdict.status == 200 and verdict.operation.operation_id == "add-role-assignments"
+    assert bare.check("GET", "/api/v1/nowhere", None, None).status == 404

@@ -367,7 +367,6 @@ class _Spec:
         return found[0]
 
 
-@functools.lru_cache(maxsize=4)
 @dataclass
 class _BuiltinSpec:
     """Routing for the emulated operations only, from :mod:`tests.fakes.elastic_routes`."""
@@ -400,6 +399,7 @@ def _builtin_spec() -> _BuiltinSpec:
     return _BuiltinSpec(operations, by_length)
 
 
+@functools.lru_cache(maxsize=4)
 def _load_spec(spec_dir: str) -> _Spec:
     """Parse both specs once per process and directory."""
     return _Spec(Path(spec_dir))
