@@ -30,6 +30,7 @@ from bot.slack.app import create_app, web_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
 from bot.store import Database, Store
+from bot.store.semantics import current as measured_semantics
 from bot.web.wsgi import WebApp
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,7 @@ class Runtime:
         )
         self.catalogue.on_changed = self.service.resources_changed
         self.service.api_key_id = settings.elastic_cloud_api_key_id
+        self.service.semantics = lambda: measured_semantics(self.db)
         self.service.on_expiry_set = self.scheduler.schedule_expiry
         self.service.on_ended = self.scheduler.cancel
         secret = (

@@ -94,7 +94,7 @@ class Ledger:
 def start(elastic: Elastic, ledger: Ledger, grant: int, unit: Unit, belief=planning.SAFEST) -> bool:
     """AccessService.grant and _apply_grant; False: refused (planning.refusal)."""
     held = frozenset(elastic.units)
-    if planning.refusal(unit, held, belief):
+    if planning.refusal(unit, held, belief, ledger.owned):
         return False
     adding = planning.to_add(held, unit)
     ledger.own(adding, grant)

@@ -3,13 +3,17 @@ whatever Elastic Cloud answered in between."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
+
+import pytest
 
 from bot.access.resources import Unit
 from bot.access.states import State
+from bot.store import semantics as measured
 from tests.fakes.slack_api import text_of
 from tests.harness import ORG_ID, OWNER, STRANGER
-from tests.test_elastic_grants import ALICE, PROD, VIEWER_ON_PROD, approve, ask, dms
+from tests.test_elastic_grants import ALICE, PROD, STAGING, VIEWER_ON_PROD, approve, ask, dms
 
 FORBIDDEN = {
     "errors": [
@@ -231,10 +235,18 @@ def _alice_holds(elastic, role_assignments: dict) -> None:
     elastic.add_member("alice@example.com", user_id=ALICE, role_assignments=role_assignments)
 
 
+def _believe(bot, **answers: bool) -> None:
+    """Record probe answers, as ``python -m bot probe`` does; the bot goes by them at once."""
+    measured.record(bot.runtime.db, "probe@example.com", answers, {}, bot.clock.now())
+
+
 def test_a_role_replaced_on_the_same_deployment_is_restored_after_the_grant(bot, slack, elastic):
     """#13 item 8: with one role per deployment, granting editor replaces Alice's own viewer
-    role on prod; when the grant ends the viewer role is put back (and stays hers)."""
+    role on prod; when the grant ends the viewer role is put back (and stays hers). The bot
+    refuses such a grant unless a probe measured roles kept side by side (#18): here the
+    measurement is wrong (or the service changed since), and the restore is the safety net."""
     elastic.one_role_per_resource = True
+    _believe(bot, one_role_per_resource=False, one_organization_role=False)
     _alice_holds(
         elastic,
         {
@@ -260,8 +272,10 @@ def test_a_role_replaced_on_the_same_deployment_is_restored_after_the_grant(bot,
 
 def test_an_organization_role_replaced_by_a_grant_is_restored(bot, slack, elastic):
     """#13 item 8: one organization role per member: organization-admin granted over Alice's
-    own billing-admin role replaces it; her role comes back when the grant ends."""
+    own billing-admin role replaces it; her role comes back when the grant ends (the bot
+    believed a measurement that said otherwise, #18)."""
     elastic.one_role_per_resource = True
+    _believe(bot, one_role_per_resource=False, one_organization_role=False)
     _alice_holds(
         elastic, {"organization": [{"role_id": "billing-admin", "organization_id": ORG_ID}]}
     )
@@ -276,6 +290,7 @@ def test_an_organization_role_replaced_by_a_grant_is_restored(bot, slack, elasti
 
 def test_a_role_kept_alongside_on_a_multi_role_service_is_left_alone(bot, slack, elastic):
     """#13 item 8: where both roles are kept, nothing is re-added at the end."""
+    _believe(bot, one_role_per_resource=False)
     _alice_holds(
         elastic,
         {
@@ -423,3 +438,85 @@ def test_roles_appearing_during_a_viewer_grant_are_not_reported(bot, slack, elas
     bot.advance(timedelta(hours=1, seconds=1))
     assert bot.state(rid) is State.EXPIRED
     assert not [t for t in dms(slack, OWNER) if "did not hold before" in t]
+
+
+# -- #18: right under every plausible semantics ------------------------------------------------
+#: (all absorbs, one role per deployment, one organization role)
+COMBINATIONS = list(itertools.product([True, False], repeat=3))
+
+
+def _covered(wanted: set, held: set) -> bool:
+    """Each wanted (kind, role, target) is held, directly or through ``all`` of its role."""
+    return all(h in held or (h[0], h[1], "*") in held for h in wanted)
+
+
+@pytest.mark.parametrize("probed", [False, True], ids=["assumed-safest", "probed"])
+@pytest.mark.parametrize(
+    "absorbs,replace,one_org",
+    COMBINATIONS,
+    ids=[
+        f"{'absorb' if a else 'keep'}-{'replace' if r else 'union'}-{'oneorg' if o else 'orgunion'}"
+        for a, r, o in COMBINATIONS
+    ],
+)
+def test_standing_access_and_live_grants_survive_under_every_semantics(
+    bot, slack, elastic, absorbs, replace, one_org, probed
+):
+    """Alice holds viewer on prod and billing-admin. Grants of viewer on all deployments and
+    on staging overlap; editor on prod and organization-admin would replace her own roles
+    where the service keeps one role per resource: refused there (and refused before a probe
+    says otherwise), granted where it keeps both. At every end her own roles and the live
+    grant's role are held; at the last, exactly her own roles and nothing the bot owns."""
+    elastic.set_semantics(
+        all_absorbs=absorbs, one_role_per_resource=replace, one_organization_role=one_org
+    )
+    if probed:
+        _believe(
+            bot, all_absorbs=absorbs, one_role_per_resource=replace, one_organization_role=one_org
+        )
+    _alice_holds(
+        elastic,
+        {
+            "organization": [{"role_id": "billing-admin", "organization_id": ORG_ID}],
+            "deployment": [
+                {
+                    "role_id": "deployment-viewer",
+                    "organization_id": ORG_ID,
+                    "all": False,
+                    "deployment_ids": [PROD],
+                }
+            ],
+        },
+    )
+    own = elastic.holdings(ALICE)
+    wide = ask(bot, "all deployment-viewer 2h wide")
+    approve(bot, wide)
+    staging = ask(bot, "staging-logs deployment-viewer 1h staging")
+    approve(bot, staging)
+    editor = ask(bot, "prod-search deployment-editor 1h hotfix")
+    approve(bot, editor)
+    owner = ask(bot, "organization organization-admin 1h audit")
+    approve(bot, owner)
+    assert bot.state(wide) is State.ACTIVE and bot.state(staging) is State.ACTIVE
+    for rid, replaces in ((editor, replace), (owner, one_org)):
+        if replaces or not probed:
+            assert bot.state(rid) is State.FAILED
+            why = bot.runtime.store.get(rid).last_error
+            assert "one role per member" in why and "cannot be sure to put back" in why
+        else:
+            assert bot.state(rid) is State.ACTIVE
+    if not probed:  # the requester reads why, and how an integration owner lifts it
+        bot.settle()
+        assert any("one role per member" in t and "bot probe" in t for t in dms(slack))
+    assert _covered(own, elastic.holdings(ALICE))
+    assert ("deployment", "deployment-viewer", "*") in elastic.holdings(ALICE)
+    bot.advance(timedelta(hours=1, seconds=1))  # staging, editor and owner end
+    held = elastic.holdings(ALICE)
+    assert _covered(own, held) and ("deployment", "deployment-viewer", "*") in held
+    assert ("deployment", "deployment-editor", PROD) not in held
+    assert ("organization", "organization-admin", ORG_ID) not in held
+    bot.advance(timedelta(hours=1))
+    assert bot.state(wide) is State.EXPIRED and bot.state(staging) is State.EXPIRED
+    assert elastic.holdings(ALICE) == own
+    assert not bot.runtime.store.owned_units(ALICE)
+    assert ("deployment", "deployment-viewer", STAGING) not in elastic.holdings(ALICE)

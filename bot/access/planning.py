@@ -138,16 +138,26 @@ def displaced(unit: Unit, wanted: Iterable[Unit], held: Iterable[Unit]) -> list[
         u
         for u in set(wanted)
         if u.scope == unit.scope
-        and u.target == unit.target
+        and u.target in (unit.target, "*")
         and u.role_id != unit.role_id
         and not holds(held, u)
     )
 
 
-def same_resource_roles(unit: Unit, held: Iterable[Unit], semantics: Semantics) -> list[Unit]:
+def same_resource_roles(
+    unit: Unit, held: Iterable[Unit], semantics: Semantics, owned: Iterable[Unit] = ()
+) -> list[Unit]:
     """The member's other roles that adding ``unit`` may replace under ``semantics``: another
     organization role (one organization role per member), or another role of the same
-    scope on the same deployment or project, or on all of them (one role per resource)."""
+    scope on the same deployment or project (one role per resource); a role on all of them
+    may replace any other role of that scope. A role the member holds through ``all`` of
+    their own is not counted against a grant on one deployment: a single-deployment entry
+    taking away access to every deployment is not a plausible reading, and refusing there
+    would refuse the most common request of all (viewer everywhere, editor on one); should it
+    happen anyway, :func:`displaced` records the ``all`` role and the grant's end puts it
+    back. An ``all`` the bot added (``owned``, another live grant's) does count: when it ends,
+    the specific roles it absorbed are put back, and one of them could replace this grant's."""
+    owned = set(owned)
     if unit.scope == "organization":
         if not semantics.one_organization_role:
             return []
@@ -159,12 +169,15 @@ def same_resource_roles(unit: Unit, held: Iterable[Unit], semantics: Semantics) 
         for u in set(held)
         if u.scope == unit.scope
         and u.role_id != unit.role_id
-        and (u.target == unit.target or "*" in (u.target, unit.target))
+        and (u.target == unit.target or unit.target == "*" or (u.target == "*" and u in owned))
     )
 
 
-def refusal(unit: Unit, held: Iterable[Unit], semantics: Semantics) -> str | None:
-    """Why granting ``unit`` to a member holding ``held`` is refused, or None to go ahead.
+def refusal(
+    unit: Unit, held: Iterable[Unit], semantics: Semantics, owned: Iterable[Unit] = ()
+) -> str | None:
+    """Why granting ``unit`` to a member holding ``held`` (of which the bot added ``owned``)
+    is refused, or None to go ahead.
 
     Where the service keeps one role per resource, adding a second role replaces the first
     (the member's standing access or another live grant's). The bot could put it back when
@@ -177,7 +190,7 @@ def refusal(unit: Unit, held: Iterable[Unit], semantics: Semantics) -> str | Non
     held = set(held)
     if not to_add(held, unit):
         return None
-    replaced = same_resource_roles(unit, held, semantics)
+    replaced = same_resource_roles(unit, held, semantics, owned)
     if not replaced:
         return None
     where = "the organization" if unit.scope == "organization" else "that resource"

@@ -23,7 +23,7 @@ from bot.access.identity import canonical_email, same_person
 from bot.access.limits import check_justification, check_reason
 from bot.access.listing import parse_list_filters, visible_scope
 from bot.access.model import AccessRequest
-from bot.access.planning import holds
+from bot.access.planning import SAFEST, Semantics, holds
 from bot.access.policy import AccessPolicy
 from bot.access.ports import (
     Catalogue,
@@ -123,6 +123,9 @@ class AccessService:
         self.api_key_id: str | None = None
         self._key_expiry_read_at: datetime | None = None
         self._key_expiry_warned: set[int] = set()
+        #: How Elastic behaves where it documents nothing: what ``python -m bot probe``
+        #: measured (the runtime reads it from the database), else the safest assumptions.
+        self.semantics: Callable[[], Semantics] = lambda: SAFEST
 
     # ------------------------------------------------------------------ people and owners
     def integration_owners(
@@ -738,6 +741,12 @@ class AccessService:
         if member is None:
             self._begin_invitation(request, now, expires_at)
             return
+        # A role that would replace one the member holds on that resource is refused, not
+        # guessed at (planning.refusal says why; the requester and the approvers are told).
+        owned = self.store.owned_units(member.user_id)
+        if why := planning.refusal(request.unit, member.units, self.semantics(), owned):
+            self._fail(request, why)
+            return
         to_add = planning.to_add(member.units, request.unit)
         with self.store.db.write():
             self.store.own_units(member.user_id, to_add, request.id, now)
@@ -861,7 +870,8 @@ class AccessService:
         email adopted, instead of a second one sent or the request failed."""
         email = request.requester_email
         try:
-            return self.elastic.invite(email, [request.unit], invitation_expiry(request.duration))
+            expires_in = invitation_expiry(request.duration, self.semantics().invitation_minutes)
+            return self.elastic.invite(email, [request.unit], expires_in)
         except UpstreamError as exc:
             exists = exc.code == "organization.invitation_already_exists"
             if not (exc.retryable or (exists and asked_before)):
@@ -2153,10 +2163,15 @@ def _finding(kind: str, request: AccessRequest, user_id: str, unit: Unit) -> dic
     }
 
 
-def invitation_expiry(duration: timedelta) -> str:
+def invitation_expiry(duration: timedelta, minutes: bool = False) -> str:
     """The invitation's ``expires_in``: the grant's length rounded up to whole hours, said
     in days when it is whole days (``3d``, ``8h``; 45 minutes is ``1h``). The invitation
-    may so outlive the grant by under an hour; the bot's own end of the grant withdraws it."""
+    may so outlive the grant by under an hour; the bot's own end of the grant withdraws it.
+    Where a probe measured that Elastic takes minutes, a grant of a part hour says so
+    (``90m``)."""
+    whole = math.ceil(duration.total_seconds() / 60)
+    if minutes and whole % 60:
+        return f"{whole}m"
     hours = max(1, math.ceil(duration.total_seconds() / 3600))
     return f"{hours // 24}d" if hours % 24 == 0 else f"{hours}h"
 

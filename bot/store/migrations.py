@@ -233,6 +233,23 @@ def m0006_parked_and_findings(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0007_probe_answers")
+def m0007_probe_answers(db: sqlite_utils.Database) -> None:
+    # What `python -m bot probe` measured about Elastic's undocumented behaviour (issue #18):
+    # one row per run, the latest is what the bot goes by (bot/store/semantics.py).
+    db.execute(
+        """
+        CREATE TABLE probe_answers (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            measured_at TEXT NOT NULL,
+            member TEXT NOT NULL,
+            answers TEXT NOT NULL,
+            report TEXT NOT NULL
+        )
+        """
+    )
+
+
 def apply(db: sqlite_utils.Database) -> list[str]:
     """Apply pending migrations; returns the names applied (for the start-up log)."""
     pending = [m.name for m in migrations.pending(db)]
