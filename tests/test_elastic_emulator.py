@@ -737,9 +737,7 @@ def test_builtin_routes_match_the_specs(validator: SpecValidator) -> None:
     every operation the emulator handles."""
     from tests.fakes.elastic_routes import ROUTES
 
-    documented = {
-        (op.spec, op.method, op.template, op.operation_id) for op in validator.operations
-    }
+    documented = {(op.spec, op.method, op.template, op.operation_id) for op in validator.operations}
     assert set(ROUTES) <= documented
     with ElasticEmulator(SPEC_DIR, API_KEY, ORG) as emulator:
         handled = set(emulator._handlers)

@@ -613,3 +613,40 @@ def test_an_old_extension_card_cannot_approve_a_later_extension(make_bot, slack,
     assert bot.request(1).expires_at == end and bot.request(1).extension_seconds == 4 * 3600
     bot.click(OWNER, "approve_extension", button_value(second, "approve_extension"), second)
     slack.wait_for(lambda: bot.request(1).expires_at == end + timedelta(hours=4))
+
+
+# -- failures are not facts ----------------------------------------------------------------
+def test_a_slack_outage_while_filing_files_nothing_and_is_not_remembered(make_bot, slack, elastic):
+    bot = make_bot(integration_owners=[OWNER])
+    slack.script("users.info", 200, {"ok": False, "error": "internal_error"}, times=20)
+    said = bot.say(REQUESTER, "request staging-logs deployment-viewer 1h INC-1 need logs")
+    assert "Slack did not answer" in said and "email" not in said
+    assert stored(bot) == 0 and slack.messages_to(OWNER) == []
+    slack.clear_scripts()
+    # The failure was not cached as a fact about the requester: the next try works.
+    assert "#1" in bot.say(REQUESTER, "request staging-logs deployment-viewer 1h INC-1 need logs")
+
+
+def test_an_outage_resolving_an_owner_tag_is_not_reported_as_a_bad_tag(make_bot, slack, elastic):
+    bot = make_bot(integration_owners=[STRANGER], resource_owner=EMAIL_OWNER)
+    slack.script("users.lookupByEmail", 200, {"ok": False, "error": "internal_error"}, times=20)
+    said = bot.say(REQUESTER, "request prod-search deployment-viewer 1h INC-1 need it")
+    assert "#1" not in said and stored(bot) == 0
+    slack.clear_scripts()
+    pending(bot, slack)
+    slack.wait_for(lambda: cards(slack, OWNER))  # the owner by tag, not the fallback
+    assert bot.request(1).approver_source == "resource_owner"
+    assert dms_saying(slack, STRANGER, "does not resolve") == []
+
+
+def test_an_outage_checking_a_click_records_nothing(make_bot, slack, elastic):
+    bot = make_bot(integration_owners=[OWNER])
+    pending(bot, slack)
+    card = slack.wait_for(lambda: cards(slack, OWNER))[0]
+    slack.script("users.info", 200, {"ok": False, "error": "internal_error"}, times=20)
+    bot.click(OWNER, "approve", "1", card)
+    assert "did not answer" in last_reply(slack, f"click-{OWNER}")
+    assert bot.state(1) is State.PENDING and bot.runtime.store.approvals(1) == []
+    slack.clear_scripts()
+    bot.click(OWNER, "approve", "1", card)
+    slack.wait_for(lambda: bot.state(1) is State.ACTIVE)

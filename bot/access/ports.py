@@ -39,7 +39,6 @@ INELIGIBLE: dict[str, str] = {
     "guest": "Guests",
     "external": "People from other organizations (Slack Connect)",
     "unconfirmed": "People whose Slack email address is not confirmed",
-    "unknown_team": "People whose workspace could not be confirmed",
     "domain": "People with an email address outside the allowed domains",
 }
 

@@ -53,6 +53,10 @@ SYSTEM = "system"
 AUTO = "policy"
 #: Who approves a break-glass request: nobody; the requester took it, on the record.
 BREAK_GLASS = "break-glass"
+#: What a person is told when Slack could not say who they are: nothing is assumed.
+SLACK_DOWN = (
+    "Slack did not answer when I looked you up, so nothing was done. Try again in a minute."
+)
 #: Who ends a grant whose requester may no longer have access (deactivated, now a guest…).
 OFFBOARDING = "offboarding"
 #: Why a requester may no longer have access, for the records and the messages.
@@ -138,7 +142,12 @@ class AccessService:
         members only, never ``exclude`` nor anyone ``not_requester`` says is the requester."""
         ids: list[str] = []
         for reference in self.policy.integration_owners:
-            for person in self.directory.resolve(reference, fresh=fresh):
+            try:
+                people = self.directory.resolve(reference, fresh=fresh)
+            except UpstreamError as exc:  # Slack did not answer: this one counts as nobody now
+                log.warning("integration owner %s not resolved now: %s", reference, exc)
+                continue
+            for person in people:
                 if (
                     person.active
                     and person.id != exclude
@@ -236,7 +245,10 @@ class AccessService:
         setting = self.policy.resource_owner
         if setting is None:
             return set()
-        person = self.directory.person(user_id)
+        try:
+            person = self.directory.person(user_id)
+        except UpstreamError:
+            return set()  # who they are is unknown now: they own nothing until Slack says
         email = (person.email or "").lower() if person else ""
         keys: set[str] = set()
         if person is None or not person.active:
@@ -251,7 +263,10 @@ class AccessService:
                 elif setting.attribute is OwnerAttribute.SLACK_USER:
                     hit = ref == user_id
                 else:
-                    hit = any(p.id == user_id for p in self.directory.resolve(ref))
+                    try:
+                        hit = any(p.id == user_id for p in self.directory.resolve(ref))
+                    except UpstreamError:
+                        hit = False
                 if hit:
                     keys.add(resource.key)
                     break
@@ -261,7 +276,10 @@ class AccessService:
         owners = set(self.integration_owners())
         auditors: set[str] = set()
         for reference in self.policy.auditors:
-            auditors.update(p.id for p in self.directory.resolve(reference))
+            try:
+                auditors.update(p.id for p in self.directory.resolve(reference))
+            except UpstreamError as exc:
+                log.warning("auditor %s not resolved now: %s", reference, exc)
         return Viewer(user_id, is_owner=user_id in owners, is_auditor=user_id in auditors)
 
     # ------------------------------------------------------------------ filing
@@ -411,7 +429,10 @@ class AccessService:
     def eligible_requester(self, requester_id: str, fresh: bool = False) -> Person:
         """The requester, if they may ask for access at all; raises :class:`NotAllowed` with
         the reason (told to them privately) before anything is stored or anyone asked."""
-        person = self.directory.person(requester_id, fresh=fresh)
+        try:
+            person = self.directory.person(requester_id, fresh=fresh)
+        except UpstreamError as exc:
+            raise AccessError(SLACK_DOWN) from exc
         if person is None or not person.email:
             raise AccessError(
                 "I could not read the email address on your Slack profile, so I cannot match "
@@ -440,10 +461,13 @@ class AccessService:
     def requester_standing(self, request: AccessRequest) -> str | None:
         """Why the requester of ``request`` may no longer have access (Slack as it is now),
         or None while they still may. A Slack outage is not a reason: only a clear answer."""
-        person = self.directory.person(request.requester_id, fresh=True)
+        try:
+            person = self.directory.person(request.requester_id, fresh=True)
+        except UpstreamError:
+            return None
         if person is None:
             return None
-        if person.ineligible and person.ineligible != "unknown_team":
+        if person.ineligible:
             return person.ineligible
         if not self.policy.email_allowed(person.email):
             return "domain"
@@ -618,7 +642,7 @@ class AccessService:
             current = self.approvers_for(request, fresh=True, strict=True)
         except UpstreamError as exc:
             raise AccessError(
-                "I could not confirm with Elastic Cloud who may decide on "
+                f"Slack or Elastic Cloud did not answer when I checked who may decide on "
                 f"{request.ref}; nothing was recorded. Try again in a minute."
             ) from exc
         if actor_id not in current:
@@ -636,7 +660,10 @@ class AccessService:
         seen: list[Person] = []
         counted: list[str] = []
         for approver_id in approver_ids:
-            person = self.directory.person(approver_id, fresh=True)
+            try:
+                person = self.directory.person(approver_id, fresh=True)
+            except UpstreamError:
+                person = None
             if person is not None:
                 if any(same_person(person, p.id, p.email) for p in seen):
                     continue
@@ -1201,7 +1228,10 @@ class AccessService:
         request = self.visible(request_id, actor_id)
         if actor_id != request.requester_id:
             raise NotAllowed(f"Only the requester can extend {request.ref}.")
-        person = self.directory.person(actor_id)
+        try:
+            person = self.directory.person(actor_id)
+        except UpstreamError as exc:
+            raise AccessError(SLACK_DOWN) from exc
         if person is not None and person.ineligible:
             raise NotAllowed(cannot(person.ineligible, "extend access to Elastic Cloud"))
         if request.state is not State.ACTIVE:
@@ -1289,7 +1319,7 @@ class AccessService:
             current = self.approvers_for(request, fresh=True, strict=True)
         except UpstreamError as exc:
             raise AccessError(
-                "I could not confirm with Elastic Cloud who may decide on "
+                f"Slack or Elastic Cloud did not answer when I checked who may decide on "
                 f"{request.ref}; nothing was recorded. Try again in a minute."
             ) from exc
         if actor_id not in current:
@@ -1361,7 +1391,10 @@ class AccessService:
         if not allowed:
             # Ending someone else's access: only a full member who approves it or owns the
             # integration, as Slack says now.
-            person = self.directory.person(actor_id, fresh=True)
+            try:
+                person = self.directory.person(actor_id, fresh=True)
+            except UpstreamError as exc:
+                raise AccessError(SLACK_DOWN) from exc
             allowed = (
                 person is not None
                 and person.active
@@ -1874,10 +1907,14 @@ class AccessService:
     def person_changed(self, user_id: str) -> int:
         """Slack says ``user_id`` changed (``user_change``): if they may no longer have access,
         end everything they have or asked for, now. Returns how many requests ended."""
-        person = self.directory.person(user_id, fresh=True)
+        try:
+            person = self.directory.person(user_id, fresh=True)
+        except UpstreamError as exc:  # the sweep's re-check comes back to them
+            log.warning("user %s changed, but Slack did not answer: %s", user_id, exc)
+            return 0
         if person is None:
             return 0
-        why = person.ineligible if person.ineligible != "unknown_team" else None
+        why = person.ineligible
         if why is None and not self.policy.email_allowed(person.email):
             why = "domain"
         return self.end_for_requester(user_id, why) if why else 0
@@ -1980,14 +2017,22 @@ class AccessService:
             self._sweep_one(*due[0])
         elif due:
             list(self._pool().map(lambda row: self._sweep_one(*row), due))
-        self._alert_overdue()
-        self._pin_accepted_invitations()
-        self.recheck_requesters()
-        self._time_out_pending()
-        self._send_reminders()
-        self._escalate()
-        self._notice_expiring()
-        self.renotify(self.clock.now() - self.policy.renotify_after)
+        # The follow-ups after the due rows: each on its own, so one that fails (Slack not
+        # answering who the owners are, say) neither stops the others nor the next sweep.
+        for step in (
+            self._alert_overdue,
+            self._pin_accepted_invitations,
+            self.recheck_requesters,
+            self._time_out_pending,
+            self._send_reminders,
+            self._escalate,
+            self._notice_expiring,
+            lambda: self.renotify(self.clock.now() - self.policy.renotify_after),
+        ):
+            try:
+                step()
+            except Exception:
+                log.exception("sweep: %s failed; trying again next sweep", step)
         return len(due)
 
     def _sweep_one(self, request_id: int, state: State) -> None:

@@ -16,10 +16,20 @@ from typing import Any, TypeVar
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.access.ports import Person
+from bot.access.ports import Person, UpstreamError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def _unavailable(what: str, exc: SlackApiError) -> UpstreamError:
+    """Slack failed to answer a lookup. Never cached, never taken as a fact about anyone
+    ("no email", "nobody can approve"): the caller refuses for now or tries again later."""
+    error = exc.response.get("error")
+    log.warning("%s failed: %s", what, error)
+    return UpstreamError(
+        f"Slack did not answer ({what}: {error})", retryable=True, code="slack_unavailable"
+    )
 
 
 def _why(person: Person) -> str:
@@ -29,7 +39,6 @@ def _why(person: Person) -> str:
         "guest": "a guest",
         "external": "from another organization",
         "unconfirmed": "email not confirmed",
-        "unknown_team": "workspace not confirmed",
     }.get(person.ineligible or "", person.ineligible or "")
 
 
@@ -59,21 +68,22 @@ class SlackDirectory:
             self._cache.clear()
             self._home = None
 
-    def _installation(self) -> tuple[str, str | None] | None:
+    def _installation(self) -> tuple[str, str | None]:
         """The installing workspace (team ID, Enterprise Grid ID), from ``auth.test``.
 
-        Read once per process; None (not remembered) while Slack does not answer, so that
+        Read once per process. While Slack does not answer, raises (and remembers nothing):
         nobody counts as a member of a workspace the bot could not confirm."""
         if self._home is not None:
             return self._home
         try:
             answer = self.client.auth_test()
         except SlackApiError as exc:
-            log.warning("auth.test failed: %s", exc.response.get("error"))
-            return None
+            raise _unavailable("auth.test", exc) from exc
         team = answer.get("team_id")
         if not team:
-            return None
+            raise UpstreamError(
+                "Slack's auth.test named no team", retryable=True, code="slack_unavailable"
+            )
         self._home = (team, answer.get("enterprise_id") or None)
         return self._home
 
@@ -90,10 +100,7 @@ class SlackDirectory:
             return "guest"
         if user.get("is_stranger"):
             return "external"
-        home = self._installation()
-        if home is None:
-            return "unknown_team"
-        team, enterprise = home
+        team, enterprise = self._installation()
         same_grid = enterprise is not None and (
             (user.get("enterprise_user") or {}).get("enterprise_id") == enterprise
         )
@@ -116,18 +123,13 @@ class SlackDirectory:
                 return self._person(self.client.users_info(user=user_id)["user"])
             except SlackApiError as exc:
                 error = exc.response.get("error")
-                log.warning("users.info %s failed: %s", user_id, error)
                 if error in ("user_not_found", "user_not_visible"):
                     # Slack says this user is gone from the workspace (not an outage): they
                     # may act no more, and what they hold ends like a deactivated user's.
                     return Person(user_id, None, user_id, "deactivated")
-                return None
+                raise _unavailable(f"users.info {user_id}", exc) from exc
 
-        found = self._cached(f"user:{user_id}", load, fresh)
-        if found is not None and found.ineligible == "unknown_team":
-            with self._lock:  # not a fact about the person: ask again next time
-                self._cache.pop(f"user:{user_id}", None)
-        return found
+        return self._cached(f"user:{user_id}", load, fresh)
 
     def resolve(self, reference: str, fresh: bool = False) -> list[Person]:
         """``fresh`` skips the cache: a decision is checked against Slack as it is now."""
@@ -154,9 +156,9 @@ class SlackDirectory:
             try:
                 return [self._person(self.client.users_lookupByEmail(email=email)["user"])]
             except SlackApiError as exc:
-                self.unresolved[email] = (
-                    f"no Slack user has this email ({exc.response.get('error')})"
-                )
+                if exc.response.get("error") != "users_not_found":
+                    raise _unavailable("users.lookupByEmail", exc) from exc
+                self.unresolved[email] = "no Slack user has this email (users_not_found)"
                 return []
 
         return self._cached(f"email:{email.lower()}", load, fresh)
@@ -166,8 +168,7 @@ class SlackDirectory:
             try:
                 groups = self.client.usergroups_list()["usergroups"]
             except SlackApiError as exc:
-                log.warning("usergroups.list failed: %s", exc.response.get("error"))
-                return {}
+                raise _unavailable("usergroups.list", exc) from exc
             return {g["handle"].lower(): g["id"] for g in groups}
 
         return self._cached("groups", load)
@@ -182,9 +183,9 @@ class SlackDirectory:
             try:
                 return list(self.client.usergroups_users_list(usergroup=group_id)["users"])
             except SlackApiError as exc:
-                self.unresolved[f"@{handle}"] = (
-                    f"could not list the group ({exc.response.get('error')})"
-                )
+                if exc.response.get("error") not in ("no_such_subteam", "subteam_not_found"):
+                    raise _unavailable("usergroups.users.list", exc) from exc
+                self.unresolved[f"@{handle}"] = "no Slack user group has this handle"
                 return []
 
         people = []
