@@ -175,9 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--socket-mode", action="store_true", help="no request URLs; socket_mode_enabled: true"
     )
     manifest.set_defaults(func=cmd_manifest)
-    from bot import audit
+    from bot import audit, probe
 
     audit.add_parser(sub)
+    probe.add_parser(sub)
     return parser
 
 

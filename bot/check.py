@@ -341,6 +341,45 @@ def format_table(results: list[Result]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def semantics_report(settings: Settings) -> str:
+    """What the bot goes by where Elastic documents nothing: the latest probe's answers with
+    their date, or the safest assumptions (issue #18)."""
+    import sqlite3
+
+    from bot.access.planning import SAFEST
+    from bot.store import Database
+    from bot.store import semantics as stored
+
+    try:
+        db = Database(settings.database_path)
+        try:
+            run = stored.latest_run(db)
+        finally:
+            db.close()
+    except sqlite3.Error:
+        run = None
+    current = stored.Semantics.from_answers(run["answers"], run["measured_at"]) if run else SAFEST
+    if run:
+        head = (
+            f"Elastic Cloud semantics, measured {run['measured_at'][:16].replace('T', ' ')} "
+            f"by `python -m bot probe` on {run['member']}:"
+        )
+    else:
+        head = (
+            "Elastic Cloud semantics: not measured; the bot assumes the safest answers "
+            "(run `python -m bot probe`, see README 'Before production'):"
+        )
+    lines = [head]
+    for question in SAFEST.questions():
+        value = getattr(current, question)
+        measured = run is not None and run["answers"].get(question) is not None
+        lines.append(
+            f"  {question:<32} {'yes' if value else 'no':<4} "
+            f"{'measured' if measured else 'assumed (safest)'}"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def run_checks(settings: Settings, out: TextIO | None = None) -> int:
     """Run every check, print the table, and return 0 if all passed, else 1."""
     if not logging.getLogger().handlers:  # the CLI: keep library warnings short and redacted
@@ -350,5 +389,7 @@ def run_checks(settings: Settings, out: TextIO | None = None) -> int:
     results = collect(settings)
     stream = out or sys.stdout
     stream.write(format_table(results))
+    if any(r.name == "database" and r.status == PASS for r in results):
+        stream.write("\n" + semantics_report(settings))
     stream.flush()
     return 0 if all(r.status == PASS for r in results) else 1

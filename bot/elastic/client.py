@@ -318,6 +318,12 @@ class ElasticClient:
         self._wrote(user_id)
         self._call(method, f"/api/v1/users/{user_id}/role_assignments", json=body)
 
+    def send_assignments(self, method: str, user_id: str, body: dict[str, Any]) -> None:
+        """POST or DELETE a ``RoleAssignments`` body as given (``python -m bot probe`` only:
+        it sends ``application_roles``, which units do not carry)."""
+        self._wrote(user_id)
+        self._call(method, f"/api/v1/users/{user_id}/role_assignments", json=body)
+
     def _wrote(self, user_id: str) -> None:
         """About to change ``user_id``: later reads of them must start after this moment."""
         with self._members_cond:
