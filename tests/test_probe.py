@@ -255,3 +255,14 @@ def test_the_probe_subcommand_parses():
         ["probe", "--member", TESTER, "--deployment", PROD, "--project", "security:x", "--json"]
     )
     assert (args.member, args.project, args.json, args.yes) == (TESTER, "security:x", True, False)
+
+
+def test_invitations_expire_to_the_minute_only_once_measured():
+    from datetime import timedelta
+
+    from bot.access.service import invitation_expiry
+
+    assert invitation_expiry(timedelta(minutes=90)) == "2h"
+    assert invitation_expiry(timedelta(minutes=90), minutes=True) == "90m"
+    assert invitation_expiry(timedelta(hours=2), minutes=True) == "2h"
+    assert invitation_expiry(timedelta(days=1), minutes=True) == "1d"
