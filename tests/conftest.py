@@ -59,6 +59,10 @@ def slack() -> Iterator[FakeSlack]:
     fake.add_user(STRANGER, email="sam@example.com", name="sam", real_name="Sam Stranger")
     yield fake
     fake.stop()
+    # A response_url post Slack refuses is a reply the person never saw; no test may pass
+    # while the bot sends one (the bot only logs the 400).
+    refused = fake.webhook_refusals()
+    assert not refused, f"Slack refused the bot's response_url posts: {refused}"
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from bot.runtime import Runtime
 from bot.slack.app import web_client
 from bot.web.server import serve_in_thread
 from tests import payloads
+from tests.fakes.slack_api import answer_errors
 
 SIGNING_SECRET = "test-signing-secret-8f2d1c"
 BOT_TOKEN = "xoxb-test-token"
@@ -64,7 +65,8 @@ class Bot:
             response_url=self.slack.webhook_url(f"cmd-{user}"),
             trigger_id=self.slack.new_trigger_id(),
         )
-        return self.post(urlencode(form | extra), "application/x-www-form-urlencoded")
+        response = self.post(urlencode(form | extra), "application/x-www-form-urlencoded")
+        return _as_slack_takes_it(response, "command")
 
     def say(self, user: str, text: str) -> str:
         """Run a command and return what only the caller saw: the ack, or the next reply."""
@@ -82,7 +84,13 @@ class Bot:
         return posts[0]["text"]
 
     def interact(self, payload: dict[str, Any]) -> httpx.Response:
-        return self.post(payloads.interaction_body(payload), "application/x-www-form-urlencoded")
+        """Send an interaction; the bot's answer must be one Slack takes (see
+        :func:`tests.fakes.slack_api.answer_errors`): a view submission's errors name input
+        blocks of the submitted view, type-ahead answers are valid option lists."""
+        response = self.post(
+            payloads.interaction_body(payload), "application/x-www-form-urlencoded"
+        )
+        return _as_slack_takes_it(response, payload.get("type", ""), view=payload.get("view"))
 
     def click(
         self, user: str, action_id: str, value: str, message: dict[str, Any] | None = None
@@ -147,6 +155,19 @@ class Bot:
 
     def close(self) -> None:
         self.http.close()
+
+
+def _as_slack_takes_it(
+    response: httpx.Response, kind: str, view: dict[str, Any] | None = None
+) -> httpx.Response:
+    """``response``, after checking that Slack would take it (only a 200 is an answer;
+    tests check other statuses themselves)."""
+    if response.status_code == 200:
+        errors = answer_errors(
+            kind, response.content, response.headers.get("content-type", ""), view=view
+        )
+        assert not errors, f"Slack would refuse the bot's answer to a {kind}: {errors}"
+    return response
 
 
 def _idle(executor: ThreadPoolExecutor, timeout: float) -> None:

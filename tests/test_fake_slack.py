@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -30,6 +31,7 @@ from tests.fakes.slack_api import (
     GENERIC_ERRORS,
     TRIGGER_TTL_SECONDS,
     FakeSlack,
+    answer_errors,
     text_of,
 )
 
@@ -96,6 +98,44 @@ def button(action_id: str, label: str = "Approve", value: str = "r1") -> dict[st
     }
 
 
+def plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text}
+
+
+def option(value: str, label: str | None = None) -> dict[str, Any]:
+    return {"text": plain(label or value), "value": value}
+
+
+def select(action_id: str, values: list[str], initial: Any = None) -> dict[str, Any]:
+    element = {
+        "type": "static_select",
+        "action_id": action_id,
+        "options": [option(v) for v in values],
+    }
+    return element if initial is None else element | {"initial_option": initial}
+
+
+def text_input(action_id: str) -> dict[str, Any]:
+    return {"type": "plain_text_input", "action_id": action_id}
+
+
+def input_block(block_id: str, element: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "input", "block_id": block_id, "label": plain(block_id), "element": element}
+
+
+def confirm(**parts: Any) -> dict[str, Any]:
+    """A confirmation dialog; a part given as None is left out."""
+    dialog = {
+        "title": plain("Revoke access?"),
+        "text": {"type": "mrkdwn", "text": "This removes *viewer* now."},
+        "confirm": plain("Revoke"),
+        "deny": plain("Keep"),
+        "style": "danger",
+    }
+    dialog.update(parts)
+    return {k: v for k, v in dialog.items() if v is not None}
+
+
 def modal(title: str = "Request access", **extra: Any) -> dict[str, Any]:
     return {
         "type": "modal",
@@ -139,7 +179,13 @@ def test_post_message_channel_rules(fake: FakeSlack, client: WebClient) -> None:
         error_of(lambda: client.chat_postMessage(channel="D404", text="x")).response["error"]
         == "channel_not_found"
     )
+    # Slack knows only the channels there are: an undeclared one is not found.
+    for unknown in ("C123", "G123", "#access-log"):
+        err = error_of(lambda ch=unknown: client.chat_postMessage(channel=ch, text="x"))
+        assert err.response["error"] == "channel_not_found"
+    fake.add_channel("C123", name="access-log")
     assert client.chat_postMessage(channel="C123", text="audit")["channel"] == "C123"
+    assert client.chat_postMessage(channel="#access-log", text="audit")["channel"] == "C123"
     fake.add_channel("C9", name="closed", is_archived=True)
     fake.add_channel("C8", name="private", is_member=False)
     assert error_of(lambda: client.chat_postMessage(channel="C9", text="x")).response["error"] == (
@@ -186,6 +232,75 @@ INVALID_BLOCKS = {
     ],
     "header_not_plain_text": [{"type": "header", "text": {"type": "mrkdwn", "text": "*h*"}}],
     "unknown_block_type": [{"type": "sparkles"}],
+    # Element types: each block kind takes its own set.
+    "text_input_in_actions": [{"type": "actions", "elements": [text_input("a")]}],
+    "text_input_as_accessory": [{**section("a"), "accessory": text_input("a")}],
+    "button_in_input": [input_block("b", button("b"))],
+    "unknown_element_type": [{"type": "actions", "elements": [{"type": "sparkle_picker"}]}],
+    # initial_option(s) must be one of the element's options.
+    "initial_option_not_an_option": [
+        input_block("d", select("d", ["1h", "2h"], initial=option("3h")))
+    ],
+    "initial_option_other_label": [
+        input_block("d", select("d", ["1h", "2h"], initial=option("2h", label="two hours")))
+    ],
+    "initial_option_not_in_groups": [
+        input_block(
+            "r",
+            {
+                "type": "static_select",
+                "action_id": "r",
+                "option_groups": [{"label": plain("Deployments"), "options": [option("viewer")]}],
+                "initial_option": option("admin"),
+            },
+        )
+    ],
+    "initial_options_not_options": [
+        input_block(
+            "c",
+            {
+                "type": "checkboxes",
+                "action_id": "c",
+                "options": [option("yes")],
+                "initial_options": [option("no")],
+            },
+        )
+    ],
+    "option_without_value": [
+        input_block("d", select("d", []) | {"options": [{"text": plain("1h")}]})
+    ],
+    "option_group_label_76": [
+        input_block(
+            "r",
+            {
+                "type": "static_select",
+                "action_id": "r",
+                "option_groups": [{"label": plain("L" * 76), "options": [option("viewer")]}],
+            },
+        )
+    ],
+    # confirm: title, text, confirm and deny, plain_text but for the text.
+    "confirm_without_deny": [
+        {"type": "actions", "elements": [button("a") | {"confirm": confirm(deny=None)}]}
+    ],
+    "confirm_title_mrkdwn": [
+        {
+            "type": "actions",
+            "elements": [
+                button("a") | {"confirm": confirm(title={"type": "mrkdwn", "text": "*Sure?*"})}
+            ],
+        }
+    ],
+    "confirm_label_31": [
+        {
+            "type": "actions",
+            "elements": [button("a") | {"confirm": confirm(confirm=plain("Y" * 31))}],
+        }
+    ],
+    "confirm_text_301": [
+        {"type": "actions", "elements": [button("a") | {"confirm": confirm(text=plain("t" * 301))}]}
+    ],
+    "confirm_on_a_text_input": [input_block("t", text_input("t") | {"confirm": confirm()})],
 }
 
 
@@ -204,6 +319,44 @@ def test_blocks_at_the_limits_are_accepted(fake: FakeSlack, client: WebClient) -
     blocks.append({"type": "actions", "elements": [button("a", label="L" * 75, value="v" * 2000)]})
     assert len(blocks) == 50
     assert client.chat_postMessage(channel="U1", text="t", blocks=blocks)["ok"]
+
+
+def test_elements_options_and_confirms_slack_takes_are_accepted(
+    fake: FakeSlack, client: WebClient
+) -> None:
+    """The good twins of the cases above: each element where its block takes it, initial
+    options that are options (in groups too), a full confirm dialog (mrkdwn text is fine)."""
+    revoke = button("revoke", "Revoke now") | {"confirm": confirm()}
+    message = [
+        {**section("Pick one"), "accessory": select("pick", ["a", "b"], initial=option("b"))},
+        {"type": "actions", "elements": [revoke, select("more", ["x"])]},
+    ]
+    assert client.chat_postMessage(channel="U1", text="t", blocks=message)["ok"]
+    role = {
+        "type": "static_select",
+        "action_id": "role",
+        "option_groups": [
+            {"label": plain("Organization"), "options": [option("billing-admin")]},
+            {"label": plain("Deployments"), "options": [option("viewer")]},
+        ],
+        "initial_option": option("viewer"),
+    }
+    check = {
+        "type": "checkboxes",
+        "action_id": "bg",
+        "options": [option("yes", "Break-glass")],
+        "initial_options": [option("yes", "Break-glass")],
+    }
+    resource = {"type": "external_select", "action_id": "res", "initial_option": option("d1")}
+    form = modal(
+        blocks=[
+            input_block("role", role),
+            input_block("bg", check),
+            input_block("res", resource),
+            input_block("why", text_input("why")),
+        ]
+    )
+    assert client.views_open(trigger_id=fake.new_trigger_id(), view=form)["ok"]
 
 
 def test_form_encoded_blocks_are_parsed_and_bad_json_refused(fake: FakeSlack) -> None:
@@ -250,6 +403,9 @@ def test_chat_update_replaces_message(fake: FakeSlack, client: WebClient) -> Non
 
 
 def test_post_ephemeral(fake: FakeSlack, client: WebClient) -> None:
+    err = error_of(lambda: client.chat_postEphemeral(channel="C1", user="U1", text="x"))
+    assert err.response["error"] == "channel_not_found"
+    fake.add_channel("C1")
     resp = client.chat_postEphemeral(channel="C1", user="U1", text="only you")
     assert resp["message_ts"]
     [eph] = fake.ephemerals_to("U1")
@@ -587,6 +743,121 @@ def test_webhook_capture(fake: FakeSlack) -> None:
     assert len(fake.webhook_posts("cmd")) == 5
 
 
+def test_response_url_posts_are_validated_like_chat_post_message(fake: FakeSlack) -> None:
+    def post(body: Any) -> tuple[int, Any]:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        req = urllib.request.Request(
+            fake.webhook_url("cmd"), data=data, headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(req) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read())
+
+    refused = {
+        "no_text": {"response_type": "ephemeral"},
+        "invalid_blocks": {"text": "t", "blocks": [section("x" * 3001)]},
+        "invalid_payload": {"text": "t", "response_type": "everyone"},
+    }
+    for code, body in refused.items():
+        status, answer = post(body)
+        assert (status, answer["ok"], answer["error"]) == (400, False, code), body
+    assert post({"text": "t", "replace_original": "yes"})[1]["error"] == "invalid_payload"
+    assert post(b"not json")[1]["error"] == "invalid_payload"
+    assert fake.webhook_posts("cmd") == []
+    assert [r["error"]["error"] for r in fake.webhook_refusals("cmd")] == [
+        "no_text",
+        "invalid_blocks",
+        "invalid_payload",
+        "invalid_payload",
+        "invalid_payload",
+    ]
+    good = [
+        {"text": "Request sent", "response_type": "ephemeral", "replace_original": False},
+        {"text": "t", "blocks": [{"type": "actions", "elements": [button("a")]}]},
+        {"delete_original": True},  # deleting needs no content
+    ]
+    assert [post(body)[0] for body in good] == [200, 200, 200]
+    assert fake.webhook_posts("cmd") == good
+
+
+def command_answer(body: Any, content_type: str = "application/json") -> list[str]:
+    return answer_errors("command", json.dumps(body), content_type)
+
+
+def test_slash_command_answers_are_messages() -> None:
+    assert answer_errors("command", "", "text/plain") == []
+    assert answer_errors("command", "Working on it", "text/plain; charset=utf-8") == []
+    assert command_answer({"response_type": "ephemeral", "text": "Usage: …"}) == []
+    assert command_answer({"response_type": "in_channel", "blocks": [section("hi")]}) == []
+    assert command_answer({"response_type": "public", "text": "x"})
+    assert command_answer({"response_type": "ephemeral"}) == ["no_text"]
+    [bad] = command_answer({"text": "t", "blocks": [section("")]})
+    assert "json-pointer:/blocks/0/text/text" in bad
+    assert answer_errors("command", "{not json", "application/json")
+
+
+def test_view_submission_answers_name_the_view_s_input_blocks() -> None:
+    view = modal(
+        blocks=[
+            section("Pick a duration"),
+            {**section("Who"), "block_id": "who"},
+            input_block("duration", select("duration", ["1h"])),
+            input_block("reason", text_input("reason")),
+        ]
+    )
+
+    def answer(body: Any) -> list[str]:
+        return answer_errors("view_submission", json.dumps(body), "application/json", view=view)
+
+    assert answer_errors("view_submission", "", "text/plain", view=view) == []  # closes
+    assert answer({"response_action": "errors", "errors": {"reason": "Say why."}}) == []
+    assert answer({"response_action": "clear"}) == []
+    assert answer({"response_action": "update", "view": modal()}) == []
+    [unknown] = answer({"response_action": "errors", "errors": {"justification": "Say why."}})
+    assert "'justification'" in unknown
+    assert answer({"response_action": "errors", "errors": {"who": "Not an input."}})
+    assert answer({"response_action": "errors", "errors": {"reason": ""}})
+    assert answer({"response_action": "errors", "errors": {}})
+    assert answer({"response_action": "close"})
+    assert answer({"errors": {"reason": "Say why."}})
+    assert answer({"response_action": "push", "view": modal(title="T" * 25)})
+    assert answer_errors("view_submission", "Say why.", "text/plain", view=view)
+
+
+def test_type_ahead_answers_are_option_lists() -> None:
+    def answer(body: Any) -> list[str]:
+        return answer_errors("block_suggestion", json.dumps(body), "application/json")
+
+    assert answer({"options": []}) == []
+    assert answer({"options": [option("d" * 150, "L" * 75) for _ in range(100)]}) == []
+    groups = [{"label": plain("Deployments"), "options": [option("prod")]}]
+    assert answer({"option_groups": groups}) == []
+    assert answer({"options": [option(str(i)) for i in range(101)]})
+    assert answer({"options": [option("v", "L" * 76)]})
+    assert answer({"options": [option("v" * 151)]})
+    assert answer({"options": [{"text": {"type": "mrkdwn", "text": "*prod*"}, "value": "p"}]})
+    assert answer({"options": [{"text": plain("prod")}]})
+    assert answer({"text": "no options"})
+    assert answer_errors("block_suggestion", "", "text/plain")
+    # Slack ignores what a click's acknowledgement says.
+    assert answer_errors("block_actions", "anything", "text/plain") == []
+
+
+def test_the_harness_refuses_answers_slack_would_refuse() -> None:
+    from tests.harness import _as_slack_takes_it
+
+    view = modal(blocks=[input_block("reason", text_input("reason"))])
+    good = httpx.Response(200, json={"response_action": "errors", "errors": {"reason": "x"}})
+    assert _as_slack_takes_it(good, "view_submission", view) is good
+    bad = httpx.Response(200, json={"response_action": "errors", "errors": {"resource": "x"}})
+    with pytest.raises(AssertionError, match="no input block with block_id 'resource'"):
+        _as_slack_takes_it(bad, "view_submission", view)
+    # Only a 200 is an answer; the status is the test's to check.
+    assert _as_slack_takes_it(httpx.Response(401, text="x"), "view_submission", view)
+
+
 def test_bolt_app_starts_against_fake(fake: FakeSlack, client: WebClient) -> None:
     from slack_bolt import App
 
@@ -671,6 +942,7 @@ def test_missing_arg_errors_match_fixture_tables(fake: FakeSlack, client: WebCli
 def test_success_shapes_cover_fixture_examples(fake: FakeSlack, client: WebClient) -> None:
     """Our replies carry at least the top-level keys of each documented success example."""
     fake.add_usergroup("S1", "approvers", ["U1"])
+    fake.add_channel("C1")
     replies = {
         "auth.test": client.auth_test(),
         "chat.postMessage": client.chat_postMessage(channel="U1", text="x"),

@@ -262,6 +262,27 @@ def test_notify_channel_gets_one_message_updated_in_place(make_bot, slack):
     assert len(slack.messages_in("C0ACCESS")) == 1
 
 
+def test_a_notify_channel_the_bot_is_not_in_does_not_stop_the_request(make_bot, slack):
+    """Slack answers ``not_in_channel`` for a channel the bot was not invited to: the
+    approvers and the requester are still told, and the grant goes through."""
+    slack.add_channel("C0ACCESS", name="access-log", is_member=False)
+    bot = make_bot(notify_channel="C0ACCESS")
+    request(bot, slack)
+    card = slack.wait_for(lambda: cards(slack, OWNER))[0]
+    refused = slack.wait_for(
+        lambda: [
+            c for c in slack.calls_to("chat.postMessage") if c["args"]["channel"] == "C0ACCESS"
+        ]
+    )
+    assert refused[0]["response"]["error"] == "not_in_channel"
+    bot.click(OWNER, "approve", "1", card)
+    slack.wait_for(lambda: bot.state(1) is State.ACTIVE)
+    slack.wait_for(
+        lambda: any("granted" in text_of(m).lower() for m in slack.messages_to(REQUESTER))
+    )
+    assert slack.messages_in("C0ACCESS") == []
+
+
 @pytest.mark.parametrize(
     ("toml", "expected"),
     [

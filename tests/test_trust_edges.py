@@ -268,14 +268,13 @@ def test_deny_form_with_an_over_long_reason_shows_the_limit_inline(bot, slack) -
     import json
 
     from bot.access.states import State
+    from bot.slack.blocks import deny_modal
 
     bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-9 work")
     slack.wait_for(lambda: bot.state(1) is State.PENDING)
-    view = {
-        "type": "modal",
-        "callback_id": "deny_reason",
-        "private_metadata": json.dumps({"request_id": 1}),
-    }
+    # The form the Deny button opens: the inline error must name one of its input blocks.
+    view = deny_modal(bot.request(1), {"request_id": 1})
+    assert json.loads(view["private_metadata"]) == {"request_id": 1}
     answer = bot.submit_view(
         OWNER, view, {"reason": {"type": "plain_text_input", "value": LONG_REASON}}
     ).json()

@@ -40,6 +40,7 @@ __all__ = [
     "TEAM_ID",
     "TRIGGER_TTL_SECONDS",
     "FakeSlack",
+    "answer_errors",
     "default_fixtures_dir",
     "text_of",
 ]
@@ -213,6 +214,53 @@ _BLOCK_TYPES = frozenset(
 )
 _JSON_ARGS = ("blocks", "attachments", "view", "files", "metadata")
 
+# Which interactive elements each block kind takes (Block Kit reference: "compatible
+# elements" of the section, actions and input blocks). Anything else is `invalid_blocks`.
+_SELECTS = frozenset(
+    f"{multi}{kind}_select"
+    for multi in ("", "multi_")
+    for kind in ("static", "external", "users", "conversations", "channels")
+)
+_SECTION_ACCESSORIES = _SELECTS | {
+    "button",
+    "checkboxes",
+    "datepicker",
+    "image",
+    "overflow",
+    "radio_buttons",
+    "timepicker",
+    "workflow_button",
+}
+_ACTIONS_ELEMENTS = (_SECTION_ACCESSORIES - {"image"}) | {"datetimepicker", "rich_text_input"}
+_INPUT_ELEMENTS = _SELECTS | {
+    "checkboxes",
+    "datepicker",
+    "datetimepicker",
+    "email_text_input",
+    "file_input",
+    "number_input",
+    "plain_text_input",
+    "radio_buttons",
+    "rich_text_input",
+    "timepicker",
+    "url_text_input",
+}
+# Elements that carry a confirmation dialog (`confirm`).
+_CONFIRMABLE = _SELECTS | {
+    "button",
+    "checkboxes",
+    "datepicker",
+    "datetimepicker",
+    "overflow",
+    "radio_buttons",
+    "timepicker",
+}
+# Limits of the bot's own HTTP answers: options for type-ahead (block_suggestion).
+MAX_OPTIONS = 100
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
+VIEW_SUBMISSION_ACTIONS = ("errors", "update", "push", "clear")
+
 
 def default_fixtures_dir(repo_root: Path | None = None) -> Path | None:
     """Where the shared Slack method fixtures live, or None when they are not on this machine.
@@ -379,7 +427,7 @@ class _BlockChecker:
                 for i, field in enumerate(fields):
                     self.text_obj(field, _ptr(ptr, "fields", i), max_len=2000)
         if "accessory" in block:
-            self.element(block["accessory"], _ptr(ptr, "accessory"))
+            self.element(block["accessory"], _ptr(ptr, "accessory"), _SECTION_ACCESSORIES)
 
     def block_header(self, block: dict[str, Any], ptr: str) -> None:
         self.text_obj(block.get("text"), _ptr(ptr, "text"), max_len=150, plain_only=True)
@@ -405,14 +453,14 @@ class _BlockChecker:
         if len(elements) > 25:
             self.err("no more than 25 items allowed", _ptr(ptr, "elements"))
         for i, el in enumerate(elements):
-            self.element(el, _ptr(ptr, "elements", i))
+            self.element(el, _ptr(ptr, "elements", i), _ACTIONS_ELEMENTS)
 
     def block_input(self, block: dict[str, Any], ptr: str) -> None:
         self.text_obj(block.get("label"), _ptr(ptr, "label"), max_len=2000, plain_only=True)
         if "element" not in block:
             self.err("missing required field: element", ptr)
         else:
-            self.element(block["element"], _ptr(ptr, "element"))
+            self.element(block["element"], _ptr(ptr, "element"), _INPUT_ELEMENTS)
         if "hint" in block:
             self.text_obj(block["hint"], _ptr(ptr, "hint"), max_len=2000, plain_only=True)
 
@@ -423,9 +471,12 @@ class _BlockChecker:
         if not isinstance(alt, str) or len(alt) > 2000:
             self.err("must provide a string of at most 2000 characters", _ptr(ptr, "alt_text"))
 
-    def element(self, el: Any, ptr: str) -> None:
+    def element(self, el: Any, ptr: str, allowed: frozenset[str]) -> None:
         if not isinstance(el, dict) or not isinstance(el.get("type"), str):
             self.err("must provide an element object with a type", ptr)
+            return
+        if el["type"] not in allowed:
+            self.err(f"unsupported type: {el['type']}", _ptr(ptr, "type"))
             return
         action_id = el.get("action_id")
         if action_id is not None:
@@ -448,21 +499,106 @@ class _BlockChecker:
                 self.err("must be a valid enum value", _ptr(ptr, "style"))
         if "placeholder" in el:
             self.text_obj(el["placeholder"], _ptr(ptr, "placeholder"), max_len=150, plain_only=True)
+        plain_only = kind.endswith("select")
+        choices = self.options_of(el, ptr, plain_only=plain_only)
+        if "confirm" in el:
+            if kind not in _CONFIRMABLE:
+                self.err("unsupported field: confirm", _ptr(ptr, "confirm"))
+            else:
+                self.confirm(el["confirm"], _ptr(ptr, "confirm"))
+        # initial_option(s) must be one of the element's own options (same text and value);
+        # an external_select has none to compare with.
+        if choices is not None:
+            picked: list[tuple[str, Any]] = []
+            if "initial_option" in el:
+                picked.append(("initial_option", el["initial_option"]))
+            if isinstance(el.get("initial_options"), list):
+                picked += [(f"initial_options/{i}", o) for i, o in enumerate(el["initial_options"])]
+            for where, option in picked:
+                if _option_key(option) not in choices:
+                    self.err("must match one of the provided options", _ptr(ptr, where))
+        elif "initial_option" in el:
+            self.option(el["initial_option"], _ptr(ptr, "initial_option"), plain_only=plain_only)
+
+    def options_of(
+        self, el: dict[str, Any], ptr: str, *, plain_only: bool
+    ) -> set[tuple[Any, ...]] | None:
+        """Check ``options`` / ``option_groups``; the keys of the options given, or None."""
+        if "options" not in el and "option_groups" not in el:
+            return None
+        keys: set[tuple[Any, ...]] = set()
         options = el.get("options")
         if isinstance(options, list):
-            if len(options) > 100:
-                self.err("no more than 100 items allowed", _ptr(ptr, "options"))
-            for i, opt in enumerate(options):
-                self.option(opt, _ptr(ptr, "options", i), plain_only=kind.endswith("select"))
+            self.option_list(options, _ptr(ptr, "options"), plain_only=plain_only)
+            keys |= {_option_key(o) for o in options}
+        groups = el.get("option_groups")
+        if isinstance(groups, list):
+            if len(groups) > MAX_OPTIONS:
+                self.err(f"no more than {MAX_OPTIONS} items allowed", _ptr(ptr, "option_groups"))
+            for i, group in enumerate(groups):
+                gptr = _ptr(ptr, "option_groups", i)
+                if not isinstance(group, dict):
+                    self.err("must provide an object", gptr)
+                    continue
+                self.text_obj(
+                    group.get("label"),
+                    _ptr(gptr, "label"),
+                    max_len=MAX_OPTION_TEXT,
+                    plain_only=True,
+                )
+                group_options = group.get("options")
+                if not isinstance(group_options, list):
+                    self.err("must provide an array", _ptr(gptr, "options"))
+                    continue
+                self.option_list(group_options, _ptr(gptr, "options"), plain_only=plain_only)
+                keys |= {_option_key(o) for o in group_options}
+        return keys
+
+    def option_list(self, options: list[Any], ptr: str, *, plain_only: bool) -> None:
+        if len(options) > MAX_OPTIONS:
+            self.err(f"no more than {MAX_OPTIONS} items allowed", ptr)
+        for i, opt in enumerate(options):
+            self.option(opt, _ptr(ptr, i), plain_only=plain_only)
+
+    def confirm(self, obj: Any, ptr: str) -> None:
+        """A confirmation dialog: plain_text title (100), text (300, plain_text or mrkdwn),
+        plain_text confirm and deny (30 each), optional style primary/danger."""
+        if not isinstance(obj, dict):
+            self.err("must provide an object", ptr)
+            return
+        for key, limit, plain_only in (
+            ("title", 100, True),
+            ("text", 300, False),
+            ("confirm", 30, True),
+            ("deny", 30, True),
+        ):
+            if key not in obj:
+                self.err(f"missing required field: {key}", ptr)
+            else:
+                self.text_obj(obj[key], _ptr(ptr, key), max_len=limit, plain_only=plain_only)
+        if obj.get("style") not in (None, "primary", "danger"):
+            self.err("must be a valid enum value", _ptr(ptr, "style"))
 
     def option(self, opt: Any, ptr: str, *, plain_only: bool) -> None:
         if not isinstance(opt, dict):
             self.err("must provide an object", ptr)
             return
-        self.text_obj(opt.get("text"), _ptr(ptr, "text"), max_len=75, plain_only=plain_only)
+        self.text_obj(
+            opt.get("text"), _ptr(ptr, "text"), max_len=MAX_OPTION_TEXT, plain_only=plain_only
+        )
         value = opt.get("value")
-        if value is not None and (not isinstance(value, str) or len(value) > 150):
-            self.err("must be less than 151 characters", _ptr(ptr, "value"))
+        if value is None:
+            self.err("missing required field: value", ptr)
+        elif not isinstance(value, str) or len(value) > MAX_OPTION_VALUE:
+            self.err(f"must be less than {MAX_OPTION_VALUE + 1} characters", _ptr(ptr, "value"))
+
+
+def _option_key(option: Any) -> tuple[Any, ...]:
+    """What makes two option objects the same option for ``initial_option`` matching."""
+    if not isinstance(option, dict):
+        return (repr(option),)
+    text = option.get("text") if isinstance(option.get("text"), dict) else {}
+    return (text.get("type"), text.get("text"), option.get("value"))
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -553,6 +689,7 @@ class FakeSlack:
         self._uploaded: list[dict[str, Any]] = []
         self._webhooks: list[tuple[str, Any]] = []
         self._webhook_uses: dict[str, int] = {}
+        self._webhook_refusals: list[tuple[str, Any, dict[str, Any]]] = []
 
         self._users[BOT_USER_ID] = {
             "id": BOT_USER_ID,
@@ -744,7 +881,9 @@ class FakeSlack:
         is_member: bool = True,
         is_archived: bool = False,
     ) -> None:
-        """Declare a public/private channel. Undeclared ``C…``/``G…`` ids are accepted as is."""
+        """Declare a public/private channel. Slack knows no other: a post to an undeclared
+        ``C…``/``G…`` id is ``channel_not_found``, to one with ``is_member=False``
+        ``not_in_channel`` (DMs and user ids need no declaring)."""
         with self._lock:
             self._channels[channel_id] = {
                 "id": channel_id,
@@ -828,6 +967,15 @@ class FakeSlack:
         """Ephemeral messages shown to ``user_id``, in order."""
         with self._lock:
             return [copy.deepcopy(e) for e in self._ephemerals if e["user"] == user_id]
+
+    def webhook_refusals(self, name: str | None = None) -> list[dict[str, Any]]:
+        """Posts to ``webhook_url(name)`` refused as Slack would (``{"body", "error"}``)."""
+        with self._lock:
+            return [
+                {"body": copy.deepcopy(body), "error": copy.deepcopy(error)}
+                for n, body, error in self._webhook_refusals
+                if name in (None, n)
+            ]
 
     def webhook_posts(self, name: str | None = None) -> list[Any]:
         """JSON bodies posted to ``webhook_url(name)`` (all webhooks when ``name`` is None)."""
@@ -1059,6 +1207,10 @@ class FakeSlack:
             if self.webhook_max_uses is not None and uses >= self.webhook_max_uses:
                 # response_url works 5 times within 30 minutes.
                 return _Reply(404, {"ok": False, "error": "used_url"}, {})
+            error = _response_url_error(body)
+            if error is not None:
+                self._webhook_refusals.append((name, body, error))
+                return _Reply(400, error, {})
             self._webhook_uses[name] = uses + 1
             self._webhooks.append((name, body))
         return _Reply(200, {"ok": True}, {})
@@ -1187,13 +1339,14 @@ class FakeSlack:
                     raise _ApiError("is_archived")
                 if not info["is_member"]:
                     raise _ApiError("not_in_channel")
-            elif channel not in self._mpims.values() and channel[0] != "C":
+            elif channel not in self._mpims.values():
                 raise _ApiError("channel_not_found")
             return channel
         raise _ApiError("channel_not_found")
 
+    @staticmethod
     def _message_content(
-        self, args: dict[str, Any]
+        args: dict[str, Any],
     ) -> tuple[str | None, list[Any], list[Any], dict[str, Any]]:
         """Validate text/blocks/attachments as chat.* methods do.
 
@@ -1412,7 +1565,8 @@ class FakeSlack:
 
     # views ---------------------------------------------------------------
 
-    def _check_view(self, view: Any, *, expected_type: str) -> dict[str, Any]:
+    @staticmethod
+    def _check_view(view: Any, *, expected_type: str) -> dict[str, Any]:
         """Validate a view payload; raise ``invalid_arguments``/``view_too_large``."""
         if isinstance(view, str):
             raise _invalid_arguments(["[ERROR] failed to parse view JSON [json-pointer:/view]"])
@@ -1598,3 +1752,114 @@ class FakeSlack:
                 }
             )
         return {"files": out}
+
+
+# ---------------------------------------------------------------------- the bot's answers
+
+
+def _response_url_error(body: Any) -> dict[str, Any] | None:
+    """What Slack answers (400) to a ``response_url`` post it refuses, or None.
+
+    A ``response_url`` post is a message like ``chat.postMessage``'s (text and blocks limits,
+    Block Kit validation) plus ``response_type``, ``replace_original`` and
+    ``delete_original``; a ``delete_original`` needs no content."""
+    if not isinstance(body, dict):
+        return {"ok": False, "error": "invalid_payload"}
+    if body.get("response_type") not in (None, "ephemeral", "in_channel"):
+        return _refusal(
+            "invalid_payload", ["[ERROR] must be a valid enum value [json-pointer:/response_type]"]
+        )
+    for key in ("replace_original", "delete_original"):
+        if key in body and not isinstance(body[key], bool):
+            return _refusal("invalid_payload", [f"[ERROR] must be a boolean [json-pointer:/{key}]"])
+    if body.get("delete_original") is True:
+        return None
+    try:
+        FakeSlack._message_content(body)
+    except _ApiError as exc:
+        messages = exc.extra.get("response_metadata", {}).get("messages", [])
+        return _refusal(exc.code, messages)
+    return None
+
+
+def _refusal(code: str, messages: list[str]) -> dict[str, Any]:
+    return {"ok": False, "error": code, "response_metadata": {"messages": messages}}
+
+
+def answer_errors(
+    kind: str, body: str | bytes, content_type: str = "", *, view: dict[str, Any] | None = None
+) -> list[str]:
+    """What Slack would refuse in the bot's own HTTP answer (a 200) to a request of ``kind``.
+
+    ``kind`` is ``"command"`` (a slash command), or an interaction payload's ``type``:
+    ``"view_submission"`` (``view`` is the submitted view, for ``response_action: errors``),
+    ``"block_suggestion"`` (type-ahead options) or ``"block_actions"`` (Slack ignores the
+    body). An empty body is a plain acknowledgement everywhere but type-ahead, which needs
+    options. Returns Slack-style error messages; empty when Slack would take the answer.
+    """
+    text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    if kind in ("block_actions", "interactive_message", "shortcut", "message_action"):
+        return []
+    if not text.strip():
+        return (
+            ["[ERROR] must provide options or option_groups"] if kind == "block_suggestion" else []
+        )
+    if not content_type.lower().startswith("application/json"):
+        if kind == "command":
+            return []  # shown to the caller as the text of an ephemeral message
+        return [f"[ERROR] expected a JSON body, got {content_type or 'no content type'}"]
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return ["[ERROR] failed to parse JSON body"]
+    if not isinstance(data, dict):
+        return ["[ERROR] must provide an object"]
+    if kind == "command":
+        error = _response_url_error(data)
+        if error is None:
+            return []
+        return error.get("response_metadata", {}).get("messages") or [error["error"]]
+    if kind == "view_submission":
+        return _view_submission_errors(data, view)
+    if kind == "block_suggestion":
+        checker = _BlockChecker()
+        if "options" not in data and "option_groups" not in data:
+            checker.err("must provide options or option_groups", "")
+        for key in ("options", "option_groups"):
+            if key in data and not isinstance(data[key], list):
+                checker.err("must provide an array", f"/{key}")
+        checker.options_of(
+            {k: data[k] for k in ("options", "option_groups") if isinstance(data.get(k), list)},
+            "",
+            plain_only=True,
+        )
+        return checker.errors
+    return [f"[ERROR] no rules for answers to {kind!r}"]
+
+
+def _view_submission_errors(data: dict[str, Any], view: dict[str, Any] | None) -> list[str]:
+    action = data.get("response_action")
+    if action not in VIEW_SUBMISSION_ACTIONS:
+        return ["[ERROR] must be a valid enum value [json-pointer:/response_action]"]
+    if action == "errors":
+        errors = data.get("errors")
+        if not isinstance(errors, dict) or not errors:
+            return ["[ERROR] must provide a non-empty object [json-pointer:/errors]"]
+        inputs = {
+            b.get("block_id")
+            for b in (view or {}).get("blocks") or []
+            if isinstance(b, dict) and b.get("type") == "input"
+        }
+        out = []
+        for block_id, message in errors.items():
+            if block_id not in inputs:
+                out.append(f"[ERROR] no input block with block_id {block_id!r} in the view")
+            if not isinstance(message, str) or not message:
+                out.append(f"[ERROR] must provide a string [json-pointer:/errors/{block_id}]")
+        return out
+    if action in ("update", "push"):
+        try:
+            FakeSlack._check_view(data.get("view"), expected_type="modal")
+        except _ApiError as exc:
+            return exc.extra.get("response_metadata", {}).get("messages") or [exc.code]
+    return []
