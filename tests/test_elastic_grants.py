@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import timedelta
 
 import httpx
+import pytest
 
 from bot.access.states import State
 from tests.fakes.slack_api import text_of
@@ -40,7 +42,25 @@ def dms(slack, user=REQUESTER) -> list[str]:
     return [text_of(m) for m in slack.messages_to(user)]
 
 
-def test_standing_access_is_never_removed(bot, slack, elastic):
+#: The service's undocumented behaviours these tests run under (#18): ``all`` absorbs or
+#: keeps, one role per deployment or several, one organization role or several.
+SEMANTICS = [
+    dict(all_absorbs=a, one_role_per_resource=r, one_organization_role=o)
+    for a, r, o in itertools.product([True, False], repeat=3)
+]
+under_every_semantics = pytest.mark.parametrize(
+    "semantics",
+    SEMANTICS,
+    ids=[
+        "-".join(k.split("_")[-1] if v else f"not_{k.split('_')[-1]}" for k, v in m.items())
+        for m in SEMANTICS
+    ],
+)
+
+
+@under_every_semantics
+def test_standing_access_is_never_removed(bot, slack, elastic, semantics):
+    elastic.set_semantics(**semantics)
     elastic.add_member(
         "bob@example.com",
         user_id="1000000005",
@@ -67,7 +87,9 @@ def test_standing_access_is_never_removed(bot, slack, elastic):
     assert any("stays" in t for t in dms(slack, "U0BOB0001"))
 
 
-def test_overlapping_grants_keep_the_role_until_the_last_ends(bot, slack, elastic):
+@under_every_semantics
+def test_overlapping_grants_keep_the_role_until_the_last_ends(bot, slack, elastic, semantics):
+    elastic.set_semantics(**semantics)
     first = ask(bot, "prod-search deployment-viewer 1h first")
     approve(bot, first)
     bot.advance(timedelta(minutes=30))
@@ -84,7 +106,9 @@ def test_overlapping_grants_keep_the_role_until_the_last_ends(bot, slack, elasti
     assert len(elastic.calls_to("DELETE", "/role_assignments")) == 1
 
 
-def test_organization_all_deployments_and_projects(bot, slack, elastic):
+@under_every_semantics
+def test_organization_all_deployments_and_projects(bot, slack, elastic, semantics):
+    elastic.set_semantics(**semantics)
     project = elastic.add_project("elasticsearch", "vector-search")
     bot.runtime.catalogue.refresh()
     cases = [
