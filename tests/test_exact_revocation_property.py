@@ -92,7 +92,7 @@ class Ledger:
 
 
 def start(elastic: Elastic, ledger: Ledger, grant: int, unit: Unit, belief=planning.SAFEST) -> bool:
-    """AccessService.grant and _apply_grant; False: refused (planning.refusal)."""
+    """Granting.grant and apply_grant (engine/granting.py); False: refused (planning.refusal)."""
     held = frozenset(elastic.units)
     if planning.refusal(unit, held, belief, ledger.owned):
         return False
@@ -105,7 +105,7 @@ def start(elastic: Elastic, ledger: Ledger, grant: int, unit: Unit, belief=plann
 
 
 def end(elastic: Elastic, ledger: Ledger, grant: int) -> None:
-    """AccessService._finish_revocation and _restore_shadowed (the grant is revoking)."""
+    """Revocation.finish and restore_shadowed (engine/revocation.py; the grant is revoking)."""
     if grant not in ledger.live:
         return  # refused: nothing to end
     unit = ledger.live.pop(grant)

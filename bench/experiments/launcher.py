@@ -20,8 +20,9 @@ Patches (comma-separated in ``BENCH_PATCHES``):
 ``switch``
     ``sys.setswitchinterval(0.001)``: the GIL changes hands every 1 ms instead of 5 ms.
 ``notify``
-    ``AccessService._tell`` (DMs, card updates, App Home) runs on one background thread
-    instead of inline, so the next grant's Elastic call does not wait for Slack.
+    ``Outbox.tell`` in ``bot/access/engine/outbox.py`` (DMs, card updates, App Home) runs on
+    one background thread instead of inline, so the next grant's Elastic call does not wait
+    for Slack.
 ``gcfreeze``
     After ``Runtime.start``: ``gc.collect(); gc.freeze()``, so the objects that live for
     the whole process (catalogue, Bolt, models, timers) leave the collector's full passes.
@@ -125,15 +126,15 @@ def patch_catalogue() -> None:
 def patch_notify() -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from bot.access.service import AccessService
+    from bot.access.engine.outbox import Outbox
 
-    original_tell = AccessService._tell
+    original_tell = Outbox.tell
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notify")
 
-    def _tell(self, request):
+    def tell(self, request):
         pool.submit(original_tell, self, request)
 
-    AccessService._tell = _tell
+    Outbox.tell = tell
 
 
 def patch_background_catchup() -> None:

@@ -1,0 +1,346 @@
+"""Filing a request: who may ask, what may be asked for (catalogue and policy), the limits that
+keep one person from flooding approvers, and the requests that need no click (a policy's
+auto-approve, break-glass).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from bot.access.durations import format_duration
+from bot.access.engine.core import (
+    AUTO,
+    BREAK_GLASS,
+    IDENTITY_READ_AGE,
+    SLACK_DOWN,
+    Part,
+)
+from bot.access.errors import AccessError, AlreadyDecided, InvalidRequest, NotAllowed
+from bot.access.identity import canonical_email
+from bot.access.limits import check_justification
+from bot.access.model import AccessRequest
+from bot.access.ports import Person, UpstreamError, cannot
+from bot.access.resources import Resource, Unit, unit_for
+from bot.access.rules import Rule, justification_ok
+from bot.access.states import State
+from bot.access.text import escape
+from bot.faults import crash_point
+
+log = logging.getLogger(__name__)
+
+
+class Filing(Part):
+    def __init__(self, core) -> None:
+        super().__init__(core)
+        #: The break-glass cool-down and cap are read at filing and written by the approval.
+        self._break_glass_lock = threading.Lock()
+
+    def validate(
+        self, resource_text: str, role: str, duration: timedelta, justification: str
+    ) -> tuple[Resource, Rule]:
+        """Check a request against the catalogue and the policy; raises :class:`InvalidRequest`
+        naming the field to fix."""
+        check_justification(justification)
+        resource = self.catalogue.find(resource_text)
+        if resource is None:
+            raise InvalidRequest(
+                f"Unknown resource '{escape(resource_text)}'. Use a deployment name or ID, or "
+                "`organization`; `/elastic-access` opens a form that lists them.",
+                field="resource",
+            )
+        roles = resource.roles()
+        if role not in roles:
+            raise InvalidRequest(
+                f"'{escape(role)}' is not a role for {escape(resource.label)}. Valid roles: "
+                + ", ".join(f"`{r}`" for r in roles)
+                + ".",
+                field="role",
+            )
+        rule = self.policy.rules.decide(resource, role)
+        if rule is None:
+            raise InvalidRequest(
+                f"No access policy allows `{escape(role)}` on {escape(resource.label)}. Ask an "
+                "integration owner "
+                "if you need it.",
+                field="role",
+            )
+        if duration < self.policy.min_duration:
+            raise InvalidRequest("Duration must be at least 1m.", field="duration")
+        limit = self.policy.longest(rule)
+        if duration > limit:
+            raise InvalidRequest(
+                f"Duration is longer than the maximum of {format_duration(limit)} for "
+                f"`{escape(role)}` on {escape(resource.label)}.",
+                field="duration",
+            )
+        problem = justification_ok(rule, justification)
+        if problem:
+            raise InvalidRequest(problem, field="justification")
+        return resource, rule
+
+    def file_request(
+        self,
+        requester_id: str,
+        resource_text: str,
+        role: str,
+        duration: timedelta,
+        justification: str,
+        break_glass: bool = False,
+    ) -> AccessRequest:
+        """File a new request and send it to its approvers (or, break-glass, grant it now)."""
+        if not break_glass:
+            return self._file_request(requester_id, resource_text, role, duration, justification)
+        # The cool-down and the cap are read here and written by the approval: one
+        # break-glass at a time, or a burst of them would all pass the checks together.
+        with self._break_glass_lock:
+            return self._file_request(
+                requester_id, resource_text, role, duration, justification, break_glass=True
+            )
+
+    def _file_request(
+        self,
+        requester_id: str,
+        resource_text: str,
+        role: str,
+        duration: timedelta,
+        justification: str,
+        break_glass: bool = False,
+    ) -> AccessRequest:
+        now = self.clock.now()
+        # Who may ask comes first: someone who may not learns nothing of the organization's
+        # resources from the answer (nor makes the bot ask Elastic for them).
+        person = self.eligible_requester(requester_id)
+        self.catalogue.find_fresh(resource_text)  # a resource created a moment ago
+        resource, rule = self.validate(resource_text, role, duration, justification)
+        if break_glass and not rule.break_glass:
+            raise NotAllowed(
+                f"Break-glass is not allowed for `{escape(role)}` on {escape(resource.label)}. "
+                "Ask for it with "
+                "`/elastic-access request` instead."
+            )
+        if break_glass and not justification.strip():
+            raise InvalidRequest("Break-glass needs a reason.", field="justification")
+        justification = justification.strip()
+        unit = unit_for(resource, role, self.policy.organization_id)
+        self._check_open_requests(person, unit)
+        if break_glass:
+            self._check_break_glass(person, now)
+        # None: granted as an invitation. A read a few seconds old is fine for routing.
+        member = self.elastic.find_member(person.email, max_age=IDENTITY_READ_AGE, consistent=False)
+        fingerprint = hashlib.sha256(
+            f"{requester_id}|{unit.text}|{int(duration.total_seconds())}|{justification}".encode()
+        ).hexdigest()
+        if self.store.seen_recently(fingerprint, now, self.policy.dedupe_window):
+            raise AlreadyDecided("You filed this same request a moment ago; it is on its way.")
+        routing = self.core.people.routing(
+            resource,
+            self.core.people.is_requester(
+                requester_id, person.email, member.user_id if member else None
+            ),
+        )
+        if routing.unresolved:
+            self.core.people.report_unresolved(routing.unresolved, resource.label, routing.reasons)
+        approvers = list(routing.approvers)
+        if not approvers and not rule.auto_approve and not break_glass:
+            self.notifier.notify_owners(
+                self.core.people.integration_owners(),
+                f"<@{requester_id}> asked for `{escape(role)}` on {escape(resource.label)}, but "
+                "nobody other than "
+                "the requester can approve it. Add another owner.",
+            )
+            raise NotAllowed(
+                "Nobody other than you can approve this request (you are its only owner). "
+                "The integration owners have been told."
+            )
+        request = self.store.create_request(
+            requester_id=requester_id,
+            requester_email=person.email,
+            resource=resource,
+            role_id=role,
+            unit=unit,
+            duration=duration,
+            justification=justification,
+            approvers=approvers,
+            approvals_needed=rule.approvals,
+            now=now,
+            elastic_user_id=member.user_id if member else None,
+            approver_source=routing.source,
+            next_reminder_at=now + self.policy.reminder_after
+            if self.policy.max_reminders
+            else None,
+        )
+        log.info(
+            "request %s filed by %s for %s on %s", request.ref, requester_id, role, resource.key
+        )
+        crash_point("after_request_stored")
+        if break_glass:
+            return self._break_glass(request, rule)
+        if rule.auto_approve:
+            return self._auto_approve(request, rule)
+        self.core.outbox.tell(request)
+        return request
+
+    def eligible_requester(self, requester_id: str, fresh: bool = False) -> Person:
+        """The requester, if they may ask for access at all; raises :class:`NotAllowed` with
+        the reason (told to them privately) before anything is stored or anyone asked."""
+        try:
+            person = self.directory.person(requester_id, fresh=fresh)
+        except UpstreamError as exc:
+            raise AccessError(SLACK_DOWN) from exc
+        if person is None or not person.email:
+            raise AccessError(
+                "I could not read the email address on your Slack profile, so I cannot match "
+                "you to an Elastic Cloud member. Ask a workspace admin to check your profile."
+            )
+        if person.ineligible:
+            raise NotAllowed(cannot(person.ineligible, "request access to Elastic Cloud"))
+        if not self.policy.email_allowed(person.email):
+            raise NotAllowed(
+                cannot("domain", "request access to Elastic Cloud")
+                + " Allowed: "
+                + ", ".join(self.policy.allowed_email_domains)
+                + "."
+            )
+        return person
+
+    def refusal_to_request(self, user_id: str) -> str | None:
+        """Why ``user_id`` may not ask for access at all (so may not see the form or the
+        resource names it offers), or None. Answered from the directory's short cache."""
+        try:
+            self.eligible_requester(user_id)
+        except AccessError as exc:
+            return str(exc)
+        return None
+
+    def _check_open_requests(self, person: Person, unit: Unit) -> None:
+        """One person cannot flood approvers: a request for what they already asked for is
+        answered with the open one, and only so many may wait at once. Counted per human
+        (every Slack account with the same mailbox), not per account."""
+        limit = self.policy.max_pending_per_requester
+        mailbox = canonical_email(person.email)
+        waiting = [
+            r
+            for r in self.store.pending_of_person(person.id, mailbox)
+            if r.requester_id == person.id or canonical_email(r.requester_email) == mailbox
+        ]
+        total = len(waiting)
+        for request in waiting:
+            if request.unit == unit:
+                raise AlreadyDecided(
+                    f"You already asked for this: request {request.ref} is waiting for approval."
+                )
+        if total >= limit:
+            raise NotAllowed(
+                f"You have {total} requests waiting for approval, the most allowed at once is "
+                f"{limit}. Wait for a decision on one of them first."
+            )
+
+    def _check_break_glass(self, person: Person, now: datetime) -> None:
+        """Break-glass is never silent and never a habit: someone other than the requester
+        must hear of it, one person waits a cool-down between two, and only so many may be
+        live at once."""
+        others = self.core.people.integration_owners(
+            not_requester=self.core.people.is_requester(person.id, person.email)
+        )
+        if not others and not self.policy.notify_channel:
+            raise NotAllowed(
+                "Break-glass is not possible here: nobody but you would be told (no other "
+                "integration owner and no notify_channel). Use `/elastic-access request`."
+            )
+        mailbox = canonical_email(person.email)
+        last = max(
+            (
+                r.decided_at
+                for r in self.store.break_glass_of_person(person.id, mailbox)
+                if r.decided_at is not None
+                and (r.requester_id == person.id or canonical_email(r.requester_email) == mailbox)
+            ),
+            default=None,
+        )
+        cooldown = self.policy.break_glass_cooldown
+        if last is not None and now - last < cooldown:
+            raise NotAllowed(
+                f"You used break-glass {format_duration(now - last)} ago; the next is possible "
+                f"{format_duration(cooldown - (now - last))} from now. Use `/elastic-access "
+                "request` meanwhile."
+            )
+        live = self.store.live_break_glass()
+        if live >= self.policy.break_glass_max_active:
+            raise NotAllowed(
+                f"{live} break-glass grants are live already, the most allowed at once. Use "
+                "`/elastic-access request`, or ask an integration owner."
+            )
+
+    def _auto_approve(self, request: AccessRequest, rule: Rule) -> AccessRequest:
+        """Policy approves: no human click, but the same audit trail and announcements."""
+        return self._approve_without_click(
+            request, actor=AUTO, decided_by=AUTO, detail={"rule": rule.describe()}
+        )
+
+    def _break_glass(self, request: AccessRequest, rule: Rule) -> AccessRequest:
+        """The requester takes the access now: approved by nobody, announced to everyone who
+        could have approved it and to the integration owners, who can revoke it."""
+
+        def alert(moved: AccessRequest) -> None:
+            log.warning(
+                "request %s: break-glass by %s for %s on %s",
+                moved.ref,
+                moved.requester_id,
+                moved.role_id,
+                moved.resource.key,
+            )
+            self.notifier.notify_owners(
+                self.core.people.integration_owners(
+                    not_requester=self.core.people.is_requester_of(moved)
+                ),
+                f":rotating_light: *Break-glass*: <@{moved.requester_id}> took "
+                f"`{escape(moved.role_id)}` on {escape(moved.resource.label)} for "
+                f"{format_duration(moved.duration)} without approval (request {moved.ref}). "
+                f"Reason: {escape(moved.justification)}. End it early "
+                f"with `/elastic-access revoke {moved.id}`.",
+            )
+
+        return self._approve_without_click(
+            request,
+            actor=request.requester_id,
+            decided_by=BREAK_GLASS,
+            event="break_glass",
+            detail={"rule": rule.describe(), "reason": request.justification},
+            announce=alert,
+        )
+
+    def _approve_without_click(
+        self,
+        request: AccessRequest,
+        *,
+        actor: str,
+        decided_by: str,
+        detail: dict,
+        event: str | None = None,
+        announce: Callable[[AccessRequest], None] | None = None,
+    ) -> AccessRequest:
+        """Approve ``request`` on the record without anyone clicking, then grant it."""
+        now = self.clock.now()
+        moved = self.store.transition(
+            request.id,
+            [State.PENDING],
+            State.APPROVED,
+            now=now,
+            actor=actor,
+            event=event,
+            detail=detail,
+            decided_by=decided_by,
+            decided_at=now,
+        )
+        if moved is None:
+            return self.core.people.get(request.id)
+        self.notifier.request_filed(moved)  # approvers see an FYI card, without buttons
+        if announce:
+            announce(moved)
+        self.core.outbox.tell(moved)
+        self.core.granting.grant(moved.id)
+        return self.core.people.get(moved.id)

@@ -1,0 +1,225 @@
+"""Taking an approved request to an active grant: plan exactly what to add (the pure
+:mod:`bot.access.planning`), write the row first, then make Elastic Cloud hold it and confirm
+with a read. A member who is not in the organization yet is invited instead
+(:mod:`bot.access.engine.inviting`).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.access import planning
+from bot.access.engine.core import (
+    IDENTITY_READ_AGE,
+    PLANNING_READ_AGE,
+    SYSTEM,
+    Part,
+)
+from bot.access.model import AccessRequest
+from bot.access.planning import holds
+from bot.access.ports import Member, UpstreamError
+from bot.access.states import State
+from bot.faults import crash_point
+from bot.logs import about_request
+
+log = logging.getLogger(__name__)
+
+
+class Granting(Part):
+    @about_request
+    def grant(self, request_id: int) -> None:
+        """Take an approved request to an active grant (or to a retry, or to failed)."""
+        now = self.clock.now()
+        request = self.store.claim(request_id, [State.APPROVED], now=now, lease=self.policy.lease)
+        if request is None:
+            return
+        if why := self.core.leavers.requester_standing(request):
+            self.core.leavers.end_for_requester(request.requester_id, why, only=request.id)
+            return
+        if self.core.keys.wait(request, now):
+            return
+        expires_at = now + request.duration
+        try:
+            member = self._planning_read(request.requester_email)
+        except UpstreamError as exc:
+            self.core.keys.refused(exc, now)
+            self.core.failures.retry_later(request, exc, now)
+            return
+        if member is None:
+            self.core.inviting.begin(request, now, expires_at)
+            return
+        # A role that would replace one the member holds on that resource is refused, not
+        # guessed at (planning.refusal says why; the requester and the approvers are told).
+        owned = self.store.owned_units(member.user_id)
+        if why := planning.refusal(request.unit, member.units, self.semantics(), owned):
+            self.core.failures.fail(request, why)
+            return
+        to_add = planning.to_add(member.units, request.unit)
+        with self.store.db.write():
+            self.store.own_units(member.user_id, to_add, request.id, now)
+            moved = self.store.transition(
+                request.id,
+                [State.APPROVED],
+                State.GRANTING,
+                now=now,
+                actor=SYSTEM,
+                detail={"adding": [u.text for u in to_add], "expires_at": expires_at.isoformat()},
+                release_lease=False,
+                elastic_user_id=member.user_id,
+                granted_at=now,
+                expires_at=expires_at,
+                added=to_add,
+                # Standing access only: what the bot itself added is not the member's own.
+                held_before=sorted(
+                    planning.standing(member.units, self.store.owned_units(member.user_id))
+                ),
+            )
+        if moved is None:
+            return
+        if self.on_expiry_set:
+            self.on_expiry_set(request.id, expires_at)
+        crash_point("after_grant_row")
+        self.apply_grant(moved)
+
+    def _planning_read(self, email: str) -> Member | None:
+        """The requester as a member, read recently enough to plan a grant on.
+
+        Who they are (email to user ID) may come from an older read; what they hold comes
+        from a read no older than PLANNING_READ_AGE that shows the bot's own last change to
+        them, as everywhere else a change is planned. Someone not found is looked for again
+        in a fresh read: joining a moment ago is no reason to be sent an invitation."""
+        known = self.elastic.find_member(email, max_age=IDENTITY_READ_AGE, consistent=False)
+        if known is not None:
+            member = self.elastic.member(known.user_id, max_age=PLANNING_READ_AGE)
+            if member is not None:
+                return member
+        return self.elastic.find_member(email)
+
+    @about_request
+    def apply_grant(self, request: AccessRequest) -> None:
+        """Make Elastic hold what the GRANTING row says; idempotent, so safe to repeat."""
+        if request.elastic_user_id is None:
+            self.core.inviting.apply(request)
+            return
+        now = self.clock.now()
+        try:
+            member = self.elastic.member(request.elastic_user_id, max_age=PLANNING_READ_AGE)
+            if member is None:
+                self.core.failures.fail(
+                    request, "The Elastic Cloud member disappeared before the grant."
+                )
+                return
+            # Whatever was planned, the member must end up holding the role: if what they held
+            # when the grant was planned has gone since, the bot adds (and owns) it after all.
+            missing = [] if holds(member.units, request.unit) else [request.unit]
+            if missing and request.unit not in request.added:
+                self.store.own_units(request.elastic_user_id, missing, request.id, now)
+                self.store.update_fields(request.id, now=now, added=missing)
+                request.added = missing
+            if missing:
+                self.elastic.add_units(request.elastic_user_id, missing)
+                crash_point("after_elastic_grant")
+                self.store.event(
+                    request.id, now, SYSTEM, "elastic_add", {"units": [u.text for u in missing]}
+                )
+                check = self.elastic.member(request.elastic_user_id)
+                if check is None or not holds(check.units, request.unit):
+                    raise UpstreamError(
+                        "Elastic Cloud accepted the role assignment but the member does not hold it.",
+                        retryable=True,
+                        code="confirm_mismatch",
+                    )
+                member = check
+        except UpstreamError as exc:
+            if exc.retryable or self.core.keys.refused(exc, now):
+                self.core.failures.retry_later(request, exc, now)
+            elif request.added:
+                self._settle_refused_grant(request, exc, now)
+            else:
+                self.core.failures.fail(request, self._refusal(request, exc))
+            return
+        self.activate(request, self.displacement(request, member))
+
+    def _settle_refused_grant(self, request: AccessRequest, exc: UpstreamError, now) -> None:
+        """A grant that may have written something failed: never disown the role on the word
+        of an error. A read that starts now decides: the member holds the role (the write
+        reached Elastic; only a read after it failed), so the grant is active; they do not,
+        so nothing was changed and the request fails; the read fails too, so the grant is
+        confirmed later (and ends through the revocation, which removes what may have been
+        added, if its time comes first)."""
+        try:
+            fresh = self.elastic.member(request.elastic_user_id)
+        except UpstreamError as again:
+            self.core.failures.retry_later(request, again, now)
+            return
+        if fresh is not None and holds(fresh.units, request.unit):
+            self.activate(
+                request, {"confirmed_after": str(exc)[:200]} | self.displacement(request, fresh)
+            )
+        else:
+            self.core.failures.fail(request, self._refusal(request, exc))
+
+    def activate(self, request: AccessRequest, detail: dict, **fields) -> None:
+        """GRANTING → ACTIVE once Elastic holds the grant (or the invitation carries it)."""
+        active = self.store.transition(
+            request.id,
+            [State.GRANTING],
+            State.ACTIVE,
+            now=self.clock.now(),
+            actor=SYSTEM,
+            event="granted",
+            detail={"units": [request.unit.text], "expires_at": request.expires_at.isoformat()}
+            | detail,
+            attempts=0,
+            next_attempt_at=None,
+            last_error=None,
+            **fields,
+        )
+        if active:
+            log.info("request %s granted until %s", active.ref, active.expires_at)
+            self.core.outbox.tell(active)
+
+    def _refusal(self, request: AccessRequest, exc: UpstreamError) -> str:
+        """Why Elastic refused a grant, in words: a vanished deployment says so plainly."""
+        unit = request.unit
+        if (
+            getattr(exc, "status", None) == 403
+            and unit.scope == "deployment"
+            and unit.target != "*"
+        ):
+            try:
+                state = self.elastic.deployment_state(unit.target)
+            except UpstreamError:
+                state = "unknown"
+            if state == "missing":
+                return f"{request.resource.label} no longer exists in Elastic Cloud."
+            if state == "hidden":
+                return f"{request.resource.label} is stopped; Elastic Cloud refuses role assignments on it."
+        return f"Elastic Cloud refused the role assignment: {exc}"
+
+    @about_request
+    def resume(self, request_id: int) -> None:
+        now = self.clock.now()
+        request = self.store.claim(request_id, [State.GRANTING], now=now, lease=self.policy.lease)
+        if request is None:
+            return
+        if request.expires_at and request.expires_at <= now:
+            self.core.revocation.end_on_expiry(request_id, State.GRANTING, now)
+            return
+        if why := self.core.leavers.requester_standing(request):
+            self.store.release(request_id)
+            self.core.leavers.end_for_requester(request.requester_id, why, only=request.id)
+            return
+        if self.core.keys.wait(request, now):
+            return
+        self.apply_grant(request)
+
+    def displacement(self, request: AccessRequest, current: Member | None) -> dict:
+        """What the grant's role replaced on the same resource (recorded with the grant)."""
+        if current is None or request.elastic_user_id is None:
+            return {}
+        wanted = set(request.held_before) | self.store.units_needed_by_others(
+            request.elastic_user_id, request.id
+        )
+        gone = planning.displaced(request.unit, wanted, current.units)
+        return {"displaced": [u.text for u in gone]} if gone else {}
