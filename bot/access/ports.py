@@ -5,12 +5,15 @@ Slack, Elastic Cloud and SQLite implement these at the edges; tests hand in plai
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from bot.access.model import AccessRequest
 from bot.access.resources import Resource, Unit
+from bot.access.states import State
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,206 @@ class Notifier(Protocol):
     def credentials_refused(self, owners: list[str], error: str) -> None: ...
 
     def credentials_restored(self, owners: list[str], waiting: int) -> None: ...
+
+
+class Transactions(Protocol):
+    """The one database detail the core still sees: an IMMEDIATE transaction, so that two
+    writes (own the units, move the row) land together or not at all."""
+
+    def write(self) -> AbstractContextManager[Any]: ...
+
+
+class ApprovalRecord(Protocol):
+    """One approver's recorded decision on a request."""
+
+    approver_id: str
+    decision: str  # "approve" or "deny"
+
+
+class Store(Protocol):
+    """What the core asks of the database (``bot.store.Store`` implements it). Every state
+    change is one conditional write with its audit event; a method that answers None or
+    False means another worker (or click) got there first, never an error.
+
+    Written from what the engine calls (``tests/test_ports.py`` checks the SQLite store
+    still matches), grouped by the part that uses it."""
+
+    db: Transactions
+
+    # -- rows and their moves (all parts)
+    def create_request(
+        self,
+        *,
+        requester_id: str,
+        requester_email: str,
+        resource: Resource,
+        role_id: str,
+        unit: Unit,
+        duration: timedelta,
+        justification: str,
+        approvers: Sequence[str],
+        approvals_needed: int,
+        now: datetime,
+        elastic_user_id: str | None,
+        approver_source: str | None = None,
+        next_reminder_at: datetime | None = None,
+    ) -> AccessRequest: ...
+
+    def get(self, request_id: int) -> AccessRequest | None: ...
+
+    def transition(
+        self,
+        request_id: int,
+        sources: Iterable[State],
+        target: State,
+        *,
+        now: datetime,
+        actor: str,
+        event: str | None = None,
+        detail: dict[str, Any] | None = None,
+        release_lease: bool = True,
+        **fields: Any,
+    ) -> AccessRequest | None:
+        """Move ``request_id`` to ``target`` if it is in one of ``sources``; None if not."""
+        ...
+
+    def update_fields(self, request_id: int, *, now: datetime, **fields: Any) -> None: ...
+
+    def claim(
+        self,
+        request_id: int,
+        states: Iterable[State],
+        *,
+        now: datetime,
+        lease: timedelta,
+        owner: str | None = None,
+    ) -> AccessRequest | None:
+        """A time-limited lease on a row, so only one worker acts on it at a time."""
+        ...
+
+    def release(self, request_id: int) -> None: ...
+
+    # -- the audit trail
+    def event(
+        self,
+        request_id: int | None,
+        now: datetime,
+        actor: str,
+        kind: str,
+        detail: dict | None = None,
+    ) -> None: ...
+
+    def events(self, request_id: int) -> list[dict[str, Any]]: ...
+
+    def has_event(self, request_id: int, kind: str) -> bool: ...
+
+    def was_granted(self, request_id: int) -> bool: ...
+
+    # -- filing (limits, duplicates)
+    def seen_recently(self, fingerprint: str, now: datetime, window: timedelta) -> bool: ...
+
+    def pending_of_person(self, requester_id: str, mailbox: str) -> list[AccessRequest]: ...
+
+    def break_glass_of_person(self, requester_id: str, mailbox: str) -> list[AccessRequest]: ...
+
+    def live_break_glass(self) -> int: ...
+
+    def first_report(self, reference: str, reason: str, now: datetime) -> bool: ...
+
+    # -- decisions and extensions
+    def record_approval(
+        self, request_id: int, approver_id: str, decision: str, reason: str | None, now: datetime
+    ) -> bool: ...
+
+    def approvals(self, request_id: int) -> Sequence[ApprovalRecord]: ...
+
+    def ask_extension(
+        self, request_id: int, seconds: int, reason: str, actor: str, now: datetime
+    ) -> bool: ...
+
+    def extension_asked(self, request_id: int) -> int | None: ...
+
+    def record_extension_approval(
+        self, request_id: int, actor: str, now: datetime, asked: int | None = None
+    ) -> tuple[list[str], bool] | None: ...
+
+    def apply_extension(
+        self, request_id: int, actor: str, now: datetime
+    ) -> AccessRequest | None: ...
+
+    def drop_extension(
+        self, request_id: int, actor: str, reason: str | None, now: datetime
+    ) -> bool: ...
+
+    # -- what the bot owns in Elastic (exact grants and removals)
+    def own_units(
+        self, elastic_user_id: str, units: Iterable[Unit], request_id: int, now: datetime
+    ) -> None: ...
+
+    def disown_units(self, elastic_user_id: str, units: Iterable[Unit]) -> None: ...
+
+    def owned_units(self, elastic_user_id: str) -> set[Unit]: ...
+
+    def units_needed_by_others(self, elastic_user_id: str, request_id: int) -> set[Unit]: ...
+
+    def adder_of(self, elastic_user_id: str, unit: Unit) -> int | None: ...
+
+    def all_owned_units(self) -> list[tuple[str, Unit, int]]: ...
+
+    def recent_removals(self, since: datetime) -> list[tuple[int, str, Unit]]: ...
+
+    def first_finding(
+        self, key: str, kind: str, request_id: int | None, detail: dict, now: datetime
+    ) -> bool: ...
+
+    # -- the sweep's work lists
+    def due_work(self, now: datetime, limit: int = 500) -> list[tuple[int, State]]: ...
+
+    def wake_grants(self, now: datetime) -> int: ...
+
+    def unpinned_invitations(self, limit: int = 200) -> list[AccessRequest]: ...
+
+    def open_requests_of(self, requester_id: str) -> list[AccessRequest]: ...
+
+    def open_requests_on(self, resource: Resource) -> list[AccessRequest]: ...
+
+    def live_requesters(self) -> list[str]: ...
+
+    # -- follow-ups and the outbox
+    def pending_timed_out(self, cutoff: datetime, limit: int = 200) -> list[int]: ...
+
+    def reminders_due(self, now: datetime, limit: int = 200) -> list[AccessRequest]: ...
+
+    def claim_reminder(
+        self, request_id: int, sent: int, next_at: datetime | None, now: datetime
+    ) -> bool: ...
+
+    def escalations_due(self, cutoff: datetime, limit: int = 200) -> list[AccessRequest]: ...
+
+    def escalate(
+        self, request_id: int, approvers: Sequence[str], added: Sequence[str], now: datetime
+    ) -> AccessRequest | None: ...
+
+    def expiring_soon(self, horizon: datetime, limit: int = 200) -> list[AccessRequest]: ...
+
+    def mark_expiry_noticed(self, request_id: int, now: datetime) -> bool: ...
+
+    def overdue(self, now: datetime, grace: timedelta) -> list[AccessRequest]: ...
+
+    def mark_alerted(self, request_id: int, now: datetime) -> bool: ...
+
+    def was_alerted(self, request_id: int) -> bool: ...
+
+    def mark_notified(self, request_id: int, state: State) -> None: ...
+
+    def unnotified(self, older_than: datetime, limit: int = 200) -> list[AccessRequest]: ...
+
+    # -- outside the engine: the listing (``service.list_requests``) and the scheduler
+    def search(
+        self, query, *, requester_id: str | None, resource_keys, limit: int, offset: int
+    ) -> tuple[list[AccessRequest], int]: ...
+
+    def scheduled_expiries(self) -> list[tuple[int, datetime]]: ...
 
 
 class UpstreamError(Exception):

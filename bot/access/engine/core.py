@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from bot.access.model import AccessRequest
 from bot.access.planning import SAFEST, Semantics
 from bot.access.policy import AccessPolicy
-from bot.access.ports import Catalogue, Directory, ElasticPort, Notifier
+from bot.access.ports import Catalogue, Directory, ElasticPort, Notifier, Store
 from bot.clock import Clock
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class Core:
     def __init__(
         self,
         *,
-        store,  # bot.store.Store (duck-typed: the core names no database)
+        store: Store,
         elastic: ElasticPort,
         directory: Directory,
         catalogue: Catalogue,
@@ -119,7 +119,7 @@ class Part:
         self.core = core
 
     @property
-    def store(self):
+    def store(self) -> Store:
         return self.core.store
 
     @property
