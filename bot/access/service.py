@@ -33,7 +33,7 @@ from bot.access.model import AccessRequest
 from bot.access.planning import Semantics
 from bot.access.policy import AccessPolicy
 from bot.access.ports import Catalogue, Directory, ElasticPort, Notifier, Store
-from bot.access.resources import Resource, role_label
+from bot.access.resources import Resource
 from bot.access.rules import Rule
 from bot.access.visibility import Viewer
 from bot.clock import Clock
@@ -41,7 +41,6 @@ from bot.clock import Clock
 __all__ = [
     "LIST_PAGE_SIZE",
     "AccessService",
-    "describe",
     "invitation_expiry",  # where the tests and the probe have always imported it from
     "list_requests",
 ]
@@ -233,11 +232,6 @@ class AccessService:
         """Stop the sweep's worker threads and the notification queue (waits for both)."""
         self.core.sweeper.close()
         self.core.outbox.close()
-
-
-def describe(request: AccessRequest) -> str:
-    """One line naming a request (logs, fallbacks)."""
-    return f"{request.ref} {role_label(request.role_id)} on {request.resource.label}"
 
 
 LIST_PAGE_SIZE = 20
