@@ -73,7 +73,7 @@ class Drift(Part):
         """A catalogue refresh saw a resource's name or owner tag change. Who approves comes
         from that tag, which people other than the integration owners can edit, so a change
         on a resource with open requests is reported to the integration owners (approvers
-        never grow from it: see :meth:`approvers_for`). Returns how many were reported."""
+        never grow from it: see :meth:`People.approvers_for`). Returns how many were reported."""
         setting = self.policy.resource_owner
         reported = 0
         for old, new in changes:
