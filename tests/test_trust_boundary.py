@@ -82,9 +82,11 @@ def user_change(bot, user_id: str, event_id: str = "Ev-change-1"):
 
 
 def pending(bot, slack, text="request prod-search deployment-viewer 1h INC-1 slow queries"):
+    """File request #1 and wait for its reply (which comes after the approvers' cards)."""
+    before = len(slack.webhook_posts(f"cmd-{REQUESTER}"))
     bot.command(REQUESTER, text)
     slack.wait_for(lambda: bot.state(1) is State.PENDING)
-    assert "#1" in last_reply(slack, f"cmd-{REQUESTER}")
+    assert "#1" in last_reply(slack, f"cmd-{REQUESTER}", count=before + 1)
 
 
 def active(bot, slack):
