@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from bot.access.states import FINAL, LIVE, TRANSITIONS, State, can_move, sources_for
+from bot.access.states import (
+    FINAL,
+    LIVE,
+    TRANSITIONS,
+    IllegalMove,
+    State,
+    can_move,
+    check_move,
+)
 
 ALLOWED = [
     (State.PENDING, State.APPROVED),
@@ -85,28 +93,26 @@ def test_every_state_is_reachable_from_pending():
     assert seen == set(State)
 
 
-@pytest.mark.parametrize(
-    ("target", "sources"),
-    [
-        (State.PENDING, set()),
-        (State.APPROVED, {State.PENDING}),
-        (State.GRANTING, {State.APPROVED}),
-        (State.ACTIVE, {State.GRANTING}),
-        (State.REVOKING, {State.GRANTING, State.ACTIVE}),
-        (State.REVOKED, {State.REVOKING}),
-        (State.EXPIRED, {State.REVOKING}),
-        (State.DENIED, {State.PENDING}),
-        (State.CANCELLED, {State.PENDING, State.APPROVED}),
-        (State.FAILED, {State.PENDING, State.APPROVED, State.GRANTING}),
-        (State.TIMED_OUT, {State.PENDING}),
-    ],
-)
-def test_sources_for(target, sources):
-    found = sources_for(target)
-    assert isinstance(found, tuple)
-    assert set(found) == sources
-    assert len(found) == len(set(found))
-    assert all(can_move(s, target) for s in found)
+@pytest.mark.parametrize(("source", "target"), ALLOWED)
+def test_check_move_accepts_each_allowed_move(source, target):
+    check_move((source,), target)
+
+
+def test_check_move_names_the_illegal_move():
+    with pytest.raises(IllegalMove, match="active -> approved"):
+        check_move((State.ACTIVE,), State.APPROVED)
+
+
+def test_check_move_refuses_if_any_source_is_illegal():
+    """The conditional write could move the row from any of its sources: each must be legal."""
+    with pytest.raises(IllegalMove, match="active -> failed") as caught:
+        check_move((State.APPROVED, State.GRANTING, State.ACTIVE), State.FAILED)
+    assert "granting -> failed" not in str(caught.value)
+
+
+def test_check_move_refuses_no_source():
+    with pytest.raises(IllegalMove):
+        check_move((), State.APPROVED)
 
 
 def test_states_are_their_stored_text():

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.access.resources import Resource, ResourceKind, Unit
-from bot.access.states import State
+from bot.access.states import IllegalMove, State
 from bot.store import Database, Store
 
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
@@ -178,6 +178,33 @@ def test_transition_from_the_wrong_state_does_nothing(store, db):
     assert store.transition(request.id, [State.ACTIVE], State.REVOKING, now=T0, actor="x") is None
     assert store.get(request.id).state is State.PENDING
     assert _event_count(db) == before
+
+
+def test_transition_along_an_edge_the_table_lacks_raises_and_writes_nothing(store, db):
+    request = _create(store)
+    before = _event_count(db)
+    with pytest.raises(IllegalMove, match="pending -> active"):
+        store.transition(request.id, [State.PENDING], State.ACTIVE, now=T0, actor="x")
+    assert store.get(request.id).state is State.PENDING
+    assert _event_count(db) == before
+
+
+def test_transition_raises_if_any_source_may_not_make_the_move(store, db):
+    """A final state never moves again, even when listed beside a legal source."""
+    request = _create(store)
+    with pytest.raises(IllegalMove, match="revoked -> cancelled"):
+        store.transition(
+            request.id, [State.PENDING, State.REVOKED], State.CANCELLED, now=T0, actor="x"
+        )
+    assert store.get(request.id).state is State.PENDING
+
+
+def test_transition_along_a_legal_edge_still_works(store):
+    request = _create(store)
+    moved = store.transition(
+        request.id, [State.PENDING, State.APPROVED], State.CANCELLED, now=T0, actor="x"
+    )
+    assert moved is not None and moved.state is State.CANCELLED
 
 
 def test_transition_of_a_missing_request_does_nothing(store, db):

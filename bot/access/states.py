@@ -40,10 +40,23 @@ TRANSITIONS: dict[State, frozenset[State]] = {
 }
 
 
+class IllegalMove(ValueError):
+    """A move the table above does not allow: a bug in the caller, never a user's mistake."""
+
+
 def can_move(source: State, target: State) -> bool:
     return target in TRANSITIONS.get(source, frozenset())
 
 
-def sources_for(target: State) -> tuple[State, ...]:
-    """The states from which ``target`` may be reached (the WHERE of the conditional write)."""
-    return tuple(s for s, targets in TRANSITIONS.items() if target in targets)
+def check_move(sources: tuple[State, ...], target: State) -> None:
+    """Raise :class:`IllegalMove` unless every one of ``sources`` may move to ``target``.
+
+    The store calls this before each conditional write, so the table is the law, not a comment:
+    a write that could move a row along an edge the table lacks is refused before it is tried.
+    """
+    if not sources:
+        raise IllegalMove(f"no source state given for a move to {target.value}")
+    illegal = [s for s in sources if not can_move(s, target)]
+    if illegal:
+        moves = ", ".join(f"{s.value} -> {target.value}" for s in illegal)
+        raise IllegalMove(f"illegal state move: {moves} (see bot/access/states.TRANSITIONS)")

@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.access.model import AccessRequest, resource_from_row
 from bot.access.resources import Resource, ResourceKind, Unit
-from bot.access.states import State
+from bot.access.states import State, check_move
 from bot.clock import from_iso, to_iso
 from bot.store import chain, migrations
 from bot.store.database import Database
@@ -195,7 +195,11 @@ class Store:
         """Move ``request_id`` to ``target`` if it is in one of ``sources``; None if it is not.
 
         The move and its audit event are one transaction: nobody can see one without the other.
+        Raises :class:`~bot.access.states.IllegalMove` (writing nothing) if the table in
+        ``bot/access/states.py`` does not allow the move from each of ``sources``.
         """
+        sources = tuple(State(s) for s in sources)
+        check_move(sources, target)
         sources = tuple(s.value for s in sources)
         values = {k: _encode(v) for k, v in fields.items()}
         values["state"] = target.value
