@@ -233,12 +233,16 @@ class Probe:
             bot = yes if answer else no
         self.report.answers.append(Answer(question, answer, observed, bot))
 
-    def _second_role(self, scope: str, target: str, first: str, second: str) -> None:
-        a, b = Unit(scope, first, target), Unit(scope, second, target)
+    def _add_both(self, a: Unit, b: Unit) -> tuple[frozenset[Unit], bool]:
+        """Add ``a``, then ``b``: what the member holds after, and whether that is both."""
         self._add(a)
         self._add(b)
         held = self._units()
-        both = a in held and b in held
+        return held, a in held and b in held
+
+    def _second_role(self, scope: str, target: str, first: str, second: str) -> None:
+        a, b = Unit(scope, first, target), Unit(scope, second, target)
+        held, both = self._add_both(a, b)
         self._answer(
             "one_role_per_resource",
             not both,
@@ -276,10 +280,7 @@ class Probe:
     def _organization(self) -> None:
         billing = Unit("organization", "billing-admin", self.org)
         owner = Unit("organization", "organization-admin", self.org)
-        self._add(billing)
-        self._add(owner)
-        held = self._units()
-        both = billing in held and owner in held
+        _, both = self._add_both(billing, owner)
         self._answer(
             "one_organization_role",
             not both,

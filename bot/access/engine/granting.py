@@ -7,6 +7,8 @@ with a read. A member who is not in the organization yet is invited instead
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from datetime import datetime
 
 from bot.access import planning
 from bot.access.engine.core import (
@@ -57,29 +59,52 @@ class Granting(Part):
         to_add = planning.to_add(member.units, request.unit)
         with self.store.db.write():
             self.store.own_units(member.user_id, to_add, request.id, now)
-            moved = self.store.transition(
-                request.id,
-                [State.APPROVED],
-                State.GRANTING,
-                now=now,
-                actor=SYSTEM,
-                detail={"adding": [u.text for u in to_add], "expires_at": expires_at.isoformat()},
-                release_lease=False,
+            moved = self.to_granting(
+                request,
+                now,
+                expires_at,
+                {"adding": [u.text for u in to_add], "expires_at": expires_at.isoformat()},
                 elastic_user_id=member.user_id,
-                granted_at=now,
-                expires_at=expires_at,
                 added=to_add,
                 # Standing access only: what the bot itself added is not the member's own.
                 held_before=sorted(
                     planning.standing(member.units, self.store.owned_units(member.user_id))
                 ),
             )
+        self.granting_written(moved, expires_at, self.apply_grant)
+
+    def to_granting(
+        self, request: AccessRequest, now: datetime, expires_at: datetime, detail: dict, **fields
+    ) -> AccessRequest | None:
+        """APPROVED → GRANTING: the row says what the grant adds, and until when, before
+        Elastic is asked (a grant to a member, or an invitation)."""
+        return self.store.transition(
+            request.id,
+            [State.APPROVED],
+            State.GRANTING,
+            now=now,
+            actor=SYSTEM,
+            detail=detail,
+            release_lease=False,
+            granted_at=now,
+            expires_at=expires_at,
+            **fields,
+        )
+
+    def granting_written(
+        self,
+        moved: AccessRequest | None,
+        expires_at: datetime,
+        apply: Callable[[AccessRequest], None],
+    ) -> None:
+        """After the GRANTING row (``moved``; None: it did not move): the expiry is scheduled,
+        then ``apply`` makes Elastic hold the grant."""
         if moved is None:
             return
         if self.on_expiry_set:
-            self.on_expiry_set(request.id, expires_at)
+            self.on_expiry_set(moved.id, expires_at)
         crash_point("after_grant_row")
-        self.apply_grant(moved)
+        apply(moved)
 
     def _planning_read(self, email: str) -> Member | None:
         """The requester as a member, read recently enough to plan a grant on.

@@ -36,28 +36,18 @@ class Inviting(Part):
         except UpstreamError as exc:
             self.core.failures.retry_later(request, exc, now)
             return
-        moved = self.store.transition(
-            request.id,
-            [State.APPROVED],
-            State.GRANTING,
-            now=now,
-            actor=SYSTEM,
-            detail={
+        moved = self.core.granting.to_granting(
+            request,
+            now,
+            expires_at,
+            {
                 "inviting": request.requester_email,
                 "expires_at": expires_at.isoformat(),
                 "members_before": before,
             },
-            release_lease=False,
-            granted_at=now,
-            expires_at=expires_at,
             added=[request.unit],
         )
-        if moved is None:
-            return
-        if self.on_expiry_set:
-            self.on_expiry_set(request.id, expires_at)
-        crash_point("after_grant_row")
-        self.apply(moved)
+        self.core.granting.granting_written(moved, expires_at, self.apply)
 
     @about_request
     def apply(self, request: AccessRequest) -> None:
