@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bot.access.vocabulary import ProjectType
+
 
 class ResourceKind(StrEnum):
     ORGANIZATION = "organization"
@@ -18,14 +20,20 @@ class ResourceKind(StrEnum):
     PROJECT = "project"
 
 
-PROJECT_TYPES = ("elasticsearch", "observability", "security")
-
 ORGANIZATION_ROLES = ("organization-admin", "billing-admin")
 DEPLOYMENT_ROLES = ("deployment-viewer", "deployment-editor", "deployment-admin")
 PROJECT_ROLES: dict[str, tuple[str, ...]] = {
-    "elasticsearch": ("elasticsearch-viewer", "elasticsearch-developer", "elasticsearch-admin"),
-    "observability": ("observability-viewer", "observability-editor", "observability-admin"),
-    "security": (
+    ProjectType.ELASTICSEARCH: (
+        "elasticsearch-viewer",
+        "elasticsearch-developer",
+        "elasticsearch-admin",
+    ),
+    ProjectType.OBSERVABILITY: (
+        "observability-viewer",
+        "observability-editor",
+        "observability-admin",
+    ),
+    ProjectType.SECURITY: (
         "security-viewer",
         "security-editor",
         "security-admin",

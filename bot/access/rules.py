@@ -51,9 +51,9 @@ def resource_matches(pattern: str, resource: Resource) -> bool:
     if pattern == "*":
         return True
     kind, _, rest = pattern.partition(":")
-    if kind == "organization":
+    if kind == ResourceKind.ORGANIZATION:
         return resource.kind is ResourceKind.ORGANIZATION
-    if kind == "all-deployments":
+    if kind == ResourceKind.ALL_DEPLOYMENTS:
         return resource.kind is ResourceKind.ALL_DEPLOYMENTS
     if kind == "deployment":
         return resource.kind is ResourceKind.DEPLOYMENT and (
@@ -81,10 +81,10 @@ def validate_pattern(pattern: str) -> str | None:
     """A configuration error for a resource pattern, or None if it is well-formed."""
     kind = pattern.strip().partition(":")[0]
     if pattern.strip() == "*" or kind in (
-        "organization",
-        "all-deployments",
-        "deployment",
-        "project",
+        ResourceKind.ORGANIZATION,
+        ResourceKind.ALL_DEPLOYMENTS,
+        ResourceKind.DEPLOYMENT,
+        ResourceKind.PROJECT,
     ):
         return None
     if kind == "deployment-tag":

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from bot.access.resources import Unit
+from bot.access.vocabulary import PROJECT_TYPES
 from bot.elastic.models import RoleAssignments
 
 
@@ -73,7 +74,7 @@ def from_assignments(assignments: RoleAssignments | None) -> frozenset[Unit]:
         for deployment_id in dep.deployment_ids or []:
             units.add(Unit("deployment", dep.role_id, deployment_id))
     if assignments.project:
-        for kind in ("elasticsearch", "observability", "security"):
+        for kind in PROJECT_TYPES:
             for proj in getattr(assignments.project, kind) or []:
                 if proj.all:
                     units.add(Unit(f"project:{kind}", proj.role_id, "*"))
@@ -123,10 +124,7 @@ def read_leniently(raw: Any, organization_id: str) -> tuple[frozenset[Unit], lis
     if projects is not None and not isinstance(projects, dict):
         problems.append(f"project is {type(projects).__name__}, not an object")
     elif projects:
-        scopes += [
-            (f"project:{kind}", "project_ids", projects.get(kind))
-            for kind in ("elasticsearch", "observability", "security")
-        ]
+        scopes += [(f"project:{kind}", "project_ids", projects.get(kind)) for kind in PROJECT_TYPES]
     for scope, ids_key, listed in scopes:
         for index, entry in enumerate(_entries(listed, scope, problems)):
             where = f"{scope}[{index}]"

@@ -13,7 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.access.resources import PROJECT_TYPES, Resource, ResourceKind
+from bot.access.resources import Resource, ResourceKind
+from bot.access.vocabulary import ALL_DEPLOYMENTS_ALIASES, ORGANIZATION_ALIASES, PROJECT_TYPES
 from bot.clock import Clock
 from bot.elastic.client import ElasticClient
 from bot.elastic.errors import ElasticError
@@ -115,9 +116,9 @@ class ResourceCatalogue:
     # -- the core's Catalogue port ----------------------------------------------------------
     def find(self, text: str) -> Resource | None:
         needle = (text or "").strip().lower()
-        if needle in ("organization", "org", "organisation"):
+        if needle in ORGANIZATION_ALIASES:
             return self._index.resources[0]
-        if needle in ("all", "all-deployments", "all deployments"):
+        if needle in ALL_DEPLOYMENTS_ALIASES:
             return self._index.resources[1]
         return self._index.by_text.get(needle)
 

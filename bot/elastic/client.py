@@ -34,8 +34,6 @@ from bot.elastic.models import (
 
 log = logging.getLogger(__name__)
 
-PROJECT_TYPES = ("elasticsearch", "observability", "security")
-
 
 @dataclass(frozen=True)
 class RetryPolicy:

@@ -23,6 +23,8 @@ from bot.access.model import AccessRequest
 from bot.access.resources import Resource, ResourceKind, role_label, roles_for
 from bot.access.states import State
 from bot.access.text import clean, escape, summary
+from bot.access.vocabulary import Actor, Outcome
+from bot.slack.action_ids import Action, Field, View
 
 Blocks = list[dict[str, Any]]
 
@@ -50,13 +52,13 @@ MAX_OPTION_TEXT = 75
 
 def who(user_id: str | None) -> str:
     """A person as a Slack mention; the bot's own actors by name."""
-    if user_id in (None, "", "system"):
+    if user_id in (None, "", Actor.SYSTEM):
         return "the bot"
-    if user_id == "policy":
+    if user_id == Actor.POLICY:
         return "policy (auto-approved)"
-    if user_id == "break-glass":
+    if user_id == Actor.BREAK_GLASS:
         return "break-glass (no approval)"
-    if user_id == "offboarding":
+    if user_id == Actor.OFFBOARDING:
         return "the bot (the requester may no longer have access)"
     return f"<@{user_id}>"
 
@@ -144,7 +146,9 @@ def status_line(request: AccessRequest, *, public: bool = False) -> str:
     if request.state is State.EXPIRED:
         return f"{emoji} Approved{by}; expired {when(request.ended_at)}"
     if request.state is State.REVOKED:
-        ender = f" by {who(request.ended_by)}" if request.ended_by not in (None, "system") else ""
+        ender = (
+            f" by {who(request.ended_by)}" if request.ended_by not in (None, Actor.SYSTEM) else ""
+        )
         return f"{emoji} Approved{by}; revoked{ender} {when(request.ended_at)}"
     if request.state is State.FAILED:
         if public or not request.last_error:
@@ -199,14 +203,14 @@ def approver_card(request: AccessRequest, approved_by: Sequence[str] = ()) -> tu
                 "elements": [
                     {
                         "type": "button",
-                        "action_id": "approve",
+                        "action_id": Action.APPROVE,
                         "text": _plain("Approve"),
                         "style": "primary",
                         "value": str(request.id),
                     },
                     {
                         "type": "button",
-                        "action_id": "deny",
+                        "action_id": Action.DENY,
                         "text": _plain("Deny"),
                         "style": "danger",
                         "value": str(request.id),
@@ -240,7 +244,7 @@ def requester_update(request: AccessRequest, access_details: str = "") -> tuple[
     elif state in (State.APPROVED, State.GRANTING):
         text = f"Request {request.ref} approved by {who(request.decided_by)}; granting now"
         body = f":white_check_mark: *Request {request.ref} approved* by {who(request.decided_by)}. Granting {what} now."
-    elif state is State.ACTIVE and request.outcome == "invited":
+    elif state is State.ACTIVE and request.outcome == Outcome.INVITED:
         text = f"Request {request.ref} granted as an invitation to {email}"
         body = (
             f":email: *Access granted as an invitation* ({request.ref}) — you are not a member of "
@@ -276,27 +280,27 @@ def requester_update(request: AccessRequest, access_details: str = "") -> tuple[
             "request again, or ask an integration owner for help."
         )
     elif state in (State.EXPIRED, State.REVOKED) and request.outcome in (
-        "invitation_withdrawn",
-        "invitation_unused",
+        Outcome.INVITATION_WITHDRAWN,
+        Outcome.INVITATION_UNUSED,
     ):
         text = f"Request {request.ref} ended: the invitation was withdrawn"
         body = (
             f":checkered_flag: *Access {request.ref} ended* — the invitation for {what} was not "
             "accepted in time and has been withdrawn."
         )
-    elif state in (State.EXPIRED, State.REVOKED) and request.outcome == "resource_gone":
+    elif state in (State.EXPIRED, State.REVOKED) and request.outcome == Outcome.RESOURCE_GONE:
         text = f"Request {request.ref} ended: the resource no longer exists"
         body = (
             f":checkered_flag: *Access {request.ref} ended* — {where} was deleted, "
             "and its role assignment with it."
         )
-    elif state in (State.EXPIRED, State.REVOKED) and request.outcome == "never_granted":
+    elif state in (State.EXPIRED, State.REVOKED) and request.outcome == Outcome.NEVER_GRANTED:
         text = f"Request {request.ref} ended before {role} could be granted"
         body = (
             f":hourglass: *Request {request.ref} ended before it could be granted* — {what} was "
             "never added in Elastic Cloud, so nothing had to be removed."
         )
-    elif state in (State.EXPIRED, State.REVOKED) and request.outcome == "kept":
+    elif state in (State.EXPIRED, State.REVOKED) and request.outcome == Outcome.KEPT:
         text = f"Request {request.ref} ended: you still hold {role} through other access"
         body = (
             f":checkered_flag: *Access {request.ref} ended* — {what} stays, because you hold it "
@@ -324,7 +328,7 @@ def requester_update(request: AccessRequest, access_details: str = "") -> tuple[
                     extend_button(request),
                     {
                         "type": "button",
-                        "action_id": "revoke_now",
+                        "action_id": Action.REVOKE_NOW,
                         "text": _plain("Revoke now"),
                         "value": str(request.id),
                         "confirm": {
@@ -364,7 +368,7 @@ def channel_update(request: AccessRequest) -> tuple[str, Blocks]:
 def extend_button(request: AccessRequest) -> dict[str, Any]:
     return {
         "type": "button",
-        "action_id": "extend",
+        "action_id": Action.EXTEND,
         "text": _plain("Extend"),
         "value": str(request.id),
     }
@@ -412,14 +416,14 @@ def extension_card(
                 "elements": [
                     {
                         "type": "button",
-                        "action_id": "approve_extension",
+                        "action_id": Action.APPROVE_EXTENSION,
                         "text": _plain("Approve"),
                         "style": "primary",
                         "value": value,
                     },
                     {
                         "type": "button",
-                        "action_id": "deny_extension",
+                        "action_id": Action.DENY_EXTENSION,
                         "text": _plain("Deny"),
                         "style": "danger",
                         "value": value,
@@ -462,7 +466,7 @@ def extend_modal(request: AccessRequest, max_left: timedelta, default: timedelta
     options, initial = duration_options(max_left, min(default, max_left))
     return {
         "type": "modal",
-        "callback_id": "extend_grant",
+        "callback_id": View.EXTEND_GRANT,
         "title": _plain(f"Extend {request.ref}", 24),
         "submit": _plain("Ask", 24),
         "close": _plain("Cancel", 24),
@@ -472,22 +476,22 @@ def extend_modal(request: AccessRequest, max_left: timedelta, default: timedelta
             context(f"Ends {when(request.expires_at)}. At most {format_duration(max_left)} more."),
             {
                 "type": "input",
-                "block_id": "duration",
+                "block_id": Field.DURATION,
                 "label": _plain("More time"),
                 "element": {
                     "type": "static_select",
-                    "action_id": "duration",
+                    "action_id": Field.DURATION,
                     "options": options,
                     "initial_option": initial,
                 },
             },
             {
                 "type": "input",
-                "block_id": "reason",
+                "block_id": Field.REASON,
                 "label": _plain("Why do you need more time?"),
                 "element": {
                     "type": "plain_text_input",
-                    "action_id": "reason",
+                    "action_id": Field.REASON,
                     "multiline": True,
                     "max_length": REASON_LIMIT,
                 },
@@ -519,7 +523,7 @@ def parked_alert(request: AccessRequest) -> tuple[str, Blocks]:
             "elements": [
                 {
                     "type": "button",
-                    "action_id": "ack_parked",
+                    "action_id": Action.ACK_PARKED,
                     "text": _plain("Acknowledge"),
                     "value": str(request.id),
                 }
@@ -593,7 +597,7 @@ def request_modal(
         blocks.append(context(access_details))
     resource_element: dict[str, Any] = {
         "type": "external_select",
-        "action_id": "resource",
+        "action_id": Action.RESOURCE,
         "placeholder": _plain("Type a deployment or project name"),
         "min_query_length": 0,
     }
@@ -602,40 +606,40 @@ def request_modal(
     blocks += [
         {
             "type": "input",
-            "block_id": "resource",
+            "block_id": Field.RESOURCE,
             "dispatch_action": True,
             "label": _plain("Resource"),
             "element": resource_element,
         },
         {
             "type": "input",
-            "block_id": "role",
+            "block_id": Field.ROLE,
             "label": _plain("Role"),
             "element": {
                 "type": "static_select",
-                "action_id": "role",
+                "action_id": Field.ROLE,
                 "placeholder": _plain("Pick a role"),
             }
             | _role_options(resource),
         },
         {
             "type": "input",
-            "block_id": "duration",
+            "block_id": Field.DURATION,
             "label": _plain("Duration"),
             "element": {
                 "type": "static_select",
-                "action_id": "duration",
+                "action_id": Field.DURATION,
                 "options": options,
                 "initial_option": initial,
             },
         },
         {
             "type": "input",
-            "block_id": "justification",
+            "block_id": Field.JUSTIFICATION,
             "label": _plain("Justification"),
             "element": {
                 "type": "plain_text_input",
-                "action_id": "justification",
+                "action_id": Field.JUSTIFICATION,
                 "multiline": True,
                 "max_length": JUSTIFICATION_LIMIT,
                 "placeholder": _plain("Why do you need this access? (a ticket, an incident)"),
@@ -646,12 +650,12 @@ def request_modal(
         blocks.append(
             {
                 "type": "input",
-                "block_id": "break_glass",
+                "block_id": Field.BREAK_GLASS,
                 "optional": True,
                 "label": _plain("Emergency"),
                 "element": {
                     "type": "checkboxes",
-                    "action_id": "break_glass",
+                    "action_id": Field.BREAK_GLASS,
                     "options": [
                         {
                             "text": _plain("Break-glass: take it now, without approval"),
@@ -667,7 +671,7 @@ def request_modal(
         )
     return {
         "type": "modal",
-        "callback_id": "request_access",
+        "callback_id": View.REQUEST_ACCESS,
         "title": _plain("Request access", 24),
         "submit": _plain("Request", 24),
         "close": _plain("Cancel", 24),
@@ -679,7 +683,7 @@ def request_modal(
 def deny_modal(request: AccessRequest, metadata: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "modal",
-        "callback_id": "deny_reason",
+        "callback_id": View.DENY_REASON,
         "title": _plain(f"Deny {request.ref}", 24),
         "submit": _plain("Deny", 24),
         "close": _plain("Back", 24),
@@ -688,12 +692,12 @@ def deny_modal(request: AccessRequest, metadata: dict[str, Any]) -> dict[str, An
             summary_fields(request),
             {
                 "type": "input",
-                "block_id": "reason",
+                "block_id": Field.REASON,
                 "optional": True,
                 "label": _plain("Reason (sent to the requester)"),
                 "element": {
                     "type": "plain_text_input",
-                    "action_id": "reason",
+                    "action_id": Field.REASON,
                     "multiline": True,
                     "max_length": REASON_LIMIT,
                 },
@@ -758,7 +762,7 @@ def request_list(
         buttons.append(
             {
                 "type": "button",
-                "action_id": "list_prev",
+                "action_id": Action.LIST_PREV,
                 "text": _plain("Previous"),
                 "value": json.dumps({"f": kept, "p": page - 1})[:2000],
             }
@@ -767,7 +771,7 @@ def request_list(
         buttons.append(
             {
                 "type": "button",
-                "action_id": "list_next",
+                "action_id": Action.LIST_NEXT,
                 "text": _plain("Next"),
                 "value": json.dumps({"f": kept, "p": page + 1})[:2000],
             }
@@ -815,7 +819,7 @@ def home_view(
             "elements": [
                 {
                     "type": "button",
-                    "action_id": "open_request_modal",
+                    "action_id": Action.OPEN_REQUEST_MODAL,
                     "text": _plain("Request access"),
                     "style": "primary",
                     "value": "home",
@@ -867,14 +871,14 @@ def home_view(
                     "elements": [
                         {
                             "type": "button",
-                            "action_id": "approve",
+                            "action_id": Action.APPROVE,
                             "text": _plain("Approve"),
                             "style": "primary",
                             "value": str(r.id),
                         },
                         {
                             "type": "button",
-                            "action_id": "deny",
+                            "action_id": Action.DENY,
                             "text": _plain("Deny"),
                             "style": "danger",
                             "value": str(r.id),

@@ -18,17 +18,16 @@ from typing import Any
 
 from bot.access.listing import ListQuery
 from bot.access.model import AccessRequest
+from bot.access.resources import ResourceKind
+from bot.access.vocabulary import ORGANIZATION_ALIASES
 from bot.clock import to_iso
 from bot.store.database import BUSY_TIMEOUT_SECONDS, Database
 from bot.store.repository import _row_to_request
 
 #: Words that name a kind of resource rather than one by name or ID (as the request grammar
 #: and the catalogue accept them: ``/elastic-access request organization …``).
-KIND_WORDS = {
-    "organization": "organization",
-    "organisation": "organization",
-    "org": "organization",
-    "all-deployments": "all-deployments",
+KIND_WORDS = {word: ResourceKind.ORGANIZATION.value for word in ORGANIZATION_ALIASES} | {
+    ResourceKind.ALL_DEPLOYMENTS.value: ResourceKind.ALL_DEPLOYMENTS.value,
 }
 
 #: The columns of one exported event, in order (the CSV header).

@@ -17,6 +17,7 @@ from typing import Any
 from bot.access.model import AccessRequest, resource_from_row
 from bot.access.resources import Resource, ResourceKind, Unit
 from bot.access.states import State, check_move
+from bot.access.vocabulary import Actor, Outcome
 from bot.clock import from_iso, to_iso
 from bot.store import chain, migrations
 from bot.store.database import Database
@@ -385,7 +386,7 @@ class Store:
         return self.db.one(
             "SELECT count(*) FROM requests WHERE decided_by = ? "
             "AND state IN ('approved', 'granting', 'active', 'revoking')",
-            ("break-glass",),
+            (Actor.BREAK_GLASS.value,),
         )[0]
 
     def live_requesters(self) -> list[str]:
@@ -652,7 +653,7 @@ class Store:
             (sent + 1, to_iso(next_at) if next_at else None, request_id, sent),
         )
         if cur.rowcount == 1:
-            self.event(request_id, now, "system", "reminded", {"count": sent + 1})
+            self.event(request_id, now, Actor.SYSTEM, "reminded", {"count": sent + 1})
             return True
         return False
 
@@ -677,7 +678,7 @@ class Store:
             )
             if cur.rowcount != 1:
                 return None
-            self._event(conn, request_id, now, "system", "escalated", {"to": list(added)})
+            self._event(conn, request_id, now, Actor.SYSTEM, "escalated", {"to": list(added)})
         return self.get(request_id)
 
     # -- owners that did not resolve (reported once) ---------------------------------------
@@ -715,10 +716,10 @@ class Store:
               JOIN requests r ON r.id = e.request_id
             WHERE e.kind = 'elastic_remove' AND r.ended_at >= ?
               AND r.state IN ('expired', 'revoked') AND r.elastic_user_id IS NOT NULL
-              AND (r.outcome IS NULL OR r.outcome != 'resource_gone')
+              AND (r.outcome IS NULL OR r.outcome != ?)
             ORDER BY e.id
             """,
-            (to_iso(since),),
+            (to_iso(since), Outcome.RESOURCE_GONE.value),
         )
         return [
             (r["request_id"], r["elastic_user_id"], Unit.parse(text))

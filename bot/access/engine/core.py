@@ -17,6 +17,7 @@ from bot.access.model import AccessRequest
 from bot.access.planning import SAFEST, Semantics
 from bot.access.policy import AccessPolicy
 from bot.access.ports import Catalogue, Directory, ElasticPort, Notifier, Store
+from bot.access.vocabulary import Actor
 from bot.clock import Clock
 
 if TYPE_CHECKING:
@@ -36,17 +37,17 @@ if TYPE_CHECKING:
     from bot.access.engine.sweep import Sweeper
 
 #: Who "acts" when nobody clicked: the expiry timer, the sweep.
-SYSTEM = "system"
+SYSTEM = Actor.SYSTEM
 #: Who approves when a policy rule says auto_approve.
-AUTO = "policy"
+AUTO = Actor.POLICY
 #: Who approves a break-glass request: nobody; the requester took it, on the record.
-BREAK_GLASS = "break-glass"
+BREAK_GLASS = Actor.BREAK_GLASS
 #: What a person is told when Slack could not say who they are: nothing is assumed.
 SLACK_DOWN = (
     "Slack did not answer when I looked you up, so nothing was done. Try again in a minute."
 )
 #: Who ends a grant whose requester may no longer have access (deactivated, now a guest…).
-OFFBOARDING = "offboarding"
+OFFBOARDING = Actor.OFFBOARDING
 #: Why a requester may no longer have access, for the records and the messages.
 LEFT = {
     "deactivated": "the requester was deactivated in Slack",

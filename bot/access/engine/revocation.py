@@ -24,6 +24,7 @@ from bot.access.ports import Member, UpstreamError
 from bot.access.resources import Unit
 from bot.access.states import State
 from bot.access.text import escape
+from bot.access.vocabulary import Outcome
 from bot.faults import crash_point
 from bot.logs import about_request
 
@@ -97,7 +98,7 @@ class Revocation(Part):
                 raise
             states = {u.target: self.elastic.deployment_state(u.target) for u in deployments}
             if all(state == "missing" for state in states.values()):
-                return "resource_gone"
+                return Outcome.RESOURCE_GONE
             if any(state == "hidden" for state in states.values()):
                 raise UpstreamError(
                     "Elastic Cloud refuses to remove the role because the deployment is stopped "
@@ -262,13 +263,13 @@ class Revocation(Part):
         if gone:
             outcome = gone
         elif to_remove:
-            outcome = "removed"
+            outcome = Outcome.REMOVED
         elif holds_after:
-            outcome = "kept"  # standing access or another live grant still gives the role
+            outcome = Outcome.KEPT  # standing access or another live grant still gives the role
         elif self.store.was_granted(request_id):
-            outcome = "removed"  # an earlier attempt removed it (a crash before the record)
+            outcome = Outcome.REMOVED  # an earlier attempt removed it (a crash before the record)
         else:
-            outcome = "never_granted"
+            outcome = Outcome.NEVER_GRANTED
         ended = self.store.transition(
             request_id,
             [State.REVOKING],

@@ -13,6 +13,7 @@ from slack_sdk.errors import SlackApiError
 from bot.access.errors import AccessError
 from bot.access.service import LIST_PAGE_SIZE, list_requests
 from bot.slack import blocks
+from bot.slack.action_ids import Action
 from bot.slack.listeners.commands import open_request_modal
 
 log = logging.getLogger(__name__)
@@ -81,15 +82,15 @@ def register(app: App, runtime) -> None:
         return service.acknowledge_parked(request_id, user_id)
 
     for action, act in (
-        ("approve", approve),
-        ("approve_extension", approve_extension),
-        ("deny_extension", deny_extension),
-        ("revoke_now", revoke_now),
-        ("ack_parked", ack_parked),
+        (Action.APPROVE, approve),
+        (Action.APPROVE_EXTENSION, approve_extension),
+        (Action.DENY_EXTENSION, deny_extension),
+        (Action.REVOKE_NOW, revoke_now),
+        (Action.ACK_PARKED, ack_parked),
     ):
         on_click(action, act)
 
-    @app.action("deny")
+    @app.action(Action.DENY)
     def deny(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
         ack()
         request_id = _request_id(body)
@@ -117,7 +118,7 @@ def register(app: App, runtime) -> None:
             except AccessError as err:
                 _tell_clicker(respond, client, body, f":warning: {err}")
 
-    @app.action("extend")
+    @app.action(Action.EXTEND)
     def extend(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
         ack()
         request_id = _request_id(body)
@@ -148,8 +149,8 @@ def register(app: App, runtime) -> None:
                 "Slack did not let me open the form in time; use `/elastic-access extend <id> <duration> <reason>`.",
             )
 
-    @app.action("list_prev")
-    @app.action("list_next")
+    @app.action(Action.LIST_PREV)
+    @app.action(Action.LIST_NEXT)
     def list_page(ack: Ack, body: dict, respond: Respond, client: WebClient) -> None:
         """Another page of /elastic-access list, in place of the one shown."""
         ack()
@@ -176,7 +177,7 @@ def register(app: App, runtime) -> None:
             **blocks.NO_UNFURL,
         )
 
-    @app.action("open_request_modal")
+    @app.action(Action.OPEN_REQUEST_MODAL)
     def open_modal(ack: Ack, body: dict, client: WebClient) -> None:
         ack()
         user_id = body["user"]["id"]
@@ -186,7 +187,7 @@ def register(app: App, runtime) -> None:
                 channel=user_id, text=f":warning: {refusal}", **blocks.NO_UNFURL
             )
 
-    @app.action("resource")
+    @app.action(Action.RESOURCE)
     def resource_picked(ack: Ack, body: dict, client: WebClient) -> None:
         """Re-render the form so the role list shows only roles valid for the chosen resource."""
         ack()

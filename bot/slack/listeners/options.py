@@ -5,10 +5,11 @@ from __future__ import annotations
 from slack_bolt import Ack, App
 
 from bot.slack import blocks
+from bot.slack.action_ids import Action
 
 
 def register(app: App, runtime) -> None:
-    @app.options("resource")
+    @app.options(Action.RESOURCE)
     def resource_options(ack: Ack, payload: dict, body: dict) -> None:
         """Only someone who may request sees the organization's resource names."""
         user_id = (body.get("user") or {}).get("id", "")

@@ -15,6 +15,7 @@ from bot.access.errors import AccessError, InvalidRequest
 from bot.access.limits import check_reason
 from bot.access.text import clean, plain
 from bot.slack import blocks
+from bot.slack.action_ids import Field, View
 
 log = logging.getLogger(__name__)
 
@@ -34,32 +35,34 @@ def _value(state: dict, block: str) -> str:
 def register(app: App, runtime) -> None:
     register_extend(app, runtime)
 
-    @app.view("request_access")
+    @app.view(View.REQUEST_ACCESS)
     def submit_request(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
         user_id = body["user"]["id"]
         state = view.get("state", {}).get("values", {})
-        resource, role = _value(state, "resource"), _value(state, "role")
-        justification = _value(state, "justification").strip()
-        break_glass = _checked(state, "break_glass")
+        resource, role = _value(state, Field.RESOURCE), _value(state, Field.ROLE)
+        justification = _value(state, Field.JUSTIFICATION).strip()
+        break_glass = _checked(state, Field.BREAK_GLASS)
         errors: dict[str, str] = {}
         try:
-            duration = parse_duration(_value(state, "duration"))
+            duration = parse_duration(_value(state, Field.DURATION))
         except DurationError as exc:
-            errors["duration"] = clean(str(exc))[:150]
+            errors[Field.DURATION] = clean(str(exc))[:150]
             duration = None
         if not resource:
-            errors["resource"] = "Pick a resource."
+            errors[Field.RESOURCE] = "Pick a resource."
         if not role:
-            errors["role"] = "Pick a role."
+            errors[Field.ROLE] = "Pick a role."
         if not justification:
-            errors["justification"] = "Say why you need this access."
+            errors[Field.JUSTIFICATION] = "Say why you need this access."
         if not errors and duration is not None:
             try:
                 _, rule = runtime.service.validate(resource, role, duration, justification)
                 if break_glass and not rule.break_glass:
-                    errors["break_glass"] = "Policy does not allow break-glass for this role here."
+                    errors[Field.BREAK_GLASS] = (
+                        "Policy does not allow break-glass for this role here."
+                    )
             except InvalidRequest as exc:
-                errors[exc.field or "resource"] = _error(exc)
+                errors[exc.field or Field.RESOURCE] = _error(exc)
         if errors:
             ack(response_action="errors", errors=errors)
             return
@@ -82,7 +85,7 @@ def register(app: App, runtime) -> None:
 
         runtime.background(work)
 
-    @app.view("deny_reason")
+    @app.view(View.DENY_REASON)
     def submit_deny(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
         user_id = body["user"]["id"]
         try:
@@ -91,16 +94,16 @@ def register(app: App, runtime) -> None:
         except (ValueError, KeyError, TypeError):
             ack(
                 response_action="errors",
-                errors={"reason": "This form is out of date; use the Deny button again."},
+                errors={Field.REASON: "This form is out of date; use the Deny button again."},
             )
             return
-        reason = _value(view.get("state", {}).get("values", {}), "reason").strip() or None
+        reason = _value(view.get("state", {}).get("values", {}), Field.REASON).strip() or None
         try:
             check_reason(reason)
             request = runtime.service.get(request_id)
             runtime.service.check_decider(request, user_id)
         except AccessError as exc:
-            ack(response_action="errors", errors={"reason": _error(exc)})
+            ack(response_action="errors", errors={Field.REASON: _error(exc)})
             return
         ack()
 
@@ -123,25 +126,28 @@ def register(app: App, runtime) -> None:
 
 
 def register_extend(app: App, runtime) -> None:
-    @app.view("extend_grant")
+    @app.view(View.EXTEND_GRANT)
     def submit_extend(ack: Ack, body: dict, view: dict, client: WebClient) -> None:
         user_id = body["user"]["id"]
         state = view.get("state", {}).get("values", {})
         try:
             request_id = int(json.loads(view.get("private_metadata") or "{}")["request_id"])
-            duration = parse_duration(_value(state, "duration"))
+            duration = parse_duration(_value(state, Field.DURATION))
         except (ValueError, KeyError, TypeError, DurationError):
-            ack(response_action="errors", errors={"duration": "Pick how much more time you need."})
+            ack(
+                response_action="errors",
+                errors={Field.DURATION: "Pick how much more time you need."},
+            )
             return
-        reason = _value(state, "reason")
+        reason = _value(state, Field.REASON)
         try:  # quick checks before the ack, so a bad form shows its errors inline
             runtime.service.check_extension(request_id, user_id, duration, reason)
         except InvalidRequest as exc:
-            field = exc.field if exc.field in ("duration", "reason") else "duration"
+            field = exc.field if exc.field in (Field.DURATION, Field.REASON) else Field.DURATION
             ack(response_action="errors", errors={field: _error(exc)})
             return
         except AccessError as exc:
-            ack(response_action="errors", errors={"reason": _error(exc)})
+            ack(response_action="errors", errors={Field.REASON: _error(exc)})
             return
         ack()
 
