@@ -114,6 +114,9 @@ def bot_env(
         PORT=str(port),
         HOST="127.0.0.1",
         INTEGRATION_OWNERS=OWNER,
+        # The load generator files thousands of requests from a few dozen people: the
+        # per-person limit on open requests (an anti-flood policy) would refuse most of them.
+        MAX_PENDING_PER_REQUESTER="10000",
         **extra,
     )
 

@@ -169,7 +169,7 @@ class Settings(BaseSettings):
     #: Requesters (and so invitation emails) must have an address in one of these domains.
     allowed_email_domains: Annotated[list[str], NoDecode] = Field(default_factory=list)
     #: Open (pending) requests one person may have at once.
-    max_pending_per_requester: int = Field(default=5, ge=1, le=100)
+    max_pending_per_requester: int = Field(default=5, ge=1, le=10000)
     #: After a break-glass grant, the same person must wait this long for the next one.
     break_glass_cooldown: timedelta = timedelta(hours=1)
     #: Break-glass grants live at once, across everyone.
