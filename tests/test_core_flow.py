@@ -7,23 +7,15 @@ from datetime import timedelta
 from bot.access.states import State
 from tests.fakes.slack_api import text_of
 from tests.harness import OWNER, REQUESTER, STRANGER
+from tests.slack_view import buttons
 
 DEPLOYMENT = "d" * 32
 ALICE = "1000000001"
 
 
-def _buttons(message) -> list[str]:
-    return [
-        e.get("action_id")
-        for b in message.get("blocks", [])
-        if b.get("type") == "actions"
-        for e in b["elements"]
-    ]
-
-
 def _card(slack, user):
     return slack.wait_for(
-        lambda: [m for m in slack.messages_to(user) if "approve" in _buttons(m)],
+        lambda: [m for m in slack.messages_to(user) if "approve" in buttons(m)],
         message="approval card",
     )[0]
 
@@ -67,7 +59,7 @@ def test_request_approve_grant_expire(bot, slack, elastic):
     }
     # The card shows who decided and has no buttons any more.
     updated = slack.wait_for(
-        lambda: (m := slack.message(card["channel"], card["ts"])) and not _buttons(m) and m
+        lambda: (m := slack.message(card["channel"], card["ts"])) and not buttons(m) and m
     )
     assert f"<@{OWNER}>" in text_of(updated)
     granted = slack.wait_for(

@@ -30,6 +30,7 @@ from bot.faults import POINTS
 from tests.fakes.slack_api import text_of
 from tests.harness import OWNER, REQUESTER
 from tests.process import BotProcess, expire_now, pass_time, rows, states, wait_until
+from tests.slack_view import buttons, dms
 
 DEPLOYMENT = "d" * 32
 ALICE = "1000000001"
@@ -61,21 +62,8 @@ def run_bot(tmp_path, slack, elastic):
         process.stop()
 
 
-def buttons(message) -> list[str]:
-    return [
-        e.get("action_id")
-        for b in message.get("blocks", [])
-        if b.get("type") == "actions"
-        for e in b["elements"]
-    ]
-
-
 def cards(slack, user: str, ref: str = "#1") -> list[dict]:
     return [m for m in slack.messages_to(user) if f"Access request {ref}" in text_of(m)]
-
-
-def dms(slack, user: str = REQUESTER) -> list[str]:
-    return [text_of(m) for m in slack.messages_to(user)]
 
 
 def count(texts: list[str], phrase: str) -> int:

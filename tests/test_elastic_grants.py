@@ -11,6 +11,7 @@ import pytest
 from bot.access.states import State
 from tests.fakes.slack_api import text_of
 from tests.harness import API_KEY, ORG_ID, OWNER, OWNER2, REQUESTER
+from tests.slack_view import dms
 
 PROD = "d" * 32
 STAGING = "e" * 32
@@ -36,10 +37,6 @@ def ask(bot, text: str, who: str = REQUESTER) -> int:
         message=f"request {text}",
     )
     return bot.runtime.store.list_requests(limit=1)[0][0].id
-
-
-def dms(slack, user=REQUESTER) -> list[str]:
-    return [text_of(m) for m in slack.messages_to(user)]
 
 
 #: The service's undocumented behaviours these tests run under (#18): ``all`` absorbs or

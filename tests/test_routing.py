@@ -11,22 +11,10 @@ from bot.clock import FakeClock
 from bot.config import ConfigError, load_settings
 from tests.fakes.slack_api import text_of
 from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER, make_settings, start_bot, stop_bot
+from tests.slack_view import buttons, cards
 
 DEPLOYMENT = "d" * 32
 EMAIL_OWNER = {"tag_key": "owner", "attribute": "email"}
-
-
-def buttons(message) -> list[str]:
-    return [
-        e.get("action_id")
-        for b in message.get("blocks", [])
-        if b.get("type") == "actions"
-        for e in b["elements"]
-    ]
-
-
-def cards(slack, user):
-    return [m for m in slack.messages_to(user) if "approve" in buttons(m)]
 
 
 def request(

@@ -8,18 +8,10 @@ from datetime import timedelta
 from bot.access.states import State
 from tests.fakes.slack_api import text_of
 from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER
+from tests.slack_view import buttons
 
 PROD = "d" * 32
 VIEWER_ON_PROD = ("deployment", "deployment-viewer", PROD)
-
-
-def buttons(message) -> list[str]:
-    return [
-        e.get("action_id")
-        for b in message.get("blocks", [])
-        if b.get("type") == "actions"
-        for e in b["elements"]
-    ]
 
 
 def active_grant(bot, slack, duration="1h") -> int:

@@ -14,18 +14,10 @@ from bot.access.states import State
 from tests import payloads
 from tests.fakes.slack_api import text_of
 from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER, sign
+from tests.slack_view import buttons
 
 DEPLOYMENT = "d" * 32
 ALICE = "1000000001"
-
-
-def buttons(message) -> list[str]:
-    return [
-        e.get("action_id")
-        for b in message.get("blocks", [])
-        if b.get("type") == "actions"
-        for e in b["elements"]
-    ]
 
 
 def card_for(slack, user, ref="#1"):

@@ -16,21 +16,13 @@ from bot.access.ports import Person
 from bot.access.states import State
 from tests.fakes.slack_api import text_of
 from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER
+from tests.slack_view import buttons, cards
 
 DEPLOYMENT = "d" * 32
 STAGING = "e" * 32
 ALICE = "1000000001"
 EMAIL_OWNER = {"tag_key": "owner", "attribute": "email"}
 VIEWER = ("deployment", "deployment-viewer", DEPLOYMENT)
-
-
-def buttons(message) -> list[str]:
-    return [
-        e.get("action_id")
-        for b in message.get("blocks", [])
-        if b.get("type") == "actions"
-        for e in b["elements"]
-    ]
 
 
 def button_value(message, action_id: str) -> str:
@@ -42,10 +34,6 @@ def button_value(message, action_id: str) -> str:
         for e in b["elements"]
         if e.get("action_id") == action_id
     )
-
-
-def cards(slack, user, action="approve"):
-    return [m for m in slack.messages_to(user) if action in buttons(m)]
 
 
 def dms_saying(slack, user, needle):
