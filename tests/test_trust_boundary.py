@@ -640,3 +640,26 @@ def test_an_outage_checking_a_click_records_nothing(make_bot, slack, elastic):
     slack.clear_scripts()
     bot.click(OWNER, "approve", "1", card)
     slack.wait_for(lambda: bot.state(1) is State.ACTIVE)
+
+
+def test_the_leaver_recheck_is_spread_over_sweeps(make_bot, slack, elastic):
+    """A pass over many requesters looks up a bounded batch per sweep (Slack's rate limit),
+    and still reaches everyone."""
+    from bot.access.engine.leavers import RECHECK_BATCH
+
+    bot = make_bot(integration_owners=[OWNER], max_pending_per_requester=1)
+    people = [f"U0MANY{i:02d}" for i in range(RECHECK_BATCH + 5)]
+    for user in people:
+        slack.add_user(user, email=f"{user.lower()}@example.com")
+        bot.runtime.service.file_request(
+            user, "staging-logs", "deployment-viewer", timedelta(hours=1), "INC-1 load"
+        )
+    slack.set_user_deleted(people[-1])
+    bot.runtime.directory.invalidate()
+    leavers = bot.runtime.service.core.leavers
+    bot.clock.advance(timedelta(minutes=6))  # a pass is due (the start-up sweep made one)
+    looked = len(slack.calls_to("users.info"))
+    assert leavers.recheck_requesters() == 0  # the first batch: the leaver is not in it
+    assert len(slack.calls_to("users.info")) - looked <= RECHECK_BATCH
+    assert leavers.recheck_requesters() == 1  # the rest of the pass
+    assert bot.request(len(people)).state is State.CANCELLED

@@ -392,8 +392,9 @@ class Store:
     def live_requesters(self) -> list[str]:
         """Everyone with a request that is waiting, or a grant that is or may be live."""
         rows = self.db.query(
-            "SELECT DISTINCT requester_id FROM requests "
-            "WHERE state IN ('pending', 'approved', 'granting', 'active')"
+            "SELECT requester_id FROM requests "
+            "WHERE state IN ('pending', 'approved', 'granting', 'active') "
+            "GROUP BY requester_id ORDER BY MIN(id)"
         )
         return [r[0] for r in rows]
 
