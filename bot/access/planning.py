@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
-from bot.access.resources import Unit
+from bot.access.resources import ResourceKind, Unit
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def holds(units: Iterable[Unit], unit: Unit) -> bool:
     units = units if isinstance(units, (set, frozenset)) else set(units)
     if unit in units:
         return True
-    if unit.scope == "organization" or unit.target == "*":
+    if unit.scope == ResourceKind.ORGANIZATION or unit.target == "*":
         return False
     return Unit(unit.scope, unit.role_id, "*") in units
 
@@ -158,10 +158,10 @@ def same_resource_roles(
     back. An ``all`` the bot added (``owned``, another live grant's) does count: when it ends,
     the specific roles it absorbed are put back, and one of them could replace this grant's."""
     owned = set(owned)
-    if unit.scope == "organization":
+    if unit.scope == ResourceKind.ORGANIZATION:
         if not semantics.one_organization_role:
             return []
-        return sorted(u for u in set(held) if u.scope == "organization" and u != unit)
+        return sorted(u for u in set(held) if u.scope == ResourceKind.ORGANIZATION and u != unit)
     if not semantics.one_role_per_resource:
         return []
     return sorted(
@@ -193,7 +193,7 @@ def refusal(
     replaced = same_resource_roles(unit, held, semantics, owned)
     if not replaced:
         return None
-    where = "the organization" if unit.scope == "organization" else "that resource"
+    where = "the organization" if unit.scope == ResourceKind.ORGANIZATION else "that resource"
     names = ", ".join(sorted({u.role_id for u in replaced}))
     basis = (
         f"keeps one role per member on {where} (measured on {semantics.measured_at[:10]})"

@@ -127,7 +127,7 @@ class Unit:
 def unit_for(resource: Resource, role_id: str, organization_id: str) -> Unit:
     """The unit a request for ``role_id`` on ``resource`` asks for."""
     if resource.kind is ResourceKind.ORGANIZATION:
-        return Unit("organization", role_id, organization_id)
+        return Unit(ResourceKind.ORGANIZATION.value, role_id, organization_id)
     if resource.kind is ResourceKind.ALL_DEPLOYMENTS:
         return Unit("deployment", role_id, "*")
     if resource.kind is ResourceKind.DEPLOYMENT:

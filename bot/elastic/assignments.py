@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from bot.access.resources import Unit
+from bot.access.resources import ResourceKind, Unit
 from bot.access.vocabulary import PROJECT_TYPES
 from bot.elastic.models import RoleAssignments
 
@@ -23,7 +23,7 @@ def to_body(units: Iterable[Unit], organization_id: str) -> dict[str, Any]:
     project_ids: dict[tuple[str, str], list[str]] = defaultdict(list)
     project_all: list[tuple[str, str]] = []
     for unit in sorted(set(units)):
-        if unit.scope == "organization":
+        if unit.scope == ResourceKind.ORGANIZATION:
             organization.append({"role_id": unit.role_id, "organization_id": organization_id})
         elif unit.scope == "deployment":
             if unit.target == "*":
@@ -67,7 +67,7 @@ def from_assignments(assignments: RoleAssignments | None) -> frozenset[Unit]:
         return frozenset()
     units: set[Unit] = set()
     for org in assignments.organization or []:
-        units.add(Unit("organization", org.role_id, org.organization_id))
+        units.add(Unit(ResourceKind.ORGANIZATION.value, org.role_id, org.organization_id))
     for dep in assignments.deployment or []:
         if dep.all:
             units.add(Unit("deployment", dep.role_id, "*"))
@@ -118,7 +118,7 @@ def read_leniently(raw: Any, organization_id: str) -> tuple[frozenset[Unit], lis
             if not isinstance(org, str) or not org:
                 problems.append(f"organization[{index}] names no organization; taken as ours")
                 org = organization_id
-            units.add(Unit("organization", role, org))
+            units.add(Unit(ResourceKind.ORGANIZATION.value, role, org))
     scopes: list[tuple[str, str, Any]] = [("deployment", "deployment_ids", raw.get("deployment"))]
     projects = raw.get("project")
     if projects is not None and not isinstance(projects, dict):

@@ -23,7 +23,7 @@ from bot.access.model import AccessRequest
 from bot.access.resources import Resource, ResourceKind, role_label, roles_for
 from bot.access.states import State
 from bot.access.text import clean, escape, summary
-from bot.access.vocabulary import Actor, Outcome
+from bot.access.vocabulary import PROJECT_TYPES, Actor, Outcome
 from bot.slack.action_ids import Action, Field, View
 
 Blocks = list[dict[str, Any]]
@@ -544,7 +544,7 @@ def _role_options(resource: Resource | None) -> dict[str, Any]:
         ("Organization", roles_for(ResourceKind.ORGANIZATION)),
         ("Deployments", roles_for(ResourceKind.DEPLOYMENT)),
     ]
-    for project_type in ("elasticsearch", "observability", "security"):
+    for project_type in PROJECT_TYPES:
         groups.append(
             (f"{project_type.capitalize()} projects", roles_for(ResourceKind.PROJECT, project_type))
         )

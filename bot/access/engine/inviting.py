@@ -19,6 +19,7 @@ from bot.access.model import AccessRequest
 from bot.access.planning import holds
 from bot.access.ports import Member, UpstreamError
 from bot.access.states import State
+from bot.access.vocabulary import Outcome
 from bot.faults import crash_point
 from bot.logs import about_request
 
@@ -85,7 +86,7 @@ class Inviting(Part):
             else:
                 self.core.failures.fail(request, f"Elastic Cloud refused the invitation: {exc}")
             return
-        self.core.granting.activate(request, {"invited": email}, outcome="invited")
+        self.core.granting.activate(request, {"invited": email}, outcome=Outcome.INVITED)
 
     def _send(self, request: AccessRequest, asked_before: bool) -> str:
         """POST the invitation once (the client never repeats it) and return its token.
@@ -126,7 +127,9 @@ class Inviting(Part):
         if state in ("pending", "expired"):
             self.elastic.delete_invitation(token)
             self.store.event(request.id, now, SYSTEM, "elastic_invite_deleted", {"was": state})
-            return None, "invitation_withdrawn" if state == "pending" else "invitation_unused"
+            return None, (
+                Outcome.INVITATION_WITHDRAWN if state == "pending" else Outcome.INVITATION_UNUSED
+            )
         member = self._find_invitee(request)
         if member is None:
             why = (

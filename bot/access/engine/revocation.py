@@ -21,7 +21,7 @@ from bot.access.errors import AccessError, AlreadyDecided, NotAllowed
 from bot.access.model import AccessRequest
 from bot.access.planning import holds
 from bot.access.ports import Member, UpstreamError
-from bot.access.resources import Unit
+from bot.access.resources import ResourceKind, Unit
 from bot.access.states import State
 from bot.access.text import escape
 from bot.access.vocabulary import Outcome
@@ -382,7 +382,7 @@ class Revocation(Part):
         names = {r.id: r.name for r in self.catalogue.all()}
         said = []
         for unit in units:
-            if unit.scope == "organization":
+            if unit.scope == ResourceKind.ORGANIZATION:
                 where = "the organization"
             elif unit.target == "*":
                 kind = "deployments" if unit.scope == "deployment" else unit.scope.split(":")[-1]
