@@ -663,3 +663,23 @@ def test_the_leaver_recheck_is_spread_over_sweeps(make_bot, slack, elastic):
     assert len(slack.calls_to("users.info")) - looked <= RECHECK_BATCH
     assert leavers.recheck_requesters() == 1  # the rest of the pass
     assert bot.request(len(people)).state is State.CANCELLED
+
+
+def test_an_approver_removed_from_the_owner_group_can_no_longer_revoke(make_bot, slack, elastic):
+    slack.add_usergroup("S0SRE", "sre-leads", [OWNER, OWNER2])
+    bot = make_bot(
+        integration_owners=[STRANGER],
+        resource_owner={"tag_key": "owner", "attribute": "slack_usergroup"},
+    )
+    elastic.add_deployment("payments", tags={"owner": "sre-leads"})
+    bot.runtime.catalogue.refresh()
+    bot.command(REQUESTER, "request payments deployment-viewer 1h INC-1 need it")
+    card = slack.wait_for(lambda: cards(slack, OWNER))[0]
+    bot.click(OWNER, "approve", "1", card)
+    slack.wait_for(lambda: bot.state(1) is State.ACTIVE)
+    slack.set_usergroup_users("S0SRE", [OWNER])  # OWNER2 leaves the group
+    said = bot.say(OWNER2, "revoke 1")
+    assert "Only the requester, an approver or an integration owner" in said
+    assert bot.state(1) is State.ACTIVE
+    bot.say(OWNER, "revoke 1")  # still an owner
+    slack.wait_for(lambda: bot.state(1) is State.REVOKED)

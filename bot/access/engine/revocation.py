@@ -48,16 +48,17 @@ class Revocation(Part):
             # integration, as Slack says now.
             try:
                 person = self.directory.person(actor_id, fresh=True)
+                allowed = (
+                    person is not None
+                    and person.active
+                    and (
+                        actor_id in self.core.people.integration_owners(fresh=True)
+                        # an approver it was sent to who is still one (tags and groups now)
+                        or actor_id in self.core.people.approvers_for(request, fresh=True)
+                    )
+                )
             except UpstreamError as exc:
                 raise AccessError(SLACK_DOWN) from exc
-            allowed = (
-                person is not None
-                and person.active
-                and (
-                    actor_id in request.approvers
-                    or actor_id in self.core.people.integration_owners(fresh=True)
-                )
-            )
         if not allowed:
             raise NotAllowed(
                 f"Only the requester, an approver or an integration owner can revoke {request.ref}."
