@@ -368,8 +368,14 @@ def test_repeated_slash_command_is_not_filed_twice(bot, slack):
     bot.command(REQUESTER, text)
     bot.command(REQUESTER, text)
     card_for(slack, OWNER)
-    # Both commands have been handled (the second was told), and only one was filed.
-    slack.wait_for(lambda: "a moment ago" in json.dumps(slack.webhook_posts(f"cmd-{REQUESTER}")))
+    # Both commands have been handled (the second was told, by the duplicate check or, when
+    # the first was already stored, by the open-request check), and only one was filed.
+    slack.wait_for(
+        lambda: any(
+            "a moment ago" in p["text"] or "already asked for this" in p["text"]
+            for p in slack.webhook_posts(f"cmd-{REQUESTER}")
+        )
+    )
     assert bot.runtime.store.list_requests()[1] == 1
 
 
