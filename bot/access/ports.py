@@ -185,13 +185,6 @@ class Notifier(Protocol):
     def credentials_restored(self, owners: list[str], waiting: int) -> None: ...
 
 
-class Transactions(Protocol):
-    """The one database detail the core still sees: an IMMEDIATE transaction, so that two
-    writes (own the units, move the row) land together or not at all."""
-
-    def write(self) -> AbstractContextManager[Any]: ...
-
-
 class ApprovalRecord(Protocol):
     """One approver's recorded decision on a request."""
 
@@ -207,7 +200,11 @@ class Store(Protocol):
     Written from what the engine calls (``tests/test_ports.py`` checks the SQLite store
     still matches), grouped by the part that uses it."""
 
-    db: Transactions
+    # -- transactions
+    def write(self) -> AbstractContextManager[Any]:
+        """One IMMEDIATE transaction: the store's writes made inside it (own the units, move
+        the row) land together or not at all."""
+        ...
 
     # -- rows and their moves (all parts)
     def create_request(

@@ -22,7 +22,7 @@ from bot.access.resources import ResourceKind
 from bot.access.vocabulary import ORGANIZATION_ALIASES
 from bot.clock import to_iso
 from bot.store.database import BUSY_TIMEOUT_SECONDS, Database
-from bot.store.repository import _row_to_request
+from bot.store.rows import row_to_request
 
 #: Words that name a kind of resource rather than one by name or ID (as the request grammar
 #: and the catalogue accept them: ``/elastic-access request organization …``).
@@ -165,7 +165,7 @@ def list_requests(
     )
     rows = db.query(sql, params)
     total = rows[0]["total_count"] if rows else 0
-    return [_row_to_request(row) for row in rows if row["id"] is not None], total
+    return [row_to_request(row) for row in rows if row["id"] is not None], total
 
 
 def export_sql(

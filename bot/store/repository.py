@@ -9,18 +9,20 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.access.model import AccessRequest, resource_from_row
+from bot.access.model import AccessRequest
 from bot.access.resources import Resource, ResourceKind, Unit
 from bot.access.states import State, check_move
 from bot.access.vocabulary import Actor, Outcome
 from bot.clock import from_iso, to_iso
-from bot.store import chain, migrations
+from bot.store import audit, chain, migrations
 from bot.store.database import Database
+from bot.store.rows import row_to_request
 
 
 @dataclass(frozen=True)
@@ -40,52 +42,6 @@ class Approval:
     at: datetime
 
 
-def _dt(value: str | None) -> datetime | None:
-    return from_iso(value) if value else None
-
-
-def _row_to_request(row: Any) -> AccessRequest:
-    return AccessRequest(
-        id=row["id"],
-        requester_id=row["requester_id"],
-        requester_email=row["requester_email"],
-        resource=resource_from_row(
-            row["resource_kind"], row["resource_id"], row["resource_name"], row["project_type"]
-        ),
-        role_id=row["role_id"],
-        duration=timedelta(seconds=row["duration_seconds"]),
-        justification=row["justification"],
-        state=State(row["state"]),
-        created_at=from_iso(row["created_at"]),
-        approvers=json.loads(row["approvers"]),
-        approvals_needed=row["approvals_needed"],
-        unit=Unit.parse(row["unit"]),
-        elastic_user_id=row["elastic_user_id"],
-        decided_by=row["decided_by"],
-        decided_at=_dt(row["decided_at"]),
-        decision_reason=row["decision_reason"],
-        granted_at=_dt(row["granted_at"]),
-        expires_at=_dt(row["expires_at"]),
-        ended_at=_dt(row["ended_at"]),
-        ended_by=row["ended_by"],
-        attempts=row["attempts"],
-        next_attempt_at=_dt(row["next_attempt_at"]),
-        last_error=row["last_error"],
-        added=[Unit.parse(u) for u in json.loads(row["added"])],
-        held_before=[Unit.parse(u) for u in json.loads(row["held_before"])],
-        approver_source=row["approver_source"],
-        outcome=row["outcome"],
-        invitation_hash=row["invitation_hash"],
-        extension_seconds=row["extension_seconds"],
-        extension_reason=row["extension_reason"],
-        extensions=row["extensions"],
-        reminders_sent=row["reminders_sent"],
-        next_reminder_at=_dt(row["next_reminder_at"]),
-        escalated_at=_dt(row["escalated_at"]),
-        parked=row["parked"],
-    )
-
-
 def _encode(value: Any) -> Any:
     if isinstance(value, datetime):
         return to_iso(value)
@@ -102,6 +58,14 @@ class Store:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.instance = uuid.uuid4().hex[:12]
+
+    # -- transactions ----------------------------------------------------------------------
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        """One IMMEDIATE transaction around several of the store's writes (own the units, move
+        the row), so they land together or not at all. The writes inside join it."""
+        with self.db.write():
+            yield
 
     # -- lifecycle -------------------------------------------------------------------------
     def migrate(self) -> list[str]:
@@ -178,7 +142,7 @@ class Store:
 
     def get(self, request_id: int) -> AccessRequest | None:
         row = self.db.one("SELECT * FROM requests WHERE id = ?", (request_id,))
-        return _row_to_request(row) if row else None
+        return row_to_request(row) if row else None
 
     def transition(
         self,
@@ -312,7 +276,7 @@ class Store:
             "AND elastic_user_id IS NULL ORDER BY id LIMIT ?",
             (limit,),
         )
-        return [_row_to_request(r) for r in rows]
+        return [row_to_request(r) for r in rows]
 
     def overdue(self, now: datetime, grace: timedelta) -> list[AccessRequest]:
         """Live grants past expiry by more than ``grace`` that nobody has been told about yet."""
@@ -323,7 +287,7 @@ class Store:
             """,
             (to_iso(now - grace),),
         )
-        return [_row_to_request(r) for r in rows]
+        return [row_to_request(r) for r in rows]
 
     def list_requests(
         self,
@@ -346,7 +310,7 @@ class Store:
             f"SELECT * FROM requests {clause} ORDER BY id DESC LIMIT ? OFFSET ?",
             (*params, limit, offset),
         )
-        return [_row_to_request(r) for r in rows], total
+        return [row_to_request(r) for r in rows], total
 
     def _of_person(self, where: str, requester_id: str, mailbox: str) -> list[AccessRequest]:
         """Rows matching ``where`` filed by ``requester_id`` or by any account whose email is
@@ -362,7 +326,7 @@ class Store:
             "ORDER BY id",
             (requester_id, mailbox, f"{like(local)}+%@{like(domain)}" if mailbox else ""),
         )
-        return [_row_to_request(r) for r in rows]
+        return [row_to_request(r) for r in rows]
 
     def pending_of_person(self, requester_id: str, mailbox: str) -> list[AccessRequest]:
         """One person's requests waiting for a decision, whichever of their accounts filed."""
@@ -405,7 +369,7 @@ class Store:
             "AND state IN ('pending', 'approved', 'granting', 'active') ORDER BY id",
             (requester_id,),
         )
-        return [_row_to_request(r) for r in rows]
+        return [row_to_request(r) for r in rows]
 
     def open_requests_on(self, resource: Resource) -> list[AccessRequest]:
         """Requests on a resource that are waiting or whose grant is or may be live."""
@@ -415,7 +379,7 @@ class Store:
             "AND state IN ('pending', 'approved', 'granting', 'active', 'revoking') ORDER BY id",
             (kind, rid),
         )
-        return [_row_to_request(r) for r in rows]
+        return [row_to_request(r) for r in rows]
 
     # -- approvals -------------------------------------------------------------------------
     def record_approval(
@@ -626,7 +590,7 @@ class Store:
             """,
             (to_iso(older_than), to_iso(older_than), limit),
         )
-        return [_row_to_request(r) for r in rows]
+        return [row_to_request(r) for r in rows]
 
     # -- pending requests: timeouts and reminders -----------------------------------------
     def pending_timed_out(self, cutoff: datetime, limit: int = 200) -> list[int]:
@@ -642,7 +606,7 @@ class Store:
             "AND next_reminder_at <= ? ORDER BY id LIMIT ?",
             (to_iso(now), limit),
         )
-        return [_row_to_request(r) for r in rows]
+        return [row_to_request(r) for r in rows]
 
     def claim_reminder(
         self, request_id: int, sent: int, next_at: datetime | None, now: datetime
@@ -665,7 +629,7 @@ class Store:
             "AND approver_source = 'resource_owner' AND created_at <= ? ORDER BY id LIMIT ?",
             (to_iso(cutoff), limit),
         )
-        return [_row_to_request(r) for r in rows]
+        return [row_to_request(r) for r in rows]
 
     def escalate(
         self, request_id: int, approvers: Sequence[str], added: Sequence[str], now: datetime
@@ -841,7 +805,7 @@ class Store:
             "AND expiry_noticed_at IS NULL ORDER BY expires_at LIMIT ?",
             (to_iso(horizon), limit),
         )
-        return [_row_to_request(r) for r in rows]
+        return [row_to_request(r) for r in rows]
 
     def mark_expiry_noticed(self, request_id: int, now: datetime) -> bool:
         cur = self.db.execute(
@@ -854,8 +818,6 @@ class Store:
     def search(
         self, query, *, requester_id: str | None, resource_keys, limit: int, offset: int
     ) -> tuple[list[AccessRequest], int]:
-        from bot.store import audit
-
         return audit.list_requests(
             self.db,
             query,
@@ -866,6 +828,4 @@ class Store:
         )
 
     def export_events(self, since: datetime, until: datetime | None = None, **scope: Any):
-        from bot.store import audit
-
         return audit.export_events(self.db, since, until, **scope)

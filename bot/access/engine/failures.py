@@ -24,7 +24,7 @@ class Failures(Part):
     @about_request
     def fail(self, request: AccessRequest, why: str) -> None:
         now = self.clock.now()
-        with self.store.db.write():
+        with self.store.write():
             if request.elastic_user_id and request.added:
                 self.store.disown_units(request.elastic_user_id, request.added)
             failed = self.store.transition(

@@ -57,7 +57,7 @@ class Granting(Part):
             self.core.failures.fail(request, why)
             return
         to_add = planning.to_add(member.units, request.unit)
-        with self.store.db.write():
+        with self.store.write():
             self.store.own_units(member.user_id, to_add, request.id, now)
             moved = self.to_granting(
                 request,
