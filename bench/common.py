@@ -28,7 +28,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tests import payloads
+from fakes import payloads
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable

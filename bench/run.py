@@ -301,8 +301,8 @@ def deployment_names(n: int) -> list[str]:
 
 
 def new_slack():
-    from tests.fakes import shared_dir
-    from tests.fakes.slack_api import FakeSlack
+    from fakes.shared import shared_dir
+    from fakes.slack_api import FakeSlack
 
     root = shared_dir()
     fixtures = root / "slack-fixtures" / "web-api-methods" if root else None
@@ -317,8 +317,8 @@ def new_slack():
 
 
 def new_emulator():
-    from tests.fakes import elastic_spec_dir
-    from tests.fakes.elastic_emulator import ElasticEmulator
+    from fakes.elastic_emulator import ElasticEmulator
+    from fakes.shared import elastic_spec_dir
 
     spec = elastic_spec_dir()
     if spec is None:
@@ -1230,7 +1230,7 @@ METHOD = """## Method
   `ack()` every 10 ms (`slack_bolt/listener/thread_runner.py`). A listener that has not
   acked by the first check costs a whole extra 10 ms, which is why contention shows up
   in these rows as steps of 10 ms.
-- **Fakes.** `tests/fakes` FakeSlack and ElasticEmulator (zero added latency) run in the
+- **Fakes.** `fakes/` FakeSlack and ElasticEmulator (zero added latency) run in the
   orchestrating process, so neither the load generator nor the servers share their GIL.
   They do share the 2 CPUs: the bot's background Slack/Elastic traffic costs CPU that, in
   production, Slack and Elastic Cloud would spend elsewhere.
@@ -1270,7 +1270,7 @@ METHOD = """## Method
 ```
 
 Needs the Elastic API specs beside the checkout (`../shared/elastic-cloud-api`, or
-`ELASTIC_ACCESS_SHARED=/path/to/shared`), like the tests. Run it on an otherwise idle
+`ELASTIC_ACCESS_SHARED=/path/to/shared`), like the test suite. Run it on an otherwise idle
 machine: the *other CPU load* column shows when that was not the case.
 
 The misses found along the way, their profiles and the before/after of each fix are in

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fakes import elastic_spec_dir, in_ci, missing_shared, shared_dir
-from tests.fakes.elastic_emulator import ElasticEmulator
-from tests.fakes.slack_api import FakeSlack
+from fakes.elastic_emulator import ElasticEmulator
+from fakes.shared import elastic_spec_dir, in_ci, missing_shared, shared_dir
+from fakes.slack_api import FakeSlack
 from tests.harness import (
     API_KEY,
     BOT_TOKEN,

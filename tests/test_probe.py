@@ -19,7 +19,7 @@ from bot.elastic.client import ElasticClient
 from bot.probe import Probe, ProbeRefused, run_cli
 from bot.store import Database
 from bot.store import semantics as stored
-from tests.fakes.elastic_emulator import Semantics
+from fakes.elastic_emulator import Semantics
 from tests.harness import API_KEY, ORG_ID, fast_retry, make_settings
 
 PROD = "d" * 32

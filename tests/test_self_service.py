@@ -6,7 +6,7 @@ import json
 from datetime import timedelta
 
 from bot.access.states import State
-from tests.fakes.slack_api import text_of
+from fakes.slack_api import text_of
 from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER
 from tests.slack_view import buttons
 

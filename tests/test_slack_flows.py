@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 import httpx
 
 from bot.access.states import State
-from tests import payloads
-from tests.fakes.slack_api import text_of
+from fakes import payloads
+from fakes.slack_api import text_of
 from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER, sign
 from tests.slack_view import buttons
 

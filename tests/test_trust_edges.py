@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.runtime import Runtime
 from bot.web.server import serve_in_thread
 from bot.web.wsgi import WebApp
-from tests import payloads
+from fakes import payloads
 from tests.harness import API_KEY, BOT_TOKEN, ORG_ID, OWNER, REQUESTER, SIGNING_SECRET
 
 REPO = Path(__file__).resolve().parents[1]

@@ -1,4 +1,4 @@
-"""A fake Slack Web API: a real HTTP server on 127.0.0.1 for offline tests.
+"""A fake Slack Web API: a real HTTP server on 127.0.0.1 for offline tests and benchmarks.
 
 Why a real server: ``slack_sdk.WebClient`` talks urllib, so httpx-level mocks never see
 Slack calls, and a server lets Bolt's own encoding, retries and ``respond()`` run for real.
@@ -270,7 +270,7 @@ def default_fixtures_dir(repo_root: Path | None = None) -> Path | None:
     """
     import os
 
-    root = repo_root or Path(__file__).resolve().parents[2]
+    root = repo_root or Path(__file__).resolve().parents[1]
     shared = Path(os.environ.get("ELASTIC_ACCESS_SHARED", root.parent / "shared"))
     path = shared / "slack-fixtures" / "web-api-methods"
     return path if path.is_dir() else None

@@ -1,4 +1,7 @@
-"""Test fakes: real HTTP servers on 127.0.0.1 that stand in for Slack and Elastic Cloud."""
+"""Where the shared reference folder (published specs, Slack fixtures) is, for the fakes.
+
+Used by the tests and the benchmarks alike; only :func:`missing_shared` is pytest-only, and it
+imports pytest when called so the benchmarks do not need it."""
 
 from __future__ import annotations
 
@@ -6,9 +9,7 @@ import os
 from pathlib import Path
 from typing import NoReturn
 
-import pytest
-
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+_REPO_ROOT = Path(__file__).resolve().parents[1]
 
 ELASTIC_SPEC_FILES = ("apidocs-user.json", "serverless-project-api-dereferenced.yml")
 
@@ -34,6 +35,8 @@ def missing_shared(what: str) -> NoReturn:
 
     Why: on a developer's bare clone a skip is the honest answer, but a CI run that skips
     every published-spec check would pass while checking much less than it claims."""
+    import pytest
+
     message = f"{what} is not in the shared folder (set ELASTIC_ACCESS_SHARED; default ../shared)"
     if in_ci():
         pytest.fail(f"CI=true but {message}: CI must run the published-spec checks", pytrace=False)
