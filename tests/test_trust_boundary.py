@@ -683,3 +683,29 @@ def test_an_approver_removed_from_the_owner_group_can_no_longer_revoke(make_bot,
     assert bot.state(1) is State.ACTIVE
     bot.say(OWNER, "revoke 1")  # still an owner
     slack.wait_for(lambda: bot.state(1) is State.REVOKED)
+
+
+def test_a_forged_request_body_is_not_written_to_the_log(bot, caplog):
+    import logging
+
+    from fakes import payloads
+
+    body = payloads.command_body(
+        REQUESTER,
+        "request prod-search deployment-admin 1h forged",
+        response_url="https://hooks.slack.example/commands/SECRET-RESPONSE-URL",
+        trigger_id="1.2.3",
+    )
+    with caplog.at_level(logging.INFO):
+        response = bot.http.post(
+            f"{bot.url}/slack/events",
+            content=body.encode(),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                **payloads.sign(body, "not-the-secret"),
+            },
+        )
+    assert response.status_code == 401
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Invalid request signature detected" in logged
+    assert "SECRET-RESPONSE-URL" not in logged and "forged" not in logged

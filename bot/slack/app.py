@@ -16,6 +16,7 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from bot.logs import WithholdForgedBodies
 from bot.slack.listeners import register
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,13 @@ def web_client(
     )
 
 
+def _bolt_logger() -> logging.Logger:
+    logger = logging.getLogger("bot.slack.bolt")
+    if not any(isinstance(f, WithholdForgedBodies) for f in logger.filters):
+        logger.addFilter(WithholdForgedBodies())
+    return logger
+
+
 def create_app(runtime, *, signing_secret: str | None, client: WebClient) -> App:
     """The Bolt app, always with Slack's request signatures checked.
 
@@ -70,7 +78,7 @@ def create_app(runtime, *, signing_secret: str | None, client: WebClient) -> App
         token_verification_enabled=False,
         request_verification_enabled=True,
         listener_executor=ThreadPoolExecutor(max_workers=16, thread_name_prefix="bolt"),
-        logger=logging.getLogger("bot.slack.bolt"),
+        logger=_bolt_logger(),
     )
 
     @app.middleware
