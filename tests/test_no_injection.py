@@ -15,7 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.access.states import State
-from tests.harness import OWNER, OWNER2, REQUESTER
+from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER
 
 #: A justification, a reason: a channel ping, a link that shows one URL and opens another, a
 #: mention of someone who is not involved, an ampersand, a right-to-left override, a ZWSP.
@@ -269,7 +269,9 @@ def test_a_tag_value_naming_nobody_is_reported_inert(make_bot, slack, elastic):
     )
     bot = make_bot(
         notify_channel=CHANNEL,
-        integration_owners=[OWNER, OWNER2],
+        # Not OWNER2: a mention of them stands for an injected one in ACTIVE, and the
+        # requester's "sent to …" DM would name a real approver.
+        integration_owners=[OWNER, STRANGER],
         resource_owner={"tag_key": "owner", "attribute": "email"},
     )
     bot.runtime.catalogue.refresh()
