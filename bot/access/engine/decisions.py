@@ -159,8 +159,8 @@ class Decisions(Part):
         if approve:
             crash_point("after_approval_stored")
         self.core.outbox.tell(moved)
-        if approve:
-            self.core.granting.grant(request_id)
+        if approve:  # the requester's standing was checked above, before recording
+            self.core.granting.grant(request_id, requester_checked=True)
         return self.core.people.get(request_id)
 
     @about_request

@@ -29,13 +29,16 @@ log = logging.getLogger(__name__)
 
 class Granting(Part):
     @about_request
-    def grant(self, request_id: int) -> None:
-        """Take an approved request to an active grant (or to a retry, or to failed)."""
+    def grant(self, request_id: int, requester_checked: bool = False) -> None:
+        """Take an approved request to an active grant (or to a retry, or to failed).
+
+        ``requester_checked``: the decision that approved it looked the requester up in
+        Slack a moment ago, so the grant does not ask again (the sweep's retries do)."""
         now = self.clock.now()
         request = self.store.claim(request_id, [State.APPROVED], now=now, lease=self.policy.lease)
         if request is None:
             return
-        if why := self.core.leavers.requester_standing(request):
+        if not requester_checked and (why := self.core.leavers.requester_standing(request)):
             self.core.leavers.end_for_requester(request.requester_id, why, only=request.id)
             return
         if self.core.keys.wait(request, now):
