@@ -15,8 +15,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TextIO
 
-from bot.access.policy import AccessPolicy
-from bot.access.resources import Resource, ResourceKind
 from bot.config import Settings
 
 log = logging.getLogger(__name__)
@@ -44,27 +42,6 @@ class _Skipped(Exception):
 
 
 # -- the checks ------------------------------------------------------------------------------
-def policy_warnings(policy: AccessPolicy) -> list[str]:
-    """Rules that let someone hold the organization without a human approving: legal, but a
-    security team should have chosen it knowingly."""
-    org = Resource(ResourceKind.ORGANIZATION, policy.organization_id or "org", "organization")
-    warnings = []
-    for index, rule in enumerate(policy.rules.rules, start=1):
-        how = [
-            k
-            for k, on in (("auto_approve", rule.auto_approve), ("break_glass", rule.break_glass))
-            if on
-        ]
-        roles = [r for r in org.roles() if rule.matches(org, r)]
-        if how and roles:
-            name = rule.name or f"rule {index}"
-            warnings.append(
-                f"warning: [[policy]] {name} has {' and '.join(how)} on organization roles "
-                f"({', '.join(roles)}): access to the whole organization without an approval"
-            )
-    return warnings
-
-
 def role_mapping_warning(mappings) -> str | None:
     """A warning when the organization has SSO role mappings (``mappings`` as the client
     returns them; None: the API does not offer them): SAML role mappings set a member's roles
@@ -87,7 +64,7 @@ def check_configuration(settings: Settings) -> str:
         f"integration {settings.integration_name}; "
         f"{len(settings.integration_owners)} integration owner(s)"
     )
-    return "; ".join([summary, *policy_warnings(settings.access_policy())])
+    return "; ".join([summary, *settings.access_policy().warnings()])
 
 
 def _slack_client(settings: Settings):

@@ -110,9 +110,7 @@ class Runtime:
 
     def start(self) -> None:
         began = time.monotonic()
-        from bot.check import policy_warnings
-
-        for warning in policy_warnings(self.policy):
+        for warning in self.policy.warnings():
             log.warning("%s", warning)
         applied = self.store.migrate()
         if applied:

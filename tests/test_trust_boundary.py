@@ -480,7 +480,6 @@ def test_break_glass_grants_live_at_once_are_capped(make_bot, slack, elastic):
 
 
 def test_check_warns_about_auto_approve_or_break_glass_on_organization_roles(tmp_path):
-    from bot.check import policy_warnings
     from bot.config import Settings
 
     settings = Settings(
@@ -494,7 +493,7 @@ def test_check_warns_about_auto_approve_or_break_glass_on_organization_roles(tmp
             {"name": "viewers", "resources": ["deployment:*"], "auto_approve": True},
         ],
     )
-    warnings = policy_warnings(settings.access_policy())
+    warnings = settings.access_policy().warnings()
     assert any("oncall" in w and "break_glass" in w and "organization" in w for w in warnings)
     assert not any("viewers" in w for w in warnings)
 

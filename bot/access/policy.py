@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from bot.access.resources import Resource, ResourceKind
 from bot.access.routing import ResourceOwnerSetting
 from bot.access.rules import Rule, Rules
 
@@ -61,6 +62,29 @@ class AccessPolicy:
     break_glass_max_active: int = 2
     #: How often the sweep re-checks live grants' requesters against Slack.
     requester_recheck: timedelta = timedelta(minutes=5)
+
+    def warnings(self) -> list[str]:
+        """Rules that let someone hold the organization without a human approving: legal,
+        but a security team should have chosen it knowingly (``check`` and start-up say so)."""
+        org = Resource(ResourceKind.ORGANIZATION, self.organization_id or "org", "organization")
+        warnings = []
+        for index, rule in enumerate(self.rules.rules, start=1):
+            how = [
+                k
+                for k, on in (
+                    ("auto_approve", rule.auto_approve),
+                    ("break_glass", rule.break_glass),
+                )
+                if on
+            ]
+            roles = [r for r in org.roles() if rule.matches(org, r)]
+            if how and roles:
+                name = rule.name or f"rule {index}"
+                warnings.append(
+                    f"warning: [[policy]] {name} has {' and '.join(how)} on organization roles "
+                    f"({', '.join(roles)}): access to the whole organization without an approval"
+                )
+        return warnings
 
     def email_allowed(self, email: str | None) -> bool:
         """Whether ``email`` is in an allowed domain (any address, when none are set)."""
