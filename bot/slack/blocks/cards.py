@@ -1,0 +1,160 @@
+"""The approvers' cards: a request or an extension to decide, with Approve and Deny, updated
+in place as the request moves on; and the reminder that repeats a card."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bot.access.durations import format_duration
+from bot.access.model import AccessRequest
+from bot.access.states import State
+from bot.access.text import escape
+from bot.slack.action_ids import Action
+from bot.slack.blocks.format import (
+    Blocks,
+    context,
+    justification,
+    label,
+    plain,
+    quote,
+    section,
+    status_line,
+    summary_fields,
+    when,
+    who,
+)
+
+
+def approvals(approved_by: Sequence[str], needed: int) -> dict[str, Any]:
+    """How far a quorum has got, on a request's or an extension's cards."""
+    names = ", ".join(who(a) for a in approved_by) or "none yet"
+    return context(f"Approvals: {len(approved_by)} of {needed} ({names})")
+
+
+def approver_card(request: AccessRequest, approved_by: Sequence[str] = ()) -> tuple[str, Blocks]:
+    text = (
+        f"Access request {request.ref}: <@{request.requester_id}> asks for "
+        f"{escape(request.role_id)} on {label(request)} for {format_duration(request.duration)}"
+    )
+    blocks: Blocks = [
+        section(f"*Access request {request.ref}* needs your approval"),
+        summary_fields(request),
+        justification(request),
+    ]
+    if request.approvals_needed > 1:
+        blocks.append(approvals(approved_by, request.approvals_needed))
+    if request.escalated_at is not None:
+        blocks.append(
+            context(
+                ":arrow_double_up: Escalated: the resource owners had not decided by "
+                f"{when(request.escalated_at)}."
+            )
+        )
+    if request.state is State.PENDING and not request.elastic_user_id:
+        blocks.append(
+            section(
+                ":email: The requester is not a member of the Elastic Cloud organization: "
+                f"approving will invite {escape(request.requester_email)} into the organization "
+                "(the invitation carries the role, and the bot removes both when the grant ends)."
+            )
+        )
+    if request.state is State.PENDING:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"decide:{request.id}",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": Action.APPROVE,
+                        "text": plain("Approve"),
+                        "style": "primary",
+                        "value": str(request.id),
+                    },
+                    {
+                        "type": "button",
+                        "action_id": Action.DENY,
+                        "text": plain("Deny"),
+                        "style": "danger",
+                        "value": str(request.id),
+                    },
+                ],
+            }
+        )
+        blocks.append(context(f"Requested {when(request.created_at)}"))
+    else:
+        blocks[0] = section(f"*Access request {request.ref}*")
+        blocks.append(context(status_line(request)))
+    return text, blocks
+
+
+def reminder(request: AccessRequest) -> tuple[str, Blocks]:
+    text = (
+        f"Reminder: access request {request.ref} from <@{request.requester_id}> is waiting for you"
+    )
+    card_text, card = approver_card(request)
+    return text, [
+        section(f":bell: *Reminder* — request {request.ref} is still waiting for a decision."),
+        *card[1:],
+    ]
+
+
+def extension_card(
+    request: AccessRequest,
+    decided: str | None = None,
+    *,
+    approved_by: Sequence[str] = (),
+    needed: int = 1,
+    asked: int | None = None,
+) -> tuple[str, Blocks]:
+    """Asks an approver for more time on a running grant (or shows how that ended).
+
+    ``asked`` (the event that asked for this extension) goes into the buttons' value, so a
+    click on a card that was never updated cannot decide a later, different extension."""
+    value = f"{request.id}:{asked}" if asked else str(request.id)
+    extra = format_duration(request.extension_seconds or 0)
+    text = (
+        f"Extension of {request.ref}: <@{request.requester_id}> asks for {extra} more of "
+        f"{escape(request.role_id)} on {label(request)}"
+    )
+    blocks: Blocks = [
+        section(
+            f"*Extension of access {request.ref}* needs your approval"
+            if not decided
+            else f"*Extension of access {request.ref}*"
+        ),
+        summary_fields(request),
+        section(
+            f"*More time*\n{extra} (it now ends {when(request.expires_at)})\n"
+            f"*Why*\n{quote(request.extension_reason or '')}"
+        ),
+    ]
+    if decided:
+        blocks.append(context(decided))
+    else:
+        if needed > 1:
+            blocks.append(approvals(approved_by, needed))
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"extension:{request.id}",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": Action.APPROVE_EXTENSION,
+                        "text": plain("Approve"),
+                        "style": "primary",
+                        "value": value,
+                    },
+                    {
+                        "type": "button",
+                        "action_id": Action.DENY_EXTENSION,
+                        "text": plain("Deny"),
+                        "style": "danger",
+                        "value": value,
+                    },
+                ],
+            }
+        )
+    return text, blocks
