@@ -144,6 +144,9 @@ class Settings(BaseSettings):
 
     # -- storage and serving
     database_path: Path = Path("./elastic-access.db")
+    #: ``postgresql://user:password@host:port/db`` selects PostgreSQL (several replicas on
+    #: one database); unset, the embedded SQLite file at ``database_path`` is used.
+    database_url: SecretStr | None = None
     port: int = Field(default=3000, ge=1, le=65535)
     host: str = "0.0.0.0"  # noqa: S104 - a server must listen beyond loopback
     log_format: str = "text"
@@ -304,6 +307,13 @@ class Settings(BaseSettings):
                 "escalate_after is not shorter than pending_timeout, so requests would time out "
                 "before they escalate"
             )
+        if self.database_url is not None and not self.database_url.get_secret_value().startswith(
+            ("postgresql://", "postgres://")
+        ):
+            raise ValueError(
+                "DATABASE_URL must be a postgresql:// URL (leave it unset to use SQLite at "
+                "DATABASE_PATH)"
+            )
         if self.resource_owner is not None and not self.integration_owners:
             raise ValueError(
                 "resource_owner is set, so integration_owners must be set too (the fallback approvers)"
@@ -328,6 +338,14 @@ class Settings(BaseSettings):
             for s in (self.slack_bot_token, self.slack_signing_secret, self.slack_app_token)
             if s is not None
         ]
+        if self.database_url is not None:
+            with contextlib.suppress(Exception):
+                from urllib.parse import urlsplit
+
+                password = urlsplit(self.database_url.get_secret_value()).password
+                if password:
+                    values.append(password)
+            values.append(self.database_url.get_secret_value())
         with contextlib.suppress(OSError, AssertionError):
             values.append(self.api_key())
         return [v for v in values if v]

@@ -29,7 +29,8 @@ from bot.slack import blocks
 from bot.slack.app import create_app, web_client
 from bot.slack.directory import SlackDirectory
 from bot.slack.notifier import SlackNotifier
-from bot.store import Database, Store
+from bot.store import Store
+from bot.store.opening import describe_database, open_database
 from bot.store.semantics import current as measured_semantics
 from bot.web.wsgi import WebApp
 
@@ -49,7 +50,7 @@ class Runtime:
         self.settings = settings
         self.clock = clock or SystemClock()
         self.policy = settings.access_policy()
-        self.db = Database(settings.database_path)
+        self.db = open_database(settings)
         self.store = Store(self.db)
         self.elastic = ElasticClient(
             settings.elastic_cloud_api_url,
@@ -219,7 +220,7 @@ def describe(settings: Settings) -> dict[str, Any]:
     """What the process runs with, safe to log (no secrets)."""
     return {
         "mode": "socket" if settings.socket_mode else "http",
-        "database": str(settings.database_path),
+        "database": describe_database(settings),
         "elastic": settings.elastic_cloud_api_url,
         "organization": settings.elastic_cloud_organization_id,
         "integration": settings.integration_name,

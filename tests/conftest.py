@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 
+from fakes import throwaway_postgres
 from fakes.elastic_emulator import ElasticEmulator
 from fakes.shared import elastic_spec_dir, in_ci, missing_shared, shared_dir
 from fakes.slack_api import FakeSlack
@@ -33,7 +36,14 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             ("SLACK_", "ELASTIC_CLOUD_", "ELASTIC_ACCESS_CONFIG")
         ) or name.lower() in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
             monkeypatch.delenv(name, raising=False)
-    for name in ("DATABASE_PATH", "PORT", "INTEGRATION_OWNERS", "LOG_FORMAT", "MAX_DURATION"):
+    for name in (
+        "DATABASE_PATH",
+        "DATABASE_URL",
+        "PORT",
+        "INTEGRATION_OWNERS",
+        "LOG_FORMAT",
+        "MAX_DURATION",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -86,13 +96,67 @@ def elastic() -> Iterator[ElasticEmulator]:
     emulator.stop()
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL server for the session: ``TEST_DATABASE_URL`` (``scripts/test`` starts
+    one), else a throwaway server started here. Without PostgreSQL installed the PostgreSQL
+    runs skip, except in CI, where they fail."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    try:
+        server = throwaway_postgres.start()
+    except RuntimeError as exc:
+        if in_ci():
+            pytest.fail(f"CI needs PostgreSQL: {exc}")
+        pytest.skip(f"PostgreSQL is not available here: {exc}")
+    yield server.url
+    server.stop()
+
+
+def with_schema(url: str, schema: str) -> str:
+    """``url`` with every connection's search_path set to ``schema`` (one per test)."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options={quote(f'-csearch_path={schema}')}"
+
+
 @pytest.fixture
-def make_bot(tmp_path, slack, elastic):
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A DATABASE_URL of an empty schema of its own, dropped after the test."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield with_schema(postgres_server, schema)
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_kind(request: pytest.FixtureRequest) -> str:
+    """Which store the bot runs on: every behaviour test runs on both (issue #16)."""
+    return request.param
+
+
+@pytest.fixture
+def database_settings(request: pytest.FixtureRequest, store_kind: str) -> dict[str, str]:
+    """The settings that select ``store_kind``'s database."""
+    if store_kind == "sqlite":
+        return {}
+    return {"database_url": request.getfixturevalue("postgres_url")}
+
+
+@pytest.fixture
+def make_bot(tmp_path, slack, elastic, database_settings):
     """Start a bot with optional setting overrides; every bot started is stopped afterwards."""
     bots: list[Bot] = []
 
     def make(**overrides) -> Bot:
-        settings = make_settings(tmp_path, elastic.url, slack.api_url, **overrides)
+        settings = make_settings(
+            tmp_path, elastic.url, slack.api_url, **(database_settings | overrides)
+        )
         bot = start_bot(settings, slack)
         bots.append(bot)
         return bot

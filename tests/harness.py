@@ -215,3 +215,30 @@ def stop_bot(bot: Bot) -> None:
     bot._server.server_close()  # type: ignore[attr-defined]
     bot.runtime.stop()
     bot.close()
+
+
+def stored_bytes(runtime: Runtime) -> bytes:
+    """Everything the bot's database holds, as bytes, to search for what must never be
+    stored: SQLite's files (after a checkpoint, so nothing hides in the WAL), or every row of
+    every table of the bot's PostgreSQL schema."""
+    db = runtime.db
+    if db.dialect == "sqlite":
+        db.conn.execute("PRAGMA wal_checkpoint(FULL)")
+        path = Path(db.path)
+        return b"".join(p.read_bytes() for p in sorted(path.parent.glob(path.name + "*")))
+    tables = [
+        r[0]
+        for r in db.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+    ]
+    return "\n".join(
+        str(tuple(row)) for t in tables for row in db.query(f"SELECT * FROM {t}")
+    ).encode()
+
+
+def database_env(settings: Settings) -> dict[str, str]:
+    """The environment that points a ``python -m bot …`` subprocess at ``settings``' database."""
+    if settings.database_url is not None:
+        return {"DATABASE_URL": settings.database_url.get_secret_value()}
+    return {"DATABASE_PATH": str(settings.database_path)}

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from bot.access.states import State
-from tests.harness import API_KEY, BOT_TOKEN, ORG_ID, OWNER, SIGNING_SECRET
+from tests.harness import API_KEY, BOT_TOKEN, ORG_ID, OWNER, SIGNING_SECRET, database_env
 from tests.test_elastic_grants import ALICE, PROD, VIEWER_ON_PROD, approve, ask, dms
 
 REPO = Path(__file__).resolve().parent.parent
@@ -105,7 +105,7 @@ def test_python_m_bot_reconcile_runs_it_once(tmp_path, bot, slack, elastic):
         "ELASTIC_CLOUD_API_KEY": API_KEY,
         "ELASTIC_CLOUD_ORGANIZATION_ID": ORG_ID,
         "ELASTIC_CLOUD_API_URL": elastic.url,
-        "DATABASE_PATH": str(bot.runtime.settings.database_path),
+        **database_env(bot.runtime.settings),
         "INTEGRATION_OWNERS": OWNER,
     }
 

@@ -6,6 +6,7 @@ import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 
+import psycopg
 import pytest
 
 from bot.access.resources import Resource, ResourceKind, Unit
@@ -19,10 +20,40 @@ BOB = "1000000002"
 
 
 @pytest.fixture
-def db(tmp_path):
-    database = Database(tmp_path / "sub" / "access.db")
+def db(tmp_path, request, store_kind):
+    """The same store tests on SQLite and on a real PostgreSQL server."""
+    if store_kind == "postgres":
+        from bot.store.postgres import PostgresDatabase
+
+        database = PostgresDatabase(request.getfixturevalue("postgres_url"))
+    else:
+        database = Database(tmp_path / "sub" / "access.db")
     yield database
     database.close()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path):
+    """For what only SQLite has (journal mode, a connection per thread)."""
+    database = Database(tmp_path / "sub" / "access.db")
+    Store(database).migrate()
+    yield database
+    database.close()
+
+
+#: What either database raises when a statement fails (a trigger, a constraint).
+DATABASE_ERRORS = (sqlite3.DatabaseError, psycopg.Error)
+
+
+def _tables(db) -> set[str]:
+    if db.dialect == "sqlite":
+        return {r["name"] for r in db.query("SELECT name FROM sqlite_master WHERE type='table'")}
+    return {
+        r[0]
+        for r in db.query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        )
+    }
 
 
 @pytest.fixture
@@ -75,8 +106,7 @@ def test_migrate_is_idempotent(db):
     assert first  # something was applied on an empty file
     assert Store(db).migrate() == []
     assert Store(db).migrate() == []
-    tables = {r["name"] for r in db.query("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"requests", "events", "approvals", "messages", "owned_units"} <= tables
+    assert {"requests", "events", "approvals", "messages", "owned_units"} <= _tables(db)
 
 
 def test_migrate_keeps_existing_rows(store, db):
@@ -85,11 +115,13 @@ def test_migrate_keeps_existing_rows(store, db):
     assert store.get(request.id) is not None
 
 
-def test_wal_mode_is_on(store, db):
+def test_wal_mode_is_on(sqlite_db):
+    db = sqlite_db
     assert db.one("PRAGMA journal_mode")[0].lower() == "wal"
 
 
-def test_wal_mode_on_every_thread_connection(store, db):
+def test_wal_mode_on_every_thread_connection(sqlite_db):
+    db = sqlite_db
     modes = []
 
     def read():
@@ -125,14 +157,24 @@ def test_create_request_round_trips_and_writes_a_requested_event(store):
 
 def test_create_request_and_event_are_one_transaction(store, db):
     """If the event cannot be written, the request is not created either."""
-    db.execute(
-        "CREATE TEMP TRIGGER fail_events BEFORE INSERT ON events "
-        "BEGIN SELECT RAISE(ABORT, 'no events today'); END"
-    )
-    with pytest.raises(sqlite3.DatabaseError):
+    if db.dialect == "sqlite":
+        db.execute(
+            "CREATE TEMP TRIGGER fail_events BEFORE INSERT ON events "
+            "BEGIN SELECT RAISE(ABORT, 'no events today'); END"
+        )
+    else:
+        db.execute(
+            "CREATE FUNCTION no_events() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'no events today'; END $$"
+        )
+        db.execute(
+            "CREATE TRIGGER fail_events BEFORE INSERT ON events "
+            "FOR EACH ROW EXECUTE FUNCTION no_events()"
+        )
+    with pytest.raises(DATABASE_ERRORS, match="no events today"):
         _create(store)
     assert db.one("SELECT count(*) FROM requests")[0] == 0
-    db.execute("DROP TRIGGER fail_events")
+    db.execute("DROP TRIGGER fail_events" + (" ON events" if db.dialect != "sqlite" else ""))
     assert _create(store).state is State.PENDING
 
 
@@ -257,7 +299,8 @@ def test_racing_threads_exactly_one_wins(store, db):
         assert store.events(request_id)[-1]["actor"] == winner
 
 
-def test_each_thread_has_its_own_connection(db):
+def test_each_thread_has_its_own_connection(sqlite_db):
+    db = sqlite_db
     conns = []
     t = threading.Thread(target=lambda: conns.append(db.conn))
     t.start()
@@ -270,16 +313,32 @@ def test_each_thread_has_its_own_connection(db):
 
 def test_events_refuse_update(store, db):
     request = _create(store)
-    with pytest.raises((sqlite3.IntegrityError, sqlite3.OperationalError), match="append-only"):
+    with pytest.raises(DATABASE_ERRORS, match="append-only"):
         db.execute("UPDATE events SET actor = 'someone-else' WHERE request_id = ?", (request.id,))
     assert store.events(request.id)[0]["actor"] == "UREQ"
 
 
 def test_events_refuse_delete(store, db):
     request = _create(store)
-    with pytest.raises((sqlite3.IntegrityError, sqlite3.OperationalError), match="append-only"):
+    with pytest.raises(DATABASE_ERRORS, match="append-only"):
         db.execute("DELETE FROM events")
     assert len(store.events(request.id)) == 1
+
+
+def test_events_refuse_truncate_on_postgres(postgres_url):
+    """PostgreSQL has a TRUNCATE that skips row triggers: its own trigger refuses it."""
+    from bot.store.postgres import PostgresDatabase
+
+    db = PostgresDatabase(postgres_url)
+    try:
+        store = Store(db)
+        store.migrate()
+        request = _create(store)
+        with pytest.raises(psycopg.Error, match="append-only"):
+            db.execute("TRUNCATE events")
+        assert len(store.events(request.id)) == 1
+    finally:
+        db.close()
 
 
 def test_events_without_a_request(store):

@@ -22,7 +22,15 @@ from bot.runtime import Runtime
 from bot.web.server import serve_in_thread
 from bot.web.wsgi import WebApp
 from fakes import payloads
-from tests.harness import API_KEY, BOT_TOKEN, ORG_ID, OWNER, REQUESTER, SIGNING_SECRET
+from tests.harness import (
+    API_KEY,
+    BOT_TOKEN,
+    ORG_ID,
+    OWNER,
+    REQUESTER,
+    SIGNING_SECRET,
+    stored_bytes,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 APP_TOKEN = "xapp-1-A0TEST-trust"
@@ -541,11 +549,7 @@ def test_invitation_tokens_are_kept_only_as_hashes(bot, slack, elastic) -> None:
     [invitation] = elastic.invitations()
     token = invitation["token"]
     assert bot.request(1).invitation_hash == digest(token)
-    bot.runtime.db.conn.execute("PRAGMA wal_checkpoint(FULL)")
-    path = bot.runtime.settings.database_path
-    for file in (path, Path(f"{path}-wal")):
-        if file.exists():
-            assert token.encode() not in file.read_bytes(), file
+    assert token.encode() not in stored_bytes(bot.runtime)
     # Withdrawing it still works: the bot finds the token again among the pending ones.
     bot.advance(timedelta(hours=2, seconds=1))
     assert bot.state(1) is State.EXPIRED

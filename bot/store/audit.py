@@ -55,9 +55,16 @@ def _key_sql(table: str) -> str:
     )
 
 
-def _owned_clause(table: str, keys: Set[str]) -> tuple[str, list[Any]]:
-    """Rows for one of ``keys``: the ID test finds them by index, the key test makes it exact."""
+def _owned_clause(table: str, keys: Set[str], dialect: str) -> tuple[str, list[Any]]:
+    """Rows for one of ``keys``: the ID test finds them by index, the key test makes it exact.
+    The lists travel as one parameter each (JSON on SQLite, an array on PostgreSQL), so an
+    owner of thousands of resources never meets a limit on the number of parameters."""
     ids = sorted({key.rpartition(":")[2] for key in keys})
+    if dialect == "postgresql":
+        return (
+            f"({table}.resource_id = ANY(?) AND {_key_sql(table)} = ANY(?))",
+            [ids, sorted(keys)],
+        )
     return (
         f"({table}.resource_id IN (SELECT value FROM json_each(?)) "
         f"AND {_key_sql(table)} IN (SELECT value FROM json_each(?)))",
@@ -66,24 +73,24 @@ def _owned_clause(table: str, keys: Set[str]) -> tuple[str, list[Any]]:
 
 
 def _scope_clause(
-    table: str, requester_id: str | None, resource_keys: Set[str] | None
+    table: str, requester_id: str | None, resource_keys: Set[str] | None, dialect: str
 ) -> tuple[str | None, list[Any]]:
     if resource_keys is None:
         if requester_id is None:
             return None, []
         return f"{table}.requester_id = ?", [requester_id]
-    owned, params = _owned_clause(table, resource_keys)
+    owned, params = _owned_clause(table, resource_keys, dialect)
     if requester_id is None:
         return owned, params
     return f"({table}.requester_id = ? OR {owned})", [requester_id, *params]
 
 
 def _conditions(
-    query: ListQuery, requester_id: str | None, resource_keys: Set[str] | None
+    query: ListQuery, requester_id: str | None, resource_keys: Set[str] | None, dialect: str
 ) -> tuple[list[str], list[Any]]:
     where: list[str] = []
     params: list[Any] = []
-    scope, scope_params = _scope_clause("requests", requester_id, resource_keys)
+    scope, scope_params = _scope_clause("requests", requester_id, resource_keys, dialect)
     if scope:
         where.append(scope)
         params.extend(scope_params)
@@ -99,7 +106,12 @@ def _conditions(
             where.append("requests.resource_kind = ?")
             params.append(kind)
         else:
-            where.append("(requests.resource_name = ? COLLATE NOCASE OR requests.resource_id = ?)")
+            name = (
+                "lower(requests.resource_name) = lower(?)"  # requests_resource_name
+                if dialect == "postgresql"
+                else "requests.resource_name = ? COLLATE NOCASE"
+            )
+            where.append(f"({name} OR requests.resource_id = ?)")
             params.extend([query.resource, query.resource])
     if query.role:
         where.append("requests.role_id = ?")
@@ -120,9 +132,10 @@ def list_sql(
     resource_keys: Set[str] | None,
     limit: int,
     offset: int,
+    dialect: str = "sqlite",
 ) -> tuple[str, list[Any]]:
     """The statement :func:`list_requests` runs (exposed so tests can EXPLAIN it)."""
-    where, params = _conditions(query, requester_id, resource_keys)
+    where, params = _conditions(query, requester_id, resource_keys, dialect)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
     # One statement, one snapshot: the total comes from the same CTE as the page, and the
     # LEFT JOINs keep one row (carrying the total) even when the page is past the end.
@@ -133,7 +146,7 @@ def list_sql(
         LEFT JOIN (
             SELECT id, created_at FROM matched ORDER BY created_at DESC, id DESC
             LIMIT ? OFFSET ?
-        ) AS page ON 1
+        ) AS page ON TRUE
         LEFT JOIN requests AS r ON r.id = page.id
         ORDER BY page.created_at DESC, page.id DESC
     """
@@ -161,7 +174,12 @@ def list_requests(
     if requester_id is None and resource_keys is not None and not resource_keys:
         return [], 0
     sql, params = list_sql(
-        query, requester_id=requester_id, resource_keys=resource_keys, limit=limit, offset=offset
+        query,
+        requester_id=requester_id,
+        resource_keys=resource_keys,
+        limit=limit,
+        offset=offset,
+        dialect=db.dialect,
     )
     rows = db.query(sql, params)
     total = rows[0]["total_count"] if rows else 0
@@ -174,6 +192,7 @@ def export_sql(
     *,
     requester_id: str | None = None,
     resource_keys: Set[str] | None = None,
+    dialect: str = "sqlite",
 ) -> tuple[str, list[Any]]:
     """The statement :func:`export_events` runs (exposed so tests can EXPLAIN it)."""
     if since.tzinfo is None or (until is not None and until.tzinfo is None):
@@ -183,7 +202,7 @@ def export_sql(
     if until is not None:
         where.append("e.at < ?")
         params.append(to_iso(until))
-    scope, scope_params = _scope_clause("r", requester_id, resource_keys)
+    scope, scope_params = _scope_clause("r", requester_id, resource_keys, dialect)
     if scope:
         where.append(scope)
         params.extend(scope_params)
@@ -217,14 +236,11 @@ def export_events(
     """
     if requester_id is None and resource_keys is not None and not resource_keys:
         return
-    sql, params = export_sql(since, until, requester_id=requester_id, resource_keys=resource_keys)
-    cursor = db.conn.execute(sql, params)
-    try:
-        while rows := cursor.fetchmany(batch):
-            for row in rows:
-                yield {column: row[column] for column in EVENT_COLUMNS}
-    finally:
-        cursor.close()
+    sql, params = export_sql(
+        since, until, requester_id=requester_id, resource_keys=resource_keys, dialect=db.dialect
+    )
+    for row in db.stream(sql, params, batch):
+        yield {column: row[column] for column in EVENT_COLUMNS}
 
 
 class ReadOnlyDatabase(Database):

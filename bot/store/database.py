@@ -43,6 +43,7 @@ def _owner_only(path: Path, *, create: bool = True) -> None:
 
 
 class Database:
+    dialect = "sqlite"
     #: A read-only view (the audit CLI) never creates the file nor changes its mode.
     read_only = False
 
@@ -106,6 +107,20 @@ class Database:
 
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         return self.conn.execute(sql, params)
+
+    def stream(self, sql: str, params: Any = (), batch: int = 500) -> Iterator[sqlite3.Row]:
+        """Rows ``batch`` at a time; the statement stays open until the iterator ends."""
+        cursor = self.conn.execute(sql, params)
+        try:
+            while rows := cursor.fetchmany(batch):
+                yield from rows
+        finally:
+            cursor.close()
+
+    def migrate(self) -> list[str]:
+        from bot.store import migrations
+
+        return migrations.apply(self.utils)
 
     def ping(self) -> bool:
         try:

@@ -20,7 +20,7 @@ from bot.access.resources import Resource, ResourceKind, Unit
 from bot.access.states import State, check_move
 from bot.access.vocabulary import Actor, Outcome
 from bot.clock import from_iso, to_iso
-from bot.store import audit, chain, migrations
+from bot.store import audit, chain
 from bot.store.database import Database
 from bot.store.rows import row_to_request
 
@@ -69,7 +69,7 @@ class Store:
 
     # -- lifecycle -------------------------------------------------------------------------
     def migrate(self) -> list[str]:
-        return migrations.apply(self.db.utils)
+        return self.db.migrate()
 
     # -- requests --------------------------------------------------------------------------
     def create_request(
@@ -97,6 +97,7 @@ class Store:
                     state, approvers, approvals_needed, elastic_user_id, created_at, updated_at,
                     approver_source, next_reminder_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                RETURNING id
                 """,
                 (
                     requester_id,
@@ -119,7 +120,7 @@ class Store:
                     to_iso(next_reminder_at) if next_reminder_at else None,
                 ),
             )
-            request_id = int(cur.lastrowid or 0)
+            request_id = int(cur.fetchone()[0])
             self._event(
                 conn,
                 request_id,
@@ -228,7 +229,10 @@ class Store:
         return self.get(request_id) if cur.rowcount == 1 else None
 
     def release_all_leases(self) -> int:
-        """At start-up: leases held by a process that is gone (SQLite mode is one instance)."""
+        """At start-up: leases held by a process that is gone. Only on SQLite, where one
+        process runs; on PostgreSQL other replicas hold live leases, and a dead one's run out."""
+        if self.db.dialect != "sqlite":
+            return 0
         return self.db.execute(
             "UPDATE requests SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL"
         ).rowcount
@@ -386,8 +390,8 @@ class Store:
         self, request_id: int, approver_id: str, decision: str, reason: str | None, now: datetime
     ) -> bool:
         cur = self.db.execute(
-            "INSERT OR IGNORE INTO approvals (request_id, approver_id, decision, reason, at) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO approvals (request_id, approver_id, decision, reason, at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (request_id, approver_id, decision, reason, to_iso(now)),
         )
         return cur.rowcount == 1
@@ -403,8 +407,9 @@ class Store:
     # -- message references ----------------------------------------------------------------
     def save_message(self, ref: MessageRef) -> None:
         self.db.execute(
-            "INSERT OR REPLACE INTO messages (request_id, kind, user_id, channel, ts) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO messages (request_id, kind, user_id, channel, ts) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (request_id, kind, user_id) "
+            "DO UPDATE SET channel = excluded.channel, ts = excluded.ts",
             (ref.request_id, ref.kind, ref.user_id, ref.channel, ref.ts),
         )
 
@@ -426,8 +431,8 @@ class Store:
         with self.db.write() as conn:
             for unit in units:
                 conn.execute(
-                    "INSERT OR IGNORE INTO owned_units (elastic_user_id, unit, request_id, added_at) "
-                    "VALUES (?, ?, ?, ?)",
+                    "INSERT INTO owned_units (elastic_user_id, unit, request_id, added_at) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                     (elastic_user_id, unit.text, request_id, to_iso(now)),
                 )
 
@@ -507,7 +512,8 @@ class Store:
             if row and from_iso(row["at"]) > now - window:
                 return True
             conn.execute(
-                "INSERT OR REPLACE INTO slash_dedupe (fingerprint, at) VALUES (?, ?)",
+                "INSERT INTO slash_dedupe (fingerprint, at) VALUES (?, ?) "
+                "ON CONFLICT (fingerprint) DO UPDATE SET at = excluded.at, request_id = NULL",
                 (fingerprint, to_iso(now)),
             )
             conn.execute("DELETE FROM slash_dedupe WHERE at < ?", (to_iso(now - window * 10),))
@@ -521,15 +527,18 @@ class Store:
             conn.execute("DELETE FROM catalogue")
             for r in resources:
                 conn.execute(
-                    "INSERT OR REPLACE INTO catalogue (key, kind, id, name, project_type, tags, refreshed_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO catalogue (key, kind, id, name, project_type, tags, refreshed_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                    "kind = excluded.kind, id = excluded.id, name = excluded.name, "
+                    "project_type = excluded.project_type, tags = excluded.tags, "
+                    "refreshed_at = excluded.refreshed_at",
                     (r.key, r.kind.value, r.id, r.name, r.project_type, json.dumps(r.tags), stamp),
                 )
                 count += 1
         return count
 
     def catalogue(self) -> list[Resource]:
-        rows = self.db.query("SELECT * FROM catalogue ORDER BY kind, name COLLATE NOCASE")
+        rows = self.db.query("SELECT * FROM catalogue ORDER BY kind, lower(name), name")
         return [
             Resource(
                 ResourceKind(r["kind"]),
@@ -649,7 +658,8 @@ class Store:
     # -- owners that did not resolve (reported once) ---------------------------------------
     def first_report(self, reference: str, reason: str, now: datetime) -> bool:
         cur = self.db.execute(
-            "INSERT OR IGNORE INTO reported_owners (reference, reason, at) VALUES (?, ?, ?)",
+            "INSERT INTO reported_owners (reference, reason, at) VALUES (?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
             (reference, reason, to_iso(now)),
         )
         return cur.rowcount == 1
@@ -660,8 +670,8 @@ class Store:
     ) -> bool:
         """Record a finding; True the first time ``key`` is seen (report it), else False."""
         cur = self.db.execute(
-            "INSERT OR IGNORE INTO findings (key, kind, request_id, detail, at) "
-            "VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO findings (key, kind, request_id, detail, at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (key, kind, request_id, json.dumps(detail, sort_keys=True), to_iso(now)),
         )
         return cur.rowcount == 1
