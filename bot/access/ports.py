@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from bot.access.alerts import Alert
 from bot.access.model import AccessRequest
 from bot.access.resources import Resource, Unit
 from bot.access.states import State
@@ -178,7 +179,9 @@ class Notifier(Protocol):
 
     def revocation_parked(self, request: AccessRequest, owners: list[str]) -> None: ...
 
-    def notify_owners(self, owners: list[str], text: str) -> None: ...
+    def notify_owners(self, owners: list[str], alert: Alert) -> None:
+        """Tell the integration owners about ``alert`` (the edge has the words for it)."""
+        ...
 
     def credentials_refused(self, owners: list[str], error: str) -> None: ...
 

@@ -12,10 +12,11 @@ from collections.abc import Iterable
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.access.alerts import Alert
 from bot.access.model import AccessRequest
 from bot.access.states import State
-from bot.access.text import escape
-from bot.slack import blocks
+from bot.slack.blocks import alerts, cards, dms
+from bot.slack.blocks.format import NO_UNFURL, Blocks
 from bot.store.repository import MessageRef
 
 log = logging.getLogger(__name__)
@@ -56,16 +57,14 @@ class SlackNotifier:
         self.on_home_changed = None
 
     # -- plumbing ----------------------------------------------------------------------------
-    def _post(self, user_id: str, text: str, body: blocks.Blocks) -> tuple[str, str] | None:
+    def _post(self, user_id: str, text: str, body: Blocks) -> tuple[str, str] | None:
         return self._send(user_id, text, body)[0]
 
-    def _send(
-        self, user_id: str, text: str, body: blocks.Blocks
-    ) -> tuple[tuple[str, str] | None, bool]:
+    def _send(self, user_id: str, text: str, body: Blocks) -> tuple[tuple[str, str] | None, bool]:
         """Post a message; returns ((channel, ts) or None, whether a retry could help)."""
         try:
             response = self.client.chat_postMessage(
-                channel=user_id, text=text, blocks=body, **blocks.NO_UNFURL
+                channel=user_id, text=text, blocks=body, **NO_UNFURL
             )
             return (response["channel"], response["ts"]), False
         except SlackApiError as exc:
@@ -76,7 +75,7 @@ class SlackNotifier:
             log.warning("message to %s failed: %s", user_id, type(exc).__name__)
             return None, True
 
-    def _update(self, ref: MessageRef, text: str, body: blocks.Blocks) -> None:
+    def _update(self, ref: MessageRef, text: str, body: Blocks) -> None:
         try:
             self.client.chat_update(channel=ref.channel, ts=ref.ts, text=text, blocks=body)
         except SlackApiError as exc:
@@ -94,7 +93,7 @@ class SlackNotifier:
 
     def _tell_requester(self, request: AccessRequest) -> bool:
         """DM the requester; False when Slack failed in a way worth retrying later."""
-        text, body = blocks.requester_update(request, self.access_details)
+        text, body = dms.requester_update(request, self.access_details)
         posted, retry = self._send(request.requester_id, text, body)
         if posted:
             self.store.save_message(
@@ -102,14 +101,14 @@ class SlackNotifier:
             )
         return not retry
 
-    def _card(self, request: AccessRequest) -> tuple[str, blocks.Blocks]:
+    def _card(self, request: AccessRequest) -> tuple[str, Blocks]:
         approved = [
             a.approver_id for a in self.store.approvals(request.id) if a.decision == "approve"
         ]
-        return blocks.approver_card(request, approved)
+        return cards.approver_card(request, approved)
 
     def _post_cards(
-        self, request_id: int, kind: str, users: Iterable[str], text: str, body: blocks.Blocks
+        self, request_id: int, kind: str, users: Iterable[str], text: str, body: Blocks
     ) -> None:
         """DM each of ``users`` a card and remember it, so every card can be updated later."""
         for user_id in users:
@@ -117,7 +116,7 @@ class SlackNotifier:
             if posted:
                 self.store.save_message(MessageRef(request_id, kind, user_id, *posted))
 
-    def _update_cards(self, request_id: int, kind: str, text: str, body: blocks.Blocks) -> None:
+    def _update_cards(self, request_id: int, kind: str, text: str, body: Blocks) -> None:
         for ref in self.store.messages(request_id, kind):
             self._update(ref, text, body)
 
@@ -129,7 +128,7 @@ class SlackNotifier:
         """Keep the request's one message in ``notify_channel`` current."""
         if not self.channel:
             return
-        text, body = blocks.channel_update(request)
+        text, body = dms.channel_update(request)
         existing = self.store.messages(request.id, CHANNEL)
         if existing:
             self._update(existing[0], text, body)
@@ -164,17 +163,7 @@ class SlackNotifier:
 
     def grant_delayed(self, request: AccessRequest) -> None:
         """The grant did not go through at once (Elastic Cloud trouble): say so, once."""
-        self._post(
-            request.requester_id,
-            f"Request {request.ref} approved; granting is delayed",
-            [
-                blocks.section(
-                    f":hourglass: *Request {request.ref} approved* by {blocks.who(request.decided_by)}. "
-                    "Elastic Cloud did not take the role assignment yet; I keep trying and will "
-                    "DM you when it is granted."
-                )
-            ],
-        )
+        self._post(request.requester_id, *dms.grant_delayed(request))
 
     def request_granted(self, request: AccessRequest) -> bool:
         self._refresh_cards(request)
@@ -200,20 +189,11 @@ class SlackNotifier:
     def escalated(self, request: AccessRequest, added: list[str]) -> None:
         """Cards for the integration owners the request now also goes to; the requester is told."""
         self._post_cards(request.id, APPROVER, added, *self._card(request))
-        self._post(
-            request.requester_id,
-            f"Request {request.ref} escalated",
-            [
-                blocks.section(
-                    f":arrow_double_up: Nobody decided on request {request.ref} yet, so I also "
-                    "asked " + ", ".join(f"<@{a}>" for a in added) + "."
-                )
-            ],
-        )
+        self._post(request.requester_id, *dms.escalated(request, added))
         self._homes(added)
 
     def remind(self, request: AccessRequest, approvers: list[str]) -> None:
-        text, body = blocks.reminder(request)
+        text, body = cards.reminder(request)
         for approver in approvers:
             self._post(approver, text, body)
 
@@ -224,21 +204,11 @@ class SlackNotifier:
             request.id,
             _extension_kind(request),
             approvers,
-            *blocks.extension_card(
+            *cards.extension_card(
                 request, needed=needed, asked=self.store.extension_asked(request.id)
             ),
         )
-        self._post(
-            request.requester_id,
-            f"Extension of {request.ref} sent for approval",
-            [
-                blocks.section(
-                    f":inbox_tray: Your extension of {request.ref} was sent to "
-                    + ", ".join(f"<@{a}>" for a in approvers)
-                    + "."
-                )
-            ],
-        )
+        self._post(request.requester_id, *dms.extension_sent(request, approvers))
 
     def extension_approval_recorded(
         self, request: AccessRequest, approved_by: list[str], needed: int
@@ -247,7 +217,7 @@ class SlackNotifier:
         self._update_cards(
             request.id,
             _extension_kind(request),
-            *blocks.extension_card(
+            *cards.extension_card(
                 request,
                 approved_by=approved_by,
                 needed=needed,
@@ -265,63 +235,45 @@ class SlackNotifier:
         after: AccessRequest | None = None,
     ) -> None:
         shown = after or request
-        verdict = (
-            f"Approved by {blocks.who(actor_id)}"
-            if approved
-            else f"Denied by {blocks.who(actor_id)}"
-        )
+        verdict = cards.extension_verdict(approved, actor_id)
         self._update_cards(
-            request.id, _extension_kind(request), *blocks.extension_card(request, decided=verdict)
+            request.id, _extension_kind(request), *cards.extension_card(request, decided=verdict)
         )
-        text, body = blocks.extension_result(shown, approved, actor_id, reason)
+        text, body = dms.extension_result(shown, approved, actor_id, reason)
         self._post(request.requester_id, text, body)
         self._channel(shown)
         self._homes([request.requester_id])
 
     def expiring_soon(self, request: AccessRequest) -> None:
-        text, body = blocks.expiry_notice(request)
+        text, body = dms.expiry_notice(request)
         self._post(request.requester_id, text, body)
 
     def revocation_overdue(self, request: AccessRequest, owners: list[str]) -> None:
-        self.notify_owners(
-            owners,
-            f"Access {request.ref} ({escape(request.role_id)} on {blocks.label(request)} for "
-            f"<@{request.requester_id}>) expired {blocks.when(request.expires_at)} but is not "
-            f"removed yet: {blocks.failure(request) or 'still retrying'}. The bot keeps retrying.",
-        )
+        self._to_owners(owners, *alerts.revocation_overdue(request))
 
     def revocation_parked(self, request: AccessRequest, owners: list[str]) -> None:
-        text, body = blocks.parked_alert(request)
-        for owner in owners:
-            self._post(owner, text, body)
+        self._to_owners(owners, *alerts.parked_alert(request))
 
     def revocation_recovered(self, request: AccessRequest, owners: list[str]) -> None:
-        self.notify_owners(
-            owners,
-            f"Access {request.ref} ({escape(request.role_id)} on {blocks.label(request)} for "
-            f"<@{request.requester_id}>) has now been removed.",
-        )
+        self._to_owners(owners, *alerts.revocation_recovered(request))
 
-    def notify_owners(self, owners: list[str], text: str) -> None:
-        """DM ``owners`` an alert; ``text`` is mrkdwn with its untrusted parts escaped."""
-        message, body = blocks.owner_alert(text)
+    def notify_owners(self, owners: list[str], alert: Alert) -> None:
+        """DM ``owners`` an alert (its words: :mod:`bot.slack.blocks.alerts`)."""
+        self._to_owners(owners, *alerts.owner_alert(alert))
+
+    def _to_owners(self, owners: list[str], text: str, body: Blocks) -> None:
         for owner in owners:
-            self._post(owner, message, body)
+            self._post(owner, text, body)
 
     def credentials_refused(self, owners: list[str], error: str) -> None:
         """Elastic Cloud refused the bot's API key: the owners and the notify channel hear
         it once."""
-        text = (
-            "Elastic Cloud refused the bot's API key (ELASTIC_CLOUD_API_KEY): "
-            f"{escape(error)}. Approved requests wait and nothing is granted until the key "
-            "works again (replace or renew it); revocations keep retrying."
-        )
-        self.notify_owners(owners, text)
-        if self.channel:
-            self._post(self.channel, *blocks.owner_alert(text))
+        self._to_owners_and_channel(owners, *alerts.credentials_refused(error))
 
     def credentials_restored(self, owners: list[str], waiting: int) -> None:
-        text = f"Elastic Cloud accepts the bot's API key again; {waiting} waiting grant(s) go on."
-        self.notify_owners(owners, text)
+        self._to_owners_and_channel(owners, *alerts.credentials_restored(waiting))
+
+    def _to_owners_and_channel(self, owners: list[str], text: str, body: Blocks) -> None:
+        self._to_owners(owners, text, body)
         if self.channel:
-            self._post(self.channel, *blocks.owner_alert(text))
+            self._post(self.channel, text, body)

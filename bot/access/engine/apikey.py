@@ -10,12 +10,12 @@ import math
 import threading
 from datetime import datetime, timedelta
 
+from bot.access import alerts
 from bot.access.engine.core import (
     Part,
 )
 from bot.access.model import AccessRequest
 from bot.access.ports import UpstreamError
-from bot.access.text import escape
 
 log = logging.getLogger(__name__)
 
@@ -133,11 +133,7 @@ class KeyWatch(Part):
         log.warning("the Elastic Cloud API key expires in %d day(s), at %s", days, expires)
         self.notifier.notify_owners(
             self.core.people.integration_owners(),
-            f"The bot's Elastic Cloud API key (ID {escape(self.api_key_id)}) expires "
-            f"{'today' if days == 0 else f'in {days} day(s)'}, at "
-            f"{expires.strftime('%Y-%m-%d %H:%M UTC')}. Create a new key with the Organization "
-            "owner role and replace ELASTIC_CLOUD_API_KEY before then, or nothing can be granted "
-            "or removed.",
+            alerts.ApiKeyExpiring(self.api_key_id, days, expires),
         )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from bot.access import alerts
 from bot.access.engine.core import (
     SYSTEM,
     Part,
@@ -59,12 +60,9 @@ class Drift(Part):
             self.store.event(f["request"].id, now, SYSTEM, f"drift_{f['kind']}", f["detail"])
             log.warning("reconcile: %s", f["detail"]["what"])
         if new:
-            lines = "\n".join(f"• {f['text']}" for f in new)
             self.notifier.notify_owners(
                 self.core.people.integration_owners(),
-                "The daily reconciliation found Elastic Cloud disagreeing with the bot's "
-                f"records:\n{lines}\nThe bot removes only what it added and has changed "
-                "nothing: check these in the Elastic Cloud console.",
+                alerts.DriftFound(tuple(f["finding"] for f in new)),
             )
         log.info("reconcile: %d finding(s), %d new", len(found), len(new))
         return [{"kind": f["kind"], **f["detail"]} for f in new]
@@ -85,42 +83,38 @@ class Drift(Part):
             open_requests = self.store.open_requests_on(new)
             if not open_requests:
                 continue
-            what = []
-            if renamed:
-                what.append(f"its name changed from `{escape(old.name)}` to `{escape(new.name)}`")
-            if retagged:
-                what.append(
-                    f"its `{escape(tag_key)}` tag changed from "
-                    f"`{escape(old.tags.get(tag_key) or '(none)')}` "
-                    f"to `{escape(new.tags.get(tag_key) or '(none)')}`"
-                )
-            refs = ", ".join(r.ref for r in open_requests)
-            log.warning("resource %s changed with open requests %s: %s", new.key, refs, what)
+            refs = tuple(r.ref for r in open_requests)
+            log.warning(
+                "resource %s changed with open requests %s: name %r -> %r, tag %s %r -> %r",
+                new.key,
+                ", ".join(refs),
+                old.name,
+                new.name,
+                tag_key,
+                old.tags.get(tag_key) if tag_key else None,
+                new.tags.get(tag_key) if tag_key else None,
+            )
             self.notifier.notify_owners(
                 self.core.people.integration_owners(),
-                f":mag: {new.kind.value.replace('_', ' ').capitalize()} `{escape(new.id)}`: "
-                + " and ".join(what)
-                + f" while requests {refs} are open. Approvers can only lose their say from such "
-                "a change, never gain it; check that the change was intended.",
+                alerts.ResourceChanged(old, new, renamed, tag_key if retagged else None, refs),
             )
             reported += 1
         return reported
 
 
 def _finding(kind: str, request: AccessRequest, user_id: str, unit: Unit) -> dict:
-    """One drift finding: its key (reported once), the record and the owners' words."""
+    """One drift finding: its key (reported once), the audit record (``what``: the finding
+    in a sentence, kept with the event) and the finding the owners are told about."""
     role = f"`{escape(unit.role_id)}` ({escape(unit.scope)}, {escape(unit.target)})"
     who = f"Elastic Cloud member {escape(user_id)} (<@{request.requester_id}>)"
     if kind == "vanished":
         what = f"{request.ref} is live but {who} no longer holds {role} the bot added"
-        text = f"{what}; someone or something (an SSO role mapping?) removed it."
     else:
         what = f"{who} holds {role} again, which the bot removed when {request.ref} ended"
-        text = f"{what}; it was given back outside the bot."
     return {
         "key": f"drift:{kind}:{request.id}:{user_id}:{unit.text}",
         "kind": kind,
         "request": request,
         "detail": {"user_id": user_id, "unit": unit.text, "what": what},
-        "text": text,
+        "finding": alerts.DriftFinding(kind, request, user_id, unit),
     }

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from bot.access import alerts
 from bot.access.durations import format_duration
 from bot.access.engine.core import (
     AUTO,
@@ -147,9 +148,7 @@ class Filing(Part):
         if not approvers and not rule.auto_approve and not break_glass:
             self.notifier.notify_owners(
                 self.core.people.integration_owners(),
-                f"<@{requester_id}> asked for `{escape(role)}` on {escape(resource.label)}, but "
-                "nobody other than "
-                "the requester can approve it. Add another owner.",
+                alerts.NoOtherApprover(requester_id, role, resource),
             )
             raise NotAllowed(
                 "Nobody other than you can approve this request (you are its only owner). "
@@ -296,11 +295,7 @@ class Filing(Part):
                 self.core.people.integration_owners(
                     not_requester=self.core.people.is_requester_of(moved)
                 ),
-                f":rotating_light: *Break-glass*: <@{moved.requester_id}> took "
-                f"`{escape(moved.role_id)}` on {escape(moved.resource.label)} for "
-                f"{format_duration(moved.duration)} without approval (request {moved.ref}). "
-                f"Reason: {escape(moved.justification)}. End it early "
-                f"with `/elastic-access revoke {moved.id}`.",
+                alerts.BreakGlassUsed(moved),
             )
 
         return self._approve_without_click(

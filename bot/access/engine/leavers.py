@@ -9,6 +9,7 @@ import logging
 import threading
 from datetime import datetime
 
+from bot.access import alerts
 from bot.access.engine.core import (
     LEFT,
     OFFBOARDING,
@@ -18,7 +19,6 @@ from bot.access.engine.core import (
 from bot.access.model import AccessRequest
 from bot.access.ports import UpstreamError
 from bot.access.states import State
-from bot.access.text import escape
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +126,7 @@ class Leavers(Part):
             )
             self.notifier.notify_owners(
                 self.core.people.integration_owners(),
-                f"<@{user_id}> may no longer have access ({escape(reason)}), so I ended "
-                + ", ".join(
-                    f"{r.ref} ({escape(r.role_id)} on {escape(r.resource.label)})" for r in ended
-                )
-                + ".",
+                alerts.RequesterLeft(user_id, reason, tuple(ended)),
             )
         return len(ended)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from bot.access import alerts
 from bot.access.engine.core import (
     IDENTITY_READ_AGE,
     Part,
@@ -21,7 +22,6 @@ from bot.access.model import AccessRequest
 from bot.access.ports import Person, UpstreamError
 from bot.access.resources import Resource
 from bot.access.routing import OwnerAttribute, Routing, route, tag_references
-from bot.access.text import escape
 from bot.access.visibility import Viewer
 
 log = logging.getLogger(__name__)
@@ -125,15 +125,9 @@ class People(Part):
             r for r in references if self.store.first_report(r, reasons.get(r, "unresolved"), now)
         ]
         if fresh:
-            lines = ", ".join(
-                f"`{escape(r)}` ({escape(reasons.get(r, 'names no active Slack user'))})"
-                for r in fresh
-            )
             self.notifier.notify_owners(
                 self.integration_owners(),
-                f"An owner named for {escape(context)} does not resolve to an active Slack user: "
-                f"{lines}. "
-                "Fix the tag or the integration_owners setting.",
+                alerts.UnresolvedOwners(context, tuple((r, reasons.get(r)) for r in fresh)),
             )
 
     def owned_resource_keys(self, user_id: str) -> set[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from bot.access import planning
+from bot.access import alerts, planning
 from bot.access.durations import format_duration
 from bot.access.engine.core import (
     PLANNING_READ_AGE,
@@ -21,7 +21,7 @@ from bot.access.errors import AccessError, AlreadyDecided, NotAllowed
 from bot.access.model import AccessRequest
 from bot.access.planning import holds
 from bot.access.ports import Member, UpstreamError
-from bot.access.resources import ResourceKind, Unit
+from bot.access.resources import Unit
 from bot.access.states import State
 from bot.access.text import escape
 from bot.access.vocabulary import Outcome
@@ -368,29 +368,9 @@ class Revocation(Part):
             request.ref,
             ", ".join(u.text for u in appeared),
         )
+        targets = {u.target for u in appeared}
+        names = {r.id: r.name for r in self.catalogue.all() if r.id in targets}
         self.notifier.notify_owners(
             self.core.people.integration_owners(),
-            f"Access {request.ref} (`{escape(request.role_id)}` on "
-            f"{escape(request.resource.label)} for <@{request.requester_id}>) has ended. During "
-            f"the grant, Elastic Cloud member {escape(user_id)} came to hold roles they did not "
-            f"hold before and no grant of the bot gives: {self._describe_units(appeared)}. "
-            "The bot removes only what it added, so these stay: review them, and remove them "
-            "by hand in the Elastic Cloud console if they should not be there.",
+            alerts.RolesAppeared(request, user_id, tuple(appeared), names),
         )
-
-    def _describe_units(self, units) -> str:
-        """Units for people: role and target, deployments and projects by name when known."""
-        names = {r.id: r.name for r in self.catalogue.all()}
-        said = []
-        for unit in units:
-            if unit.scope == ResourceKind.ORGANIZATION:
-                where = "the organization"
-            elif unit.target == "*":
-                kind = "deployments" if unit.scope == "deployment" else unit.scope.split(":")[-1]
-                where = f"all {kind}" + ("" if kind == "deployments" else " projects")
-            else:
-                kind = "deployment" if unit.scope == "deployment" else unit.scope.split(":")[-1]
-                name = names.get(unit.target, unit.target)
-                where = f"{kind}{'' if kind == 'deployment' else ' project'} {name}"
-            said.append(f"`{escape(unit.role_id)}` on {escape(where)}")
-        return ", ".join(said)

@@ -1,5 +1,5 @@
-"""Every word a Slack user reads, as Block Kit rendered from core objects, one module per
-surface. Pure functions: no I/O, easy to look at in tests.
+"""The words of every message, modal and the Home tab, as Block Kit rendered from core
+objects, one module per surface. Pure functions: no I/O, easy to look at in tests.
 
 - :mod:`.cards`: the approvers' cards (a request or an extension to decide) and reminders;
 - :mod:`.dms`: the requester's DMs and the notify channel's message per request;

@@ -158,3 +158,8 @@ def extension_card(
             }
         )
     return text, blocks
+
+
+def extension_verdict(approved: bool, actor_id: str) -> str:
+    """How a decided extension's cards end."""
+    return f"Approved by {who(actor_id)}" if approved else f"Denied by {who(actor_id)}"

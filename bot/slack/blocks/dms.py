@@ -3,6 +3,7 @@ request's one message in the notify channel."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from bot.access.durations import format_duration
@@ -188,4 +189,36 @@ def expiry_notice(request: AccessRequest) -> tuple[str, Blocks]:
             "block_id": f"expiring:{request.id}",
             "elements": [extend_button(request)],
         },
+    ]
+
+
+def grant_delayed(request: AccessRequest) -> tuple[str, Blocks]:
+    """Approved, but Elastic Cloud did not take the role assignment at once."""
+    return f"Request {request.ref} approved; granting is delayed", [
+        section(
+            f":hourglass: *Request {request.ref} approved* by {who(request.decided_by)}. "
+            "Elastic Cloud did not take the role assignment yet; I keep trying and will "
+            "DM you when it is granted."
+        )
+    ]
+
+
+def escalated(request: AccessRequest, added: Sequence[str]) -> tuple[str, Blocks]:
+    """To the requester: nobody decided in time, so the request went to more approvers."""
+    return f"Request {request.ref} escalated", [
+        section(
+            f":arrow_double_up: Nobody decided on request {request.ref} yet, so I also "
+            "asked " + ", ".join(f"<@{a}>" for a in added) + "."
+        )
+    ]
+
+
+def extension_sent(request: AccessRequest, approvers: Sequence[str]) -> tuple[str, Blocks]:
+    """To the requester: their extension went to these approvers."""
+    return f"Extension of {request.ref} sent for approval", [
+        section(
+            f":inbox_tray: Your extension of {request.ref} was sent to "
+            + ", ".join(f"<@{a}>" for a in approvers)
+            + "."
+        )
     ]
