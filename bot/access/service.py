@@ -11,6 +11,7 @@ picks up again, so a crash or an outage delays work but never loses it.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.access.engine.apikey import KeyWatch
@@ -28,6 +29,7 @@ from bot.access.engine.outbox import Outbox
 from bot.access.engine.people import People
 from bot.access.engine.revocation import Revocation
 from bot.access.engine.sweep import Sweeper
+from bot.access.errors import InvalidRequest
 from bot.access.listing import parse_list_filters, visible_scope
 from bot.access.model import AccessRequest
 from bot.access.planning import Semantics
@@ -41,6 +43,8 @@ from bot.clock import Clock
 __all__ = [
     "LIST_PAGE_SIZE",
     "AccessService",
+    "AuditExport",
+    "audit_export",
     "invitation_expiry",  # where the tests and the probe have always imported it from
     "list_requests",
 ]
@@ -145,9 +149,21 @@ class AccessService:
 
     # -- filing
     def validate(
-        self, resource_text: str, role: str, duration: timedelta, justification: str
+        self,
+        resource_text: str,
+        role: str,
+        duration: timedelta,
+        justification: str,
+        break_glass: bool = False,
     ) -> tuple[Resource, Rule]:
-        return self.core.filing.validate(resource_text, role, duration, justification)
+        """The request form's checks: the request's own, and (asked for) whether policy
+        allows break-glass for it. Raises :class:`InvalidRequest` naming the field."""
+        resource, rule = self.core.filing.validate(resource_text, role, duration, justification)
+        if break_glass and not rule.break_glass:
+            raise InvalidRequest(
+                "Policy does not allow break-glass for this role here.", field="break_glass"
+            )
+        return resource, rule
 
     def file_request(
         self,
@@ -168,6 +184,12 @@ class AccessService:
     # -- decisions
     def check_decider(self, request: AccessRequest, actor_id: str) -> list[str]:
         return self.core.decisions.check_decider(request, actor_id)
+
+    def decidable(self, request_id: int, actor_id: str) -> AccessRequest:
+        """The request, if ``actor_id`` may decide it now (the Deny form opens only then)."""
+        request = self.core.people.get(request_id)
+        self.core.decisions.check_decider(request, actor_id)
+        return request
 
     def decide(
         self, request_id: int, actor_id: str, approve: bool, reason: str | None = None
@@ -198,6 +220,9 @@ class AccessService:
     def extension_room(self, request: AccessRequest) -> timedelta:
         return self.core.extensions.extension_room(request)
 
+    def extension_form(self, request_id: int, actor_id: str) -> tuple[AccessRequest, timedelta]:
+        return self.core.extensions.extension_form(request_id, actor_id)
+
     # -- revocation
     def revoke(self, request_id: int, actor_id: str) -> AccessRequest:
         return self.core.revocation.revoke(request_id, actor_id)
@@ -221,6 +246,12 @@ class AccessService:
     # -- the sweep and the outbox
     def sweep(self) -> int:
         return self.core.sweeper.sweep()
+
+    def work_due(self) -> int:
+        return self.core.sweeper.work_due()
+
+    def renew_leases(self) -> int:
+        return self.store.renew_leases(self.clock.now(), self.policy.lease)
 
     def renotify(self, older_than: datetime) -> int:
         return self.core.outbox.renotify(older_than)
@@ -258,3 +289,42 @@ def list_requests(
     described = query.describe()
     heading = scope.label + (f", {described}" if described else "")
     return requests, total, heading, query
+
+
+@dataclass(frozen=True)
+class AuditExport:
+    """What ``/elastic-access list … export`` may send: the events from ``since`` to ``until``
+    of requests filed by ``requester_id`` or for a resource in ``resource_keys`` (both None:
+    all of them), described as ``label``."""
+
+    label: str
+    since: datetime
+    until: datetime | None
+    requester_id: str | None
+    resource_keys: frozenset[str] | None
+    at: datetime
+
+
+#: An export with no ``since:`` covers this much.
+EXPORT_DEFAULT_SPAN = timedelta(days=30)
+
+
+def audit_export(service: AccessService, user_id: str, filters: tuple[str, ...]):
+    """The audit trail ``user_id`` may export, when ``filters`` ask for an export (else None).
+
+    Scoped like their ``list``: integration owners and auditors get every event, anyone
+    else the events of their own requests and of requests for resources they own. Raises
+    InvalidRequest / NotAllowed as ``list`` does."""
+    now = service.clock.now()
+    query = parse_list_filters(filters, now)
+    if not query.export:
+        return None
+    scope = visible_scope(query, service.viewer(user_id), service.owned_resource_keys(user_id))
+    return AuditExport(
+        label=scope.label,
+        since=query.since or now - EXPORT_DEFAULT_SPAN,
+        until=query.until,
+        requester_id=scope.requester_id,
+        resource_keys=scope.resource_keys,
+        at=now,
+    )

@@ -94,6 +94,18 @@ class Extensions(Part):
         rule = self.policy.rules.decide(request.resource, request.role_id)
         return max(1, rule.approvals if rule else request.approvals_needed)
 
+    def extension_form(self, request_id: int, actor_id: str) -> tuple[AccessRequest, timedelta]:
+        """The request and the room left on it, if ``actor_id`` may ask to extend it now
+        (the Extend button opens its form only then). Someone who may not see the request
+        learns nothing of it (not who filed it)."""
+        request = self.core.people.visible(request_id, actor_id)
+        if actor_id != request.requester_id:
+            raise NotAllowed(f"Only the requester can extend {request.ref}.")
+        room = self.extension_room(request)
+        if room < self.policy.min_duration:
+            raise AccessError(f"{request.ref} already has the longest total time policy allows.")
+        return request, room
+
     def extension_room(self, request: AccessRequest) -> timedelta:
         """How much more time policy allows on ``request`` (zero when none)."""
         rule = self.policy.rules.decide(request.resource, request.role_id)

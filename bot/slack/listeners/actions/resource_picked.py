@@ -1,0 +1,41 @@
+"""A resource picked in the request form: the form again, with only its valid roles."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from slack_bolt import Ack
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.slack import blocks
+
+log = logging.getLogger(__name__)
+
+
+def resource_picked(ack: Ack, body: dict, client: WebClient, runtime) -> None:
+    ack()
+    view = body.get("view") or {}
+    selected = (body["actions"][0].get("selected_option") or {}).get("value", "")
+    policy = runtime.policy
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        metadata = {}
+    try:
+        client.views_update(
+            view_id=view["id"],
+            hash=view.get("hash"),
+            view=blocks.request_modal(
+                integration_name=policy.integration_name,
+                access_details=policy.access_details,
+                max_duration=policy.max_duration,
+                default_duration=policy.default_duration,
+                resource=runtime.catalogue.find(selected),
+                metadata=metadata,
+                break_glass=policy.rules.any_break_glass,
+            ),
+        )
+    except SlackApiError as exc:  # hash_conflict: the user is typing; the submit re-checks
+        log.info("views.update skipped: %s", exc.response.get("error"))

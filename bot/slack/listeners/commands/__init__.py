@@ -1,0 +1,14 @@
+"""``/elastic-access``: the answer is the ack part; filing, extending, revoking and exporting
+are its lazy part."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from bot.slack.listeners.commands.elastic_access import act, answer
+
+COMMAND = "/elastic-access"
+
+
+def register(app: App) -> None:
+    app.command(COMMAND)(ack=answer, lazy=[act])

@@ -1,0 +1,31 @@
+"""``/elastic-access list … export``: the audit trail the core allowed, as a CSV in a DM."""
+
+from __future__ import annotations
+
+from slack_sdk import WebClient
+
+from bot.access.service import AuditExport
+from bot.audit import events_csv
+from bot.slack import blocks
+
+
+def send_export(client: WebClient, runtime, user_id: str, export: AuditExport) -> None:
+    content = events_csv(
+        runtime.store.export_events(
+            export.since,
+            export.until,
+            requester_id=export.requester_id,
+            resource_keys=export.resource_keys,
+        )
+    )
+    opened = client.chat_postMessage(
+        channel=user_id,
+        text=f"Audit trail of {export.label} since {export.since:%Y-%m-%d %H:%M} UTC (CSV attached).",
+        **blocks.NO_UNFURL,
+    )
+    client.files_upload_v2(
+        channel=opened["channel"],
+        content=content,
+        filename=f"elastic-access-audit-{export.at:%Y%m%d-%H%M}.csv",
+        title="elastic-access audit trail",
+    )

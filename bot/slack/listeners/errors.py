@@ -1,0 +1,68 @@
+"""The app's one error handler, for ack parts (Bolt's ``@app.error``) and lazy parts
+(:class:`bot.slack.listeners.wiring.WorkRunner` hands it theirs).
+
+An :class:`AccessError` is the core refusing, in words for the person who acted: they get
+them privately. Anything else is our fault: it is logged, and they hear that something went
+wrong on our side. Only people who acted hear anything: an event's failure is only logged.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import BoltResponse, Respond
+from slack_sdk import WebClient
+
+from bot.access.errors import AccessError
+from bot.slack import blocks
+from bot.slack.action_ids import View
+from bot.slack.listeners.replies import tell
+
+log = logging.getLogger(__name__)
+
+OUR_FAULT = ":warning: Something went wrong on my side. Please try again in a minute."
+#: What a form's failure to go through is said after (its submission had already closed it).
+NOT_FILED = {
+    View.REQUEST_ACCESS: "Your access request was not filed",
+    View.EXTEND_GRANT: "Your extension was not filed",
+}
+
+
+def on_error(
+    error: Exception, body: dict, respond: Respond, client: WebClient, response: Any
+) -> BoltResponse | None:
+    """Tell the person who acted; answer Slack with that reply if nothing answered it yet."""
+    if isinstance(error, AccessError):
+        text = f":warning: {error}"
+    else:
+        log.error("%s failed", _what(body), exc_info=error)
+        text = OUR_FAULT
+    kind = body.get("type") or ("slash_command" if "command" in body else "")
+    if kind == "view_submission":
+        said = NOT_FILED.get((body.get("view") or {}).get("callback_id"))
+        if said:
+            text = f":warning: {said}: {error}" if isinstance(error, AccessError) else text
+    if response is not None and kind == "slash_command":
+        # Not answered yet: the reply is the answer.
+        return BoltResponse(
+            status=200, body={"response_type": "ephemeral", "text": text, **blocks.NO_UNFURL}
+        )
+    if kind in ("slash_command", "block_actions", "view_submission"):
+        tell(body, respond, client, text)
+    if response is not None:
+        return BoltResponse(status=200, body="")
+    return None
+
+
+def _what(body: dict) -> str:
+    """What was being handled, for the log (never the person's text)."""
+    if "command" in body:
+        return f"command {body.get('command')}"
+    if body.get("type") == "block_actions":
+        return f"click on {(body.get('actions') or [{}])[0].get('action_id')}"
+    if body.get("type") == "view_submission":
+        return f"form {(body.get('view') or {}).get('callback_id')}"
+    if body.get("type") == "event_callback":
+        return f"event {(body.get('event') or {}).get('type')}"
+    return str(body.get("type") or "request")
