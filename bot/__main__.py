@@ -1,4 +1,5 @@
-"""Command line: ``python -m bot [run]``, ``check``, ``reconcile``, ``manifest``, ``audit``.
+"""Command line: ``python -m bot [run]``, ``check``, ``reconcile``, ``manifest``, ``audit``,
+``probe``, ``migrate-to-postgres``.
 
 Configuration problems end the process with exit code 2 and one line per bad setting on
 stderr; never a traceback, never a secret.
@@ -135,6 +136,47 @@ def cmd_manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_migrate_to_postgres(args: argparse.Namespace) -> int:
+    """Copy the SQLite database into PostgreSQL once (issue #16). Exit 0 when the copy is
+    committed and verified, 2 when it was refused or failed (one line on stderr; nothing of
+    the data is left in the target)."""
+    import os
+    from pathlib import Path
+
+    import psycopg
+
+    from bot.store.copying import CopyFailed, CopyRefused, copy_to_postgres, one_line
+
+    def fail(message: str) -> int:
+        print(f"migrate-to-postgres: {message}", file=sys.stderr)
+        return 2
+
+    source = Path(args.source or os.environ.get("DATABASE_PATH") or "./elastic-access.db")
+    target = args.target or os.environ.get("DATABASE_URL")
+    if not target:
+        return fail("no target: pass --to postgresql://… or set DATABASE_URL")
+    if not target.startswith(("postgresql://", "postgres://")):
+        return fail("--to must be a postgresql:// URL")
+    from bot.store.postgres import describe
+
+    where = describe(target)
+    print(f"copying {source} into {where}")
+    try:
+        report = copy_to_postgres(source, target, say=lambda line: print(f"  {line}"))
+    except (CopyRefused, CopyFailed) as exc:
+        return fail(str(exc))
+    except psycopg.Error as exc:
+        return fail(f"{where}: {one_line(exc)}; nothing was committed")
+    if report.migrated:
+        print(f"  (target schema: applied {', '.join(report.migrated)})")
+    print(
+        f"copied and verified: {sum(report.rows.values())} row(s) in {len(report.rows)} "
+        f"table(s); audit chain intact: {report.events} events, head {report.head}"
+    )
+    print("start the bot with DATABASE_URL set to this database (and stop using the SQLite file)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="elastic-access-bot",
@@ -175,6 +217,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--socket-mode", action="store_true", help="no request URLs; socket_mode_enabled: true"
     )
     manifest.set_defaults(func=cmd_manifest)
+    move = sub.add_parser(
+        "migrate-to-postgres",
+        help="copy the SQLite database into PostgreSQL, once, keeping the audit chain",
+        description="Copy every table of the bot's SQLite database into an empty PostgreSQL "
+        "database (migrated first), in one transaction, then verify row counts and the audit "
+        "hash chain. Stop the bot first.",
+    )
+    move.add_argument(
+        "--from",
+        dest="source",
+        default=None,
+        help="the SQLite file (default: $DATABASE_PATH, else ./elastic-access.db)",
+    )
+    move.add_argument(
+        "--to",
+        dest="target",
+        default=None,
+        help="postgresql://user:password@host:port/db (default: $DATABASE_URL)",
+    )
+    move.set_defaults(func=cmd_migrate_to_postgres)
     from bot import audit, probe
 
     audit.add_parser(sub)
