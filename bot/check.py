@@ -228,6 +228,64 @@ def check_elastic(settings: Settings, found: dict) -> str:
 
 
 def check_database(settings: Settings) -> str:
+    """The database the bot would use: PostgreSQL when ``DATABASE_URL`` is set, else the
+    SQLite file (migrated here, as the bot would at start)."""
+    if settings.database_url is not None:
+        return check_postgres(settings.database_url.get_secret_value())
+    return check_sqlite(settings)
+
+
+def check_postgres(url: str) -> str:
+    """Connect once (no pool, a short timeout) and read the schema's state without changing
+    it: on a database shared by several replicas, the bot migrates at start, under a lock."""
+    import psycopg
+
+    from bot.access.states import State
+    from bot.store.copying import one_line
+    from bot.store.postgres import describe
+    from bot.store.postgres_schema import MIGRATIONS
+
+    where = describe(url)
+    try:
+        conn = psycopg.connect(url, connect_timeout=max(2, round(TIMEOUT)))
+    except psycopg.Error as exc:
+        raise _Failed(f"{where}: cannot connect ({one_line(exc)})") from None
+    try:
+        with conn:
+
+            def value(sql: str, params: tuple = ()) -> object:
+                return conn.execute(sql, params).fetchone()[0]  # type: ignore[index]
+
+            number = conn.info.server_version  # 150018 is 15.18
+            server = f"{number // 10000}.{number % 10000}"
+            done: set[str] = set()
+            if value("SELECT to_regclass('schema_migrations')") is not None:
+                done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
+            active = None
+            if value("SELECT to_regclass('requests')") is not None:
+                active = value(
+                    "SELECT count(*) FROM requests WHERE state = %s", (State.ACTIVE.value,)
+                )
+    except psycopg.Error as exc:
+        raise _Failed(f"{where}: cannot use the database ({one_line(exc)})") from None
+    known = [name for name, _ in MIGRATIONS]
+    pending = [name for name in known if name not in done]
+    applied = [name for name in known if name in done]
+    schema = f"schema {applied[-1]}" if applied else "no schema yet"
+    if pending:
+        schema += (
+            f", {len(pending)} migration(s) pending ({', '.join(pending)}): "
+            "the bot applies them when it starts"
+        )
+    elif newer := sorted(done - set(known)):
+        schema += f" (and {', '.join(newer)} from a newer version of the bot)"
+    else:
+        schema += " (latest)"
+    detail = f"{where}: {schema}; PostgreSQL {server}"
+    return detail if active is None else f"{detail}; {active} active grant(s)"
+
+
+def check_sqlite(settings: Settings) -> str:
     import sqlite3
 
     from bot.access.states import State
@@ -323,17 +381,19 @@ def semantics_report(settings: Settings) -> str:
     their date, or the safest assumptions (issue #18)."""
     import sqlite3
 
+    import psycopg
+
     from bot.access.planning import SAFEST
-    from bot.store import Database
     from bot.store import semantics as stored
+    from bot.store.opening import open_database
 
     try:
-        db = Database(settings.database_path)
+        db = open_database(settings)
         try:
             run = stored.latest_run(db)
         finally:
             db.close()
-    except sqlite3.Error:
+    except (sqlite3.Error, psycopg.Error):  # no table yet: nothing measured
         run = None
     current = stored.Semantics.from_answers(run["answers"], run["measured_at"]) if run else SAFEST
     if run:
