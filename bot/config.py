@@ -183,6 +183,13 @@ class Settings(BaseSettings):
 
     # -- operations
     sweep_interval: timedelta = timedelta(seconds=15)
+    #: How often each process looks in the database for work that fell due (grants to make,
+    #: revocations, retries), besides its own timers: what a dead replica left is taken over
+    #: this soon after its lease runs out. Empty: only the sweep looks.
+    claim_interval: timedelta | None = timedelta(seconds=2)
+    #: How long a claim on a row lasts without being renewed (each process renews its own
+    #: every quarter of it): a killed process's work is taken over after at most this long.
+    work_lease: timedelta = timedelta(seconds=20)
     #: Threads for the work that follows an ack (filing, deciding, revoking). Fewer threads
     #: keep acknowledgements fast under load; more help when Slack and Elastic are slow.
     work_threads: int = Field(default=4, ge=1, le=64)
@@ -210,6 +217,7 @@ class Settings(BaseSettings):
         "max_duration",
         "default_duration",
         "sweep_interval",
+        "work_lease",
         "overdue_alert_after",
         "catalogue_refresh",
         "reconcile_interval",
@@ -224,7 +232,7 @@ class Settings(BaseSettings):
     def _durations(cls, value: Any, info: Any) -> timedelta:
         return _duration(value, info.field_name)
 
-    @field_validator("escalate_after", mode="before")
+    @field_validator("escalate_after", "claim_interval", mode="before")
     @classmethod
     def _optional_duration(cls, value: Any, info: Any) -> timedelta | None:
         if value is None or (isinstance(value, str) and not value.strip()):
@@ -395,6 +403,7 @@ class Settings(BaseSettings):
             break_glass_cooldown=self.break_glass_cooldown,
             break_glass_max_active=self.break_glass_max_active,
             requester_recheck=self.requester_recheck,
+            lease=self.work_lease,
         )
 
 

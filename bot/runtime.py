@@ -88,6 +88,8 @@ class Runtime:
             catalogue=self.catalogue,
             catalogue_refresh=settings.catalogue_refresh,
             reconcile_interval=settings.reconcile_interval,
+            claim_interval=settings.claim_interval,
+            lease=settings.work_lease,
         )
         self.catalogue.on_changed = self.service.resources_changed
         self.service.api_key_id = settings.elastic_cloud_api_key_id
@@ -178,7 +180,7 @@ class Runtime:
         )
         checks = {
             "started": self.started,
-            "database": self.db.ping(),
+            "database": self.db.ping() and self.scheduler.database_reachable,
             "scheduler": self.scheduler.running,
             "sweep_recent": recent,
             # False while Elastic Cloud refuses the API key (granting is paused).

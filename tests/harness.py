@@ -194,6 +194,8 @@ def make_settings(
         "access_details": "Sign in at https://cloud.elastic.co with your company SSO.",
         "max_duration": "12h",
         "sweep_interval": "1h",  # tests drive the sweep themselves unless they say otherwise
+        "claim_interval": "",  # likewise the claims of due work (the failover tests use them)
+        "work_lease": "2m",  # the fake clock moves in jumps: a short lease would run out
     }
     values.update(overrides)
     return Settings(**values)

@@ -577,3 +577,60 @@ def test_seen_recently_forgets_old_fingerprints(store, db):
     store.seen_recently("new", T0 + window * 11, window)
     rows = {r["fingerprint"] for r in db.query("SELECT fingerprint FROM slash_dedupe")}
     assert rows == {"new"}
+
+
+# -- several processes on one database: notices and leases ------------------------------------
+
+
+def test_a_notice_is_sent_by_one_process_and_again_only_if_it_died(store, db):
+    """Two processes (two stores on one database) racing to tell the same state: one wins;
+    the loser wins only once the winner's claim ran out untold (it died mid-send)."""
+    request = _create(store)
+    other = Store(db)
+    lease = timedelta(minutes=2)
+    assert store.claim_notice(request.id, State.PENDING, now=T0, lease=lease)
+    assert not other.claim_notice(request.id, State.PENDING, now=T0, lease=lease)
+    assert store.unnotified(T0 + timedelta(minutes=1)) == []  # being told: not resent
+    dead = T0 + timedelta(minutes=3)
+    assert [r.id for r in other.unnotified(dead)] == [request.id]
+    assert other.claim_notice(request.id, State.PENDING, now=dead, lease=lease)
+    other.mark_notified(request.id, State.PENDING)
+    later = T0 + timedelta(hours=1)
+    assert not store.claim_notice(request.id, State.PENDING, now=later, lease=lease)
+    assert store.unnotified(later) == []
+
+
+def test_a_notice_given_back_untold_is_sent_again_and_states_do_not_block_each_other(store):
+    request = _create(store)
+    lease = timedelta(minutes=2)
+    assert store.claim_notice(request.id, State.PENDING, now=T0, lease=lease)
+    # The next state's notice does not wait for the previous one's.
+    _move(store, request.id, State.APPROVED)
+    assert store.claim_notice(request.id, State.APPROVED, now=T0, lease=lease)
+    store.release_notice(request.id, State.APPROVED)  # Slack failed: someone tries again
+    assert store.claim_notice(request.id, State.APPROVED, now=T0, lease=lease)
+    store.mark_notified(request.id, State.APPROVED)
+    assert not store.claim_notice(request.id, State.APPROVED, now=T0, lease=lease)
+
+
+def test_the_heartbeat_keeps_a_live_lease_and_never_revives_a_lost_one(store, db):
+    request = _create(store)
+    _move(store, request.id, State.APPROVED)
+    lease = timedelta(seconds=20)
+    assert store.claim(request.id, [State.APPROVED], now=T0, lease=lease) is not None
+    assert store.holds_lease(request.id, T0 + timedelta(seconds=10))
+    assert store.renew_leases(T0 + timedelta(seconds=15), lease) == 1
+    # Renewed: still held after the first lease would have run out, nobody else can claim.
+    assert store.holds_lease(request.id, T0 + timedelta(seconds=30))
+    other = Store(db)
+    assert (
+        other.claim(request.id, [State.APPROVED], now=T0 + timedelta(seconds=30), lease=lease)
+        is None
+    )
+    # Not renewed in time (the process stalled): it runs out, another process takes the row,
+    # and the stalled one's heartbeat neither renews it nor may it act on it any more.
+    gone = T0 + timedelta(seconds=60)
+    assert other.claim(request.id, [State.APPROVED], now=gone, lease=lease) is not None
+    assert store.renew_leases(gone, lease) == 0
+    assert not store.holds_lease(request.id, gone)
+    assert other.holds_lease(request.id, gone)

@@ -262,6 +262,14 @@ class Store(Protocol):
 
     def release(self, request_id: int) -> None: ...
 
+    def renew_leases(self, now: datetime, lease: timedelta) -> int:
+        """Extend the leases this process holds that have not run out (the heartbeat)."""
+        ...
+
+    def holds_lease(self, request_id: int, now: datetime) -> bool:
+        """Whether this process still holds the lease on ``request_id``."""
+        ...
+
     # -- the audit trail
     def event(
         self,
@@ -372,6 +380,17 @@ class Store(Protocol):
     def mark_alerted(self, request_id: int, now: datetime) -> bool: ...
 
     def was_alerted(self, request_id: int) -> bool: ...
+
+    def claim_notice(
+        self, request_id: int, state: State, *, now: datetime, lease: timedelta
+    ) -> bool:
+        """Take the right to tell people about ``state`` (one teller per row and state,
+        across processes); False when it was told already or someone is telling it now."""
+        ...
+
+    def release_notice(self, request_id: int, state: State) -> None:
+        """Give the claim back untold (Slack failed for a passing reason: retried later)."""
+        ...
 
     def mark_notified(self, request_id: int, state: State) -> None: ...
 

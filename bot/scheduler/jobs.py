@@ -28,10 +28,18 @@ class Scheduler:
         catalogue=None,
         catalogue_refresh: timedelta | None = None,
         reconcile_interval: timedelta | None = None,
+        claim_interval: timedelta | None = None,
+        lease: timedelta | None = None,
     ) -> None:
         self.service = service
         self.catalogue = catalogue
         self.sweep_interval = sweep_interval
+        self.claim_interval = claim_interval
+        self.lease = lease
+        #: When the heartbeat last reached the database (monotonic); None before the first.
+        self.last_heartbeat: float | None = None
+        #: Since when the heartbeat has been failing (monotonic), if it is.
+        self.database_lost_since: float | None = None
         self.catalogue_refresh = catalogue_refresh
         self.reconcile_interval = reconcile_interval
         self.last_sweep: float | None = None
@@ -87,6 +95,40 @@ class Scheduler:
             finally:
                 self.last_sweep = time.monotonic()
 
+    def claim_due(self) -> None:
+        """Look in the database for work that fell due (another replica's grants included)."""
+        if self.database_lost_since is not None:
+            return  # the heartbeat cannot reach the database: claim nothing until it can
+        with self._sweep_lock:
+            self.service.work_due()
+
+    def heartbeat(self) -> None:
+        """Renew this process's leases; after a lease's length without reaching the
+        database, say so (the readiness check turns false) until it is back."""
+        try:
+            self.service.renew_leases()
+        except Exception as exc:
+            now = time.monotonic()
+            if self.database_lost_since is None:
+                self.database_lost_since = now
+                log.warning("heartbeat: the database did not answer (%s)", exc)
+            elif self.lease and now - self.database_lost_since > self.lease.total_seconds():
+                log.error(
+                    "the database has not answered for %.0fs: this process claims no work "
+                    "until it does (%s)",
+                    now - self.database_lost_since,
+                    exc,
+                )
+            return
+        if self.database_lost_since is not None:
+            log.warning("heartbeat: the database answers again; claiming work")
+        self.database_lost_since = None
+        self.last_heartbeat = time.monotonic()
+
+    @property
+    def database_reachable(self) -> bool:
+        return self.database_lost_since is None
+
     def _refresh_catalogue(self) -> None:
         try:
             self.catalogue.refresh()
@@ -117,6 +159,22 @@ class Scheduler:
                 id="catalogue",
                 replace_existing=True,
                 next_run_time=datetime.now(UTC) if refresh_now else None,
+            )
+        if self.claim_interval:
+            self._aps.add_job(
+                self.claim_due,
+                "interval",
+                seconds=self.claim_interval.total_seconds(),
+                id="claim",
+                replace_existing=True,
+            )
+        if self.lease:
+            self._aps.add_job(
+                self.heartbeat,
+                "interval",
+                seconds=max(1.0, self.lease.total_seconds() / 4),
+                id="heartbeat",
+                replace_existing=True,
             )
         if self.reconcile_interval:
             self._aps.add_job(

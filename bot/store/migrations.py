@@ -250,6 +250,14 @@ def m0007_probe_answers(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0008_notice_claims")
+def m0008_notice_claims(db: sqlite_utils.Database) -> None:
+    # Several processes on one database (issue #16): who is telling people about which state
+    # right now, so a notice is sent by one process, and again only if that one died.
+    db.execute("ALTER TABLE requests ADD COLUMN notifying TEXT")
+    db.execute("ALTER TABLE requests ADD COLUMN notify_until TEXT")
+
+
 def apply(db: sqlite_utils.Database) -> list[str]:
     """Apply pending migrations; returns the names applied (for the start-up log)."""
     pending = [m.name for m in migrations.pending(db)]

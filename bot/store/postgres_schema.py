@@ -174,6 +174,11 @@ CREATE TABLE probe_answers (
 #: (name, SQL), applied in order, each once. Names match the SQLite migration they mirror.
 MIGRATIONS: list[tuple[str, str]] = [
     ("0007_probe_answers", BASELINE),
+    (
+        "0008_notice_claims",
+        f"ALTER TABLE requests ADD COLUMN notifying {T}; "
+        f"ALTER TABLE requests ADD COLUMN notify_until {T};",
+    ),
 ]
 
 

@@ -234,8 +234,27 @@ class Store:
         if self.db.dialect != "sqlite":
             return 0
         return self.db.execute(
-            "UPDATE requests SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL"
+            "UPDATE requests SET lease_owner = NULL, lease_until = NULL, notifying = NULL, "
+            "notify_until = NULL WHERE lease_owner IS NOT NULL OR notifying IS NOT NULL"
         ).rowcount
+
+    def renew_leases(self, now: datetime, lease: timedelta) -> int:
+        """Extend every lease this process holds that has not run out (the heartbeat): work
+        that takes long is not taken over while its process is alive. A lease that ran out
+        stays out: another process may already have claimed the row."""
+        return self.db.execute(
+            "UPDATE requests SET lease_until = ? WHERE lease_owner = ? AND lease_until > ?",
+            (to_iso(now + lease), self.instance, to_iso(now)),
+        ).rowcount
+
+    def holds_lease(self, request_id: int, now: datetime) -> bool:
+        """Whether this process still holds the lease on ``request_id`` (checked right
+        before an Elastic change, so a process that lost its lease never makes one)."""
+        row = self.db.one(
+            "SELECT 1 FROM requests WHERE id = ? AND lease_owner = ? AND lease_until > ?",
+            (request_id, self.instance, to_iso(now)),
+        )
+        return row is not None
 
     def release(self, request_id: int) -> None:
         self.db.execute(
@@ -578,13 +597,39 @@ class Store:
         return bool(row and row["overdue_alerted_at"])
 
     # -- notification outbox ---------------------------------------------------------------
-    def mark_notified(self, request_id: int, state: State) -> None:
-        """Remember that people were told about ``state`` (so a crash before it is redone)."""
-        # Only while the row is still in that state: a slow notification for an older state
-        # must not overwrite the record of a newer one (which would be sent twice).
+    def claim_notice(
+        self, request_id: int, state: State, *, now: datetime, lease: timedelta
+    ) -> bool:
+        """Take the right to tell people about ``state``: not told yet, and nobody (in any
+        process) telling it right now. One conditional write, so of two processes racing to
+        send the same notice exactly one does."""
+        cur = self.db.execute(
+            "UPDATE requests SET notifying = ?, notify_until = ? WHERE id = ? "
+            "AND (notified_state IS NULL OR notified_state != ?) "
+            "AND (notifying IS NULL OR notifying != ? OR notify_until <= ?)",
+            (state.value, to_iso(now + lease), request_id, state.value, state.value, to_iso(now)),
+        )
+        return cur.rowcount == 1
+
+    def release_notice(self, request_id: int, state: State) -> None:
         self.db.execute(
-            "UPDATE requests SET notified_state = ? WHERE id = ? AND state = ?",
-            (state.value, request_id, state.value),
+            "UPDATE requests SET notifying = NULL, notify_until = NULL "
+            "WHERE id = ? AND notifying = ?",
+            (request_id, state.value),
+        )
+
+    def mark_notified(self, request_id: int, state: State) -> None:
+        """Remember that people were told about ``state`` (so a crash before it is redone),
+        and give back the claim to tell it."""
+        # Recorded only while the row is still in that state: a slow notification for an
+        # older state must not overwrite the record of a newer one (which would be sent twice).
+        self.db.execute(
+            "UPDATE requests SET "
+            "notified_state = CASE WHEN state = ? THEN ? ELSE notified_state END, "
+            "notify_until = CASE WHEN notifying = ? THEN NULL ELSE notify_until END, "
+            "notifying = CASE WHEN notifying = ? THEN NULL ELSE notifying END "
+            "WHERE id = ?",
+            (state.value, state.value, state.value, state.value, request_id),
         )
 
     def unnotified(self, older_than: datetime, limit: int = 200) -> list[AccessRequest]:
@@ -595,9 +640,10 @@ class Store:
             WHERE (notified_state IS NULL OR notified_state != state)
               AND state NOT IN ('approved', 'granting', 'revoking')
               AND updated_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
+              AND (notifying IS NULL OR notify_until <= ?)
             ORDER BY id LIMIT ?
             """,
-            (to_iso(older_than), to_iso(older_than), limit),
+            (to_iso(older_than), to_iso(older_than), to_iso(older_than), limit),
         )
         return [row_to_request(r) for r in rows]
 

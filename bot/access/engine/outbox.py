@@ -34,6 +34,23 @@ class Outbox(Part):
         sweep sends it again.
         """
         state = request.state
+        if not self.store.claim_notice(
+            request.id, state, now=self.clock.now(), lease=self.policy.lease
+        ):
+            return  # told already, or another process is telling it right now
+        told: bool | None = True
+        try:
+            told = self._send(request)
+        except BaseException:
+            self.store.release_notice(request.id, state)
+            raise
+        if told is False:
+            self.store.release_notice(request.id, state)
+        else:
+            self.store.mark_notified(request.id, state)
+
+    def _send(self, request: AccessRequest) -> bool | None:
+        state = request.state
         told: bool | None = True
         if state is State.PENDING:
             told = self.notifier.request_filed(request)
@@ -45,8 +62,7 @@ class Outbox(Part):
             told = self.notifier.request_failed(request)
         elif state in (State.EXPIRED, State.REVOKED):
             told = self.notifier.request_ended(request)
-        if told is not False:
-            self.store.mark_notified(request.id, state)
+        return told
 
     def notify_later(self, request: AccessRequest) -> None:
         with self._pool_lock:

@@ -32,11 +32,7 @@ class Sweeper(Part):
         """
         self.core.keys.watch(self.clock.now())
         self.core.keys.watch_expiry(self.clock.now())
-        due = self.store.due_work(self.clock.now())
-        if len(due) == 1:
-            self._sweep_one(*due[0])
-        elif due:
-            list(self._pool().map(lambda row: self._sweep_one(*row), due))
+        due = self.work_due()
         # The follow-ups after the due rows: each on its own, so one that fails (Slack not
         # answering who the owners are, say) neither stops the others nor the next sweep.
         for step in (
@@ -53,6 +49,17 @@ class Sweeper(Part):
                 step()
             except Exception:
                 log.exception("sweep: %s failed; trying again next sweep", step)
+        return due
+
+    def work_due(self) -> int:
+        """Only the rows that are due or abandoned (grants, revocations, retries), without
+        the follow-ups: what each process looks for every few seconds (``claim_interval``),
+        so work a dead replica left is taken over soon after its lease runs out."""
+        due = self.store.due_work(self.clock.now())
+        if len(due) == 1:
+            self._sweep_one(*due[0])
+        elif due:
+            list(self._pool().map(lambda row: self._sweep_one(*row), due))
         return len(due)
 
     def _sweep_one(self, request_id: int, state: State) -> None:
