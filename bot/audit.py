@@ -4,18 +4,22 @@
                         [--database PATH]
     python -m bot audit --verify [--database PATH]
 
-Needs nothing but the database: ``--database``, else ``DATABASE_PATH``, else
-``./elastic-access.db`` (no Slack or Elastic settings). The file is opened read-only, so this
-is safe against the live bot. Events are those with ``since <= at < until``; ``--since`` and
-``--until`` take ``30d``/``2h`` (before now), ``2026-11-01`` (midnight UTC; as ``--until`` the
-whole day is included) or an ISO date-time (UTC when it has no offset).
+With ``DATABASE_URL=postgresql://…`` set (and no ``--database``) both read PostgreSQL.
+
+Needs nothing but the database: ``--database`` (a SQLite file), else ``DATABASE_URL``
+(PostgreSQL), else ``DATABASE_PATH``, else ``./elastic-access.db`` (no Slack or Elastic
+settings). It only reads (a SQLite file is opened read-only, PostgreSQL transactions are
+read-only), so this is safe against the live bot. Events are those with
+``since <= at < until``; ``--since`` and ``--until`` take ``30d``/``2h`` (before now),
+``2026-11-01`` (midnight UTC; as ``--until`` the whole day is included) or an ISO date-time
+(UTC when it has no offset).
 
 CSV has a header row (:data:`bot.store.audit.EVENT_COLUMNS`) and ``detail`` as a JSON string;
 a cell that a spreadsheet would take for a formula starts with ``'`` (:func:`csv_cell`).
 JSON is one array of objects with the same keys and ``detail`` as a nested object; both are
 written as they are read, never held in memory. Exit 0 on success, 2 on bad arguments or a
-missing or unreadable database (one line on stderr). An ``--output`` file is created
-readable by its owner only (0600): the trail names people and their reasons.
+missing, unreachable or unreadable database (one line on stderr). An ``--output`` file is
+created readable by its owner only (0600): the trail names people and their reasons.
 
 ``--verify`` checks the events' hash chain (:mod:`bot.store.chain`): exit 0 and the head hash
 when it is intact, exit 1 naming the first event that breaks it.
@@ -128,7 +132,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database",
         default=None,
-        help=f"SQLite file (default: $DATABASE_PATH, else {DEFAULT_DATABASE})",
+        help="SQLite file (default: PostgreSQL at $DATABASE_URL when set, else "
+        f"$DATABASE_PATH, else {DEFAULT_DATABASE})",
     )
 
 
@@ -137,9 +142,88 @@ def _error(message: str) -> int:
     return 2
 
 
+class _Unusable(Exception):
+    """The database cannot be read; ``str(exc)`` is the one line to print."""
+
+
+def _errors() -> tuple[type[Exception], ...]:
+    """What reading either database may raise (psycopg only imported when needed)."""
+    import psycopg
+
+    return (sqlite3.Error, psycopg.Error)
+
+
+def _database(args: argparse.Namespace) -> Path | str:
+    """``--database`` (a SQLite file), else ``DATABASE_URL`` (PostgreSQL), else
+    ``DATABASE_PATH``, else :data:`DEFAULT_DATABASE`."""
+    if args.database:
+        return Path(args.database)
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        return url
+    return Path(os.environ.get("DATABASE_PATH") or DEFAULT_DATABASE)
+
+
+def _read_only(url: str) -> str:
+    """``url`` as a connection string whose every transaction is read-only."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    info = conninfo_to_dict(url)
+    options = f"{info.get('options') or ''} -c default_transaction_read_only=on".strip()
+    return make_conninfo("", **{**info, "options": options})
+
+
+def _open(where: Path | str) -> tuple[Any, str]:
+    """The database at ``where``, opened read-only, with the name to print for it; raises
+    :class:`_Unusable` when it is missing, unreachable or not the bot's."""
+    from bot.store.audit import ReadOnlyDatabase
+
+    if isinstance(where, Path):
+        if not where.is_file():
+            raise _Unusable(f"database not found: {where} (set DATABASE_PATH or pass --database)")
+        db: Any = ReadOnlyDatabase(where)
+        name = str(where)
+        probe = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
+        missing = f"{name} is not an elastic-access-bot database (no events table)"
+    else:
+        import psycopg
+
+        from bot.store.copying import reach
+        from bot.store.postgres import PostgresDatabase, describe
+
+        name = describe(where)
+        if not where.startswith(("postgresql://", "postgres://")):
+            raise _Unusable("DATABASE_URL must be a postgresql:// URL")
+        try:
+            reach(where)
+        except psycopg.Error as exc:
+            raise _Unusable(f"cannot connect to {name}: {_one_line(exc)}") from None
+        db = PostgresDatabase(_read_only(where), min_size=1, max_size=1)
+        probe = (
+            "SELECT 1 FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_name = 'events'"
+        )
+        missing = f"{name} has no events table (has the bot been started on it?)"
+    try:
+        found = db.one(probe)
+    except _errors() as exc:
+        db.close()
+        raise _Unusable(f"cannot read {name}: {_one_line(exc)}") from None
+    if found is None:
+        db.close()
+        raise _Unusable(missing)
+    return db, name
+
+
+def _one_line(exc: BaseException) -> str:
+    from bot.store.copying import one_line
+
+    return one_line(exc)
+
+
 def run(args: argparse.Namespace) -> int:
     from bot.access.listing import parse_moment
-    from bot.store.audit import ReadOnlyDatabase, export_events
+    from bot.store.audit import export_events
 
     if args.verify:
         return verify(_database(args))
@@ -155,19 +239,11 @@ def run(args: argparse.Namespace) -> int:
     if until is not None and since >= until:
         return _error("--since must be before --until")
 
-    path = _database(args)
-    if not path.is_file():
-        return _error(f"database not found: {path} (set DATABASE_PATH or pass --database)")
-    db = ReadOnlyDatabase(path)
     try:
-        try:
-            has_events = db.one(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'"
-            )
-        except sqlite3.Error as exc:
-            return _error(f"cannot read {path}: {exc}")
-        if has_events is None:
-            return _error(f"{path} is not an elastic-access-bot database (no events table)")
+        db, name = _open(_database(args))
+    except _Unusable as exc:
+        return _error(str(exc))
+    try:
         write = write_json if args.format == "json" else write_csv
         rows = export_events(db, since, until)
         if args.output is None:
@@ -181,38 +257,31 @@ def run(args: argparse.Namespace) -> int:
                     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         return _write_file(Path(args.output), write, rows)
-    except sqlite3.Error as exc:
-        return _error(f"reading {path} failed: {exc}")
+    except _errors() as exc:
+        return _error(f"reading {name} failed: {_one_line(exc)}")
     finally:
         db.close()
 
 
-def _database(args: argparse.Namespace) -> Path:
-    return Path(args.database or os.environ.get("DATABASE_PATH") or DEFAULT_DATABASE)
-
-
-def verify(path: Path) -> int:
-    """``--verify``: walk the hash chain of ``path``'s events (read-only)."""
-    from bot.store.audit import ReadOnlyDatabase
+def verify(where: Path | str) -> int:
+    """``--verify``: walk the hash chain of the events at ``where`` (read-only): a SQLite
+    file's path or a PostgreSQL URL."""
     from bot.store.chain import COLUMNS
     from bot.store.chain import verify as walk
 
-    if not path.is_file():
-        return _error(f"database not found: {path} (set DATABASE_PATH or pass --database)")
-    db = ReadOnlyDatabase(path)
     try:
-        try:
+        db, name = _open(where)
+    except _Unusable as exc:
+        return _error(str(exc))
+    try:
+        if db.dialect == "sqlite":
             columns = {row["name"] for row in db.query("PRAGMA table_info(events)")}
-        except sqlite3.Error as exc:
-            return _error(f"cannot read {path}: {exc}")
-        if not columns:
-            return _error(f"{path} is not an elastic-access-bot database (no events table)")
-        if "hash" not in columns:
-            return _error(f"{path} has no hash chain yet (start the bot once to migrate it)")
-        rows = db.conn.execute(f"SELECT {', '.join(COLUMNS)}, hash FROM events ORDER BY id")
+            if "hash" not in columns:
+                return _error(f"{name} has no hash chain yet (start the bot once to migrate it)")
+        rows = db.stream(f"SELECT {', '.join(COLUMNS)}, hash FROM events ORDER BY id")
         verdict = walk(rows)
-    except sqlite3.Error as exc:
-        return _error(f"reading {path} failed: {exc}")
+    except _errors() as exc:
+        return _error(f"reading {name} failed: {_one_line(exc)}")
     finally:
         db.close()
     if verdict.intact:
