@@ -80,6 +80,8 @@ class BotProcess:
         crash_at: str | None = None,
         sweep_interval: str = "1s",
         owners: str = OWNER,
+        database_url: str | None = None,
+        extra_env: dict[str, str] | None = None,
     ) -> None:
         self.db_path = db_path
         self.log_path = log_path
@@ -106,6 +108,10 @@ class BotProcess:
             "SWEEP_INTERVAL": sweep_interval,
             "PYTHONUNBUFFERED": "1",
         }
+        if database_url:  # PostgreSQL: several processes on one database
+            del env["DATABASE_PATH"]
+            env["DATABASE_URL"] = database_url
+        env |= extra_env or {}
         if crash_at:
             env[CRASH_ENV] = crash_at
         self.env = env
@@ -214,9 +220,24 @@ def connect(db_path: Path) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def rows(db_path: Path) -> list[dict[str, Any]]:
-    with connect(db_path) as conn:
-        return [dict(r) for r in conn.execute("SELECT * FROM requests ORDER BY id")]
+def query(db: Path | str, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
+    """Rows of ``sql`` (``?`` placeholders) from a SQLite file or a ``postgresql://`` URL."""
+    if isinstance(db, str):
+        import psycopg
+        from psycopg.rows import dict_row
+
+        from bot.store.postgres import translate
+
+        with psycopg.connect(db, autocommit=True, row_factory=dict_row) as conn:
+            cur = conn.cursor()
+            cur.execute(translate(sql), params)
+            return list(cur.fetchall()) if cur.description else []
+    with connect(db) as conn:
+        return [dict(r) for r in conn.execute(sql, params)]
+
+
+def rows(db_path: Path | str) -> list[dict[str, Any]]:
+    return query(db_path, "SELECT * FROM requests ORDER BY id")
 
 
 def states(db_path: Path) -> dict[int, str]:
@@ -244,11 +265,19 @@ def pass_time(db_path: Path, delta: timedelta) -> None:
         conn.execute("COMMIT")
 
 
-def expire_now(db_path: Path, request_ids: list[int] | None = None, ago: float = 1.0) -> None:
-    """Set ``expires_at`` of live grants ``ago`` seconds into the past (nothing else moves)."""
+def expire_now(db_path: Path | str, request_ids: list[int] | None = None, ago: float = 1.0) -> None:
+    """Set ``expires_at`` of live grants ``ago`` seconds into the past (nothing else moves;
+    a negative ``ago`` is that far in the future)."""
     from datetime import UTC, datetime
 
     stamp = to_iso(datetime.now(UTC) - timedelta(seconds=ago))
+    if isinstance(db_path, str):
+        ids = request_ids or [
+            r["id"] for r in rows(db_path) if r["state"] in ("active", "granting")
+        ]
+        for i in ids:
+            query(db_path, "UPDATE requests SET expires_at = ? WHERE id = ?", (stamp, i))
+        return
     with connect(db_path) as conn:
         if request_ids is None:
             conn.execute(

@@ -16,7 +16,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 NEEDS_SHARED = [
-    "tests/test_core_flow.py::test_request_approve_grant_expire",  # the `elastic` fixture
+    "tests/test_core_flow.py::test_request_approve_grant_expire[sqlite]",  # the `elastic` fixture
     "tests/test_elastic_emulator.py",  # skipped as a whole module
     "tests/test_assignments.py::test_every_body_conforms_to_the_published_spec",
     "tests/test_manifest.py::test_manifest_matches_the_slack_app_manifest_schema",

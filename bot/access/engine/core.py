@@ -112,6 +112,12 @@ class Core:
         self.semantics: Callable[[], Semantics] = lambda: SAFEST
 
 
+class LeaseLost(Exception):
+    """This process no longer holds the lease on a row it was working on (it stalled, or lost
+    the database, for longer than the lease): another process may be working on the row now,
+    so this one stops without an Elastic change and without writing anything."""
+
+
 class Part:
     """One slice of the engine. The ports and hooks are read through the core at each use:
     the runtime sets the hooks (and the semantics) after the service is built."""
@@ -146,6 +152,13 @@ class Part:
     @property
     def policy(self) -> AccessPolicy:
         return self.core.policy
+
+    def hold_lease(self, request: AccessRequest) -> None:
+        """Raise :class:`LeaseLost` unless this process still holds ``request``'s lease: the
+        fence right before each change to Elastic, so of two processes that both believed
+        they held a row, at most one changes Elastic for it."""
+        if not self.store.holds_lease(request.id, self.clock.now()):
+            raise LeaseLost(f"{request.ref}: the lease ran out; another process takes over")
 
     @property
     def semantics(self) -> Callable[[], Semantics]:

@@ -15,6 +15,7 @@ from bot.access.engine.core import (
     IDENTITY_READ_AGE,
     PLANNING_READ_AGE,
     SYSTEM,
+    LeaseLost,
     Part,
 )
 from bot.access.model import AccessRequest
@@ -145,6 +146,7 @@ class Granting(Part):
                 self.store.update_fields(request.id, now=now, added=missing)
                 request.added = missing
             if missing:
+                self.hold_lease(request)
                 self.elastic.add_units(request.elastic_user_id, missing)
                 crash_point("after_elastic_grant")
                 self.store.event(
@@ -158,6 +160,9 @@ class Granting(Part):
                         code="confirm_mismatch",
                     )
                 member = check
+        except LeaseLost as lost:
+            log.warning("%s", lost)
+            return
         except UpstreamError as exc:
             if exc.retryable or self.core.keys.refused(exc, now):
                 self.core.failures.retry_later(request, exc, now)

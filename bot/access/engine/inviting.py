@@ -13,6 +13,7 @@ from bot.access import invitations
 from bot.access.engine.core import (
     PLANNING_READ_AGE,
     SYSTEM,
+    LeaseLost,
     Part,
 )
 from bot.access.model import AccessRequest
@@ -80,6 +81,9 @@ class Inviting(Part):
                     request.id, now=now, invitation_hash=invitations.digest(token)
                 )
                 self.store.event(request.id, now, SYSTEM, "elastic_invite", {"email": email})
+        except LeaseLost as lost:
+            log.warning("%s", lost)
+            return
         except UpstreamError as exc:
             if exc.retryable or self.core.keys.refused(exc, now):
                 self.core.failures.retry_later(request, exc, now)
@@ -98,6 +102,7 @@ class Inviting(Part):
         email = request.requester_email
         try:
             expires_in = invitation_expiry(request.duration, self.semantics().invitation_minutes)
+            self.hold_lease(request)
             return self.elastic.invite(email, [request.unit], expires_in)
         except UpstreamError as exc:
             exists = exc.code == "organization.invitation_already_exists"

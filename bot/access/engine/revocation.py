@@ -15,6 +15,7 @@ from bot.access.engine.core import (
     PLANNING_READ_AGE,
     SLACK_DOWN,
     SYSTEM,
+    LeaseLost,
     Part,
 )
 from bot.access.errors import AccessError, AlreadyDecided, NotAllowed
@@ -137,6 +138,7 @@ class Revocation(Part):
             )
         if not restore:
             return member
+        self.hold_lease(request)
         self.elastic.add_units(user_id, restore)
         self.store.own_units(
             user_id, planning.owned_after_restore(restore, others, standing), request.id, now
@@ -222,6 +224,7 @@ class Revocation(Part):
                             "elastic_remove_sent",
                             {"units": [u.text for u in to_remove]},
                         )
+                        self.hold_lease(request)
                         gone = self._remove(user_id, to_remove)
                         crash_point("after_elastic_revoke")
                         self.store.event(
@@ -253,6 +256,9 @@ class Revocation(Part):
                 self.store.disown_units(user_id, candidates)
                 if request.invitation_hash and member is not None:
                     self.core.inviting.remove_membership(request, user_id, now)
+        except LeaseLost as lost:
+            log.warning("%s", lost)
+            return
         except UpstreamError as exc:
             if exc.code == STOPPED:
                 self._park(request, exc, now)
