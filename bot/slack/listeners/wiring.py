@@ -35,8 +35,9 @@ from slack_bolt.util.utils import get_arg_names_of_callable
 
 log = logging.getLogger(__name__)
 
-#: How long a lazy part waits for its ack part (Slack allows an ack 3 seconds).
-ACK_PART_TIMEOUT = 10.0
+#: How long a lazy part waits for its ack part to return: its ack is due within 3 seconds, but
+#: a form it opens after the ack may take a slow Slack call with retries.
+ACK_PART_TIMEOUT = 60.0
 
 
 class Later:
