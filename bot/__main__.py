@@ -50,15 +50,53 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     from bot.runtime import describe
 
-    log.info("starting elastic-access-bot: %s", describe(settings) | {"mode": mode})
+    role = "web" if args.front_end_only else "all"
+    if role != "all" and settings.database_url is None:
+        print(_SPLIT_NEEDS_POSTGRES, file=sys.stderr)
+        return 2
+    log.info("starting elastic-access-bot: %s", describe(settings) | {"mode": mode, "role": role})
     if mode == "http":
         from bot.web.server import serve_http
 
-        return serve_http(settings, workers_threads=args.threads)
-    return _run_socket_mode(settings)
+        return serve_http(settings, workers_threads=args.threads, role=role)
+    return _run_socket_mode(settings, role)
 
 
-def _run_socket_mode(settings: Settings) -> int:
+_SPLIT_NEEDS_POSTGRES = (
+    "config error: DATABASE_URL: running the front end and the worker as separate processes "
+    "needs PostgreSQL (on SQLite run `python -m bot`, which does both)"
+)
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """The worker alone: grants, revocations, retries and follow-ups from the database, and
+    the health endpoints on $PORT; no Slack requests (the front ends take those)."""
+    settings = _settings()
+    _configure_logging(settings)
+    if settings.database_url is None:
+        print(_SPLIT_NEEDS_POSTGRES, file=sys.stderr)
+        return 2
+    from bot.runtime import Runtime, describe
+    from bot.web.server import serve_health
+
+    log.info("starting elastic-access-bot: %s", describe(settings) | {"role": "worker"})
+    runtime = Runtime(settings, role="worker")
+    runtime.start()
+    health = serve_health(runtime, settings.host, settings.port)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    try:
+        done.wait()
+        log.info("shutting down")
+    finally:
+        runtime.stopping = True
+        health.shutdown()
+        runtime.stop()
+    return 0
+
+
+def _run_socket_mode(settings: Settings, role: str = "all") -> int:
     """Socket Mode for Slack, plus the health endpoints on $PORT for the platform's probes."""
     from slack_bolt.adapter.socket_mode import SocketModeHandler
     from slack_sdk.errors import SlackApiError
@@ -66,7 +104,7 @@ def _run_socket_mode(settings: Settings) -> int:
     from bot.runtime import Runtime
     from bot.web.server import serve_health
 
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, role=role)
     runtime.start()
     assert settings.slack_app_token is not None
     handler = SocketModeHandler(runtime.bolt, settings.slack_app_token.get_secret_value())
@@ -191,7 +229,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="http: serve /slack/events on $PORT; socket: Socket Mode; auto: socket if SLACK_APP_TOKEN is set",
     )
     run.add_argument("--threads", type=int, default=8, help="HTTP worker threads (default 8)")
+    run.add_argument(
+        "--front-end-only",
+        action="store_true",
+        help="take Slack requests only; `python -m bot worker` processes grant and revoke "
+        "(PostgreSQL only)",
+    )
     run.set_defaults(func=cmd_run)
+    worker = sub.add_parser(
+        "worker",
+        help="run the worker alone: grants, revocations, follow-ups (PostgreSQL only)",
+        description="Grants, revocations, retries and follow-ups from the database, and "
+        "/healthz and /readyz on $PORT; no Slack requests.",
+    )
+    worker.set_defaults(func=cmd_worker)
     check = sub.add_parser(
         "check",
         help="check the configuration, Slack, Elastic Cloud and the database",

@@ -37,16 +37,26 @@ from bot.web.wsgi import WebApp
 log = logging.getLogger(__name__)
 
 
+#: What a process runs: the Slack front end and the worker together (the default), the front
+#: end alone (it acks, records and may start a grant; it revokes nothing), or the worker
+#: alone (grants, revocations, retries, follow-ups; it serves no Slack requests).
+ROLES = ("all", "web", "worker")
+
+
 class Runtime:
     def __init__(
         self,
         settings: Settings,
         *,
+        role: str = "all",
         clock: Clock | None = None,
         slack_client: WebClient | None = None,
         elastic_transport: httpx.BaseTransport | None = None,
         elastic_retry: RetryPolicy | None = None,
     ) -> None:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}")
+        self.role = role
         self.settings = settings
         self.clock = clock or SystemClock()
         self.policy = settings.access_policy()
@@ -94,16 +104,18 @@ class Runtime:
         self.catalogue.on_changed = self.service.resources_changed
         self.service.api_key_id = settings.elastic_cloud_api_key_id
         self.service.semantics = lambda: measured_semantics(self.db)
-        self.service.on_expiry_set = self.scheduler.schedule_expiry
-        self.service.on_ended = self.scheduler.cancel
+        if role != "web":  # the front end alone keeps no timers: the workers do
+            self.service.on_expiry_set = self.scheduler.schedule_expiry
+            self.service.on_ended = self.scheduler.cancel
         secret = (
             settings.slack_signing_secret.get_secret_value()
             if settings.slack_signing_secret
             else None
         )
         self.bolt = create_app(self, signing_secret=secret, client=self.slack)
-        # Only a process that can check Slack's signatures answers /slack/events over HTTP.
-        self.wsgi = WebApp(self, self.bolt, serve_slack=secret is not None)
+        # Only a process that can check Slack's signatures answers /slack/events over HTTP,
+        # and a worker answers none (it serves the probes).
+        self.wsgi = WebApp(self, self.bolt, serve_slack=secret is not None and role != "worker")
         self.started = False
         self.stopping = False
         #: Slow work after an ack (filing, deciding, revoking) runs here, not on Bolt's threads.
@@ -127,6 +139,13 @@ class Runtime:
                 self.catalogue.refresh()
             except Exception as exc:
                 log.warning("catalogue: first refresh failed (%s); retrying on schedule", exc)
+        if self.role == "web":
+            # The front end alone: the worker processes sweep, revoke and keep the timers.
+            self.started = True
+            gc.collect()
+            gc.freeze()
+            log.info("ready in %.2fs (front end only)", time.monotonic() - began)
+            return
         caught_up = self.scheduler.sweep()
         # Nothing else runs yet, so whatever was never told was lost in a crash: tell it now.
         self.service.renotify(self.clock.now())
@@ -181,8 +200,11 @@ class Runtime:
         checks = {
             "started": self.started,
             "database": self.db.ping() and self.scheduler.database_reachable,
-            "scheduler": self.scheduler.running,
-            "sweep_recent": recent,
+        }
+        if self.role != "web":
+            checks["scheduler"] = self.scheduler.running
+            checks["sweep_recent"] = recent
+        checks |= {
             # False while Elastic Cloud refuses the API key (granting is paused).
             "elastic_credentials": self.elastic.credentials_rejected is None,
         }

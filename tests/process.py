@@ -82,7 +82,9 @@ class BotProcess:
         owners: str = OWNER,
         database_url: str | None = None,
         extra_env: dict[str, str] | None = None,
+        args: tuple[str, ...] = ("run", "--mode", "http"),
     ) -> None:
+        self.args = args
         self.db_path = db_path
         self.log_path = log_path
         self.crash_at = crash_at
@@ -125,7 +127,7 @@ class BotProcess:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run", "--mode", "http"],
+            [sys.executable, "-m", "bot", *self.args],
             cwd=REPO_ROOT,
             env=self.env,
             stdin=subprocess.DEVNULL,

@@ -244,3 +244,71 @@ def test_the_database_adapter_serialises_writers_across_connections(postgres_url
     finally:
         first.close()
         second.close()
+
+
+def test_a_front_end_and_a_worker_apart_grant_and_revoke_on_time(
+    tmp_path, slack, elastic, postgres_url
+):
+    """``run --front-end-only`` takes Slack's requests and keeps no timers;
+    ``python -m bot worker`` serves no Slack requests and ends the front end's grants on time."""
+
+    def process(name: str, *args: str) -> BotProcess:
+        return BotProcess(
+            db_path=tmp_path / "unused.db",
+            slack_api_url=slack.api_url,
+            elastic_url=elastic.url,
+            log_path=tmp_path / f"{name}.log",
+            database_url=postgres_url,
+            extra_env=HA_ENV,
+            args=args,
+        )
+
+    with (
+        process("web", "run", "--mode", "http", "--front-end-only").start() as web,
+        process("worker", "worker").start() as worker,
+    ):
+        import httpx
+
+        ready = httpx.get(f"{web.url}/readyz", timeout=5).json()
+        assert "scheduler" not in str(ready) and "database" in str(ready), ready
+        assert worker.slack_client(slack).command("U0REQUEST", "help").status_code == 404
+        [(slack_id, member_id)] = people(slack, elastic, 1)
+        file_through(web, slack, slack_id)
+        approve_through(web, slack, 1)
+        wait_until(lambda: states(postgres_url).get(1) == "active", 20, what="the grant")
+        expire_now(postgres_url, [1], ago=-2.0)  # ends in 2 s: the worker's timer, not a sweep
+        wait_until(lambda: states(postgres_url)[1] == "expired", TAKEOVER, what="revoked")
+        [row] = rows(postgres_url)
+        late = (from_iso(row["ended_at"]) - from_iso(row["expires_at"])).total_seconds()
+        assert late < 3, f"revoked {late:.2f}s late"
+        assert deletes_of(elastic, member_id) == 1
+        # The worker ended it; the front end, which made the grant, keeps no timers.
+        assert "request #1 expired" in worker.log() and "request #1 expired" not in web.log()
+
+
+def test_running_apart_needs_postgresql(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.harness import API_KEY, BOT_TOKEN, ORG_ID, OWNER, SIGNING_SECRET
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DATABASE_"))}
+    env |= {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "ELASTIC_CLOUD_API_KEY": API_KEY,
+        "ELASTIC_CLOUD_ORGANIZATION_ID": ORG_ID,
+        "INTEGRATION_OWNERS": OWNER,
+    }
+    for args in (["worker"], ["run", "--mode", "http", "--front-end-only"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2, done.stderr
+        assert "needs PostgreSQL" in done.stderr, done.stderr

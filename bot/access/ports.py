@@ -262,6 +262,10 @@ class Store(Protocol):
 
     def release(self, request_id: int) -> None: ...
 
+    def expiring_before(self, moment: datetime, limit: int = 5000) -> list[tuple[int, datetime]]:
+        """Live grants ending before ``moment`` (for the timers of every process)."""
+        ...
+
     def renew_leases(self, now: datetime, lease: timedelta) -> int:
         """Extend the leases this process holds that have not run out (the heartbeat)."""
         ...

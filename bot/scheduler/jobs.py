@@ -95,12 +95,22 @@ class Scheduler:
             finally:
                 self.last_sweep = time.monotonic()
 
+    #: How far ahead :meth:`claim_due` sets timers for grants other processes made.
+    TIMER_HORIZON = timedelta(minutes=1)
+
     def claim_due(self) -> None:
-        """Look in the database for work that fell due (another replica's grants included)."""
+        """Look in the database for work that fell due (another replica's grants included),
+        and set a timer for every grant ending within :data:`TIMER_HORIZON` that this
+        process has none for: a grant ends on time whichever process made it, and even
+        when that process is gone."""
         if self.database_lost_since is not None:
             return  # the heartbeat cannot reach the database: claim nothing until it can
         with self._sweep_lock:
             self.service.work_due()
+        horizon = self.service.clock.now() + self.TIMER_HORIZON
+        for request_id, expires_at in self.service.store.expiring_before(horizon):
+            if self._aps.get_job(f"revoke:{request_id}") is None:
+                self.schedule_expiry(request_id, expires_at)
 
     def heartbeat(self) -> None:
         """Renew this process's leases; after a lease's length without reaching the

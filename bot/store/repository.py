@@ -285,6 +285,17 @@ class Store:
         )
         return [(r["id"], State(r["state"])) for r in rows]
 
+    def expiring_before(self, moment: datetime, limit: int = 5000) -> list[tuple[int, datetime]]:
+        """Live grants ending before ``moment`` (whichever process granted them): each
+        process keeps a timer for the next ones, so a grant ends on time even when the
+        process that made it is gone."""
+        rows = self.db.query(
+            "SELECT id, expires_at FROM requests WHERE state IN ('active', 'granting') "
+            "AND expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at LIMIT ?",
+            (to_iso(moment), limit),
+        )
+        return [(r["id"], from_iso(r["expires_at"])) for r in rows]
+
     def scheduled_expiries(self) -> list[tuple[int, datetime]]:
         rows = self.db.query(
             "SELECT id, expires_at FROM requests WHERE state IN ('active', 'granting') "

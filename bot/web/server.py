@@ -44,7 +44,7 @@ def serve_health(runtime, host: str, port: int) -> ThreadingWSGIServer:
     return serve_in_thread(WebApp(runtime, runtime.bolt, serve_slack=False), host, port)
 
 
-def serve_http(settings: Settings, workers_threads: int = 8) -> int:
+def serve_http(settings: Settings, workers_threads: int = 8, role: str = "all") -> int:
     from gunicorn.app.base import BaseApplication
 
     if settings.slack_signing_secret is None:  # the CLI refuses first; never serve unsigned
@@ -73,7 +73,7 @@ def serve_http(settings: Settings, workers_threads: int = 8) -> int:
             from bot.runtime import Runtime
 
             logs.configure(settings.log_format, settings.log_level, settings.secrets())
-            runtime = Runtime(settings)
+            runtime = Runtime(settings, role=role)
             runtime.start()
             holder["runtime"] = runtime
             return runtime.wsgi
