@@ -92,6 +92,50 @@ class Server:
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
+    def halt(self) -> None:
+        """Stop the server but keep its data (a database outage; :meth:`resume` ends it).
+        A fast shutdown: it ends every connection, and with ``synchronous_commit=off`` only
+        a clean stop keeps the last commits (an immediate one would lose them)."""
+        subprocess.run(
+            _as_server_user(
+                [
+                    str(self.bin / "pg_ctl"),
+                    "-D",
+                    str(self.directory / "data"),
+                    "-m",
+                    "fast",
+                    "-w",
+                    "stop",
+                ]
+            ),
+            capture_output=True,
+        )
+
+    def resume(self) -> None:
+        """Start the halted server again on the same port."""
+        options = (
+            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 {SERVER_OPTIONS}"
+        )
+        subprocess.run(
+            _as_server_user(
+                [
+                    str(self.bin / "pg_ctl"),
+                    "-D",
+                    str(self.directory / "data"),
+                    "-l",
+                    str(self.directory / "log"),
+                    "-w",
+                    "-t",
+                    "60",
+                    "-o",
+                    options,
+                    "start",
+                ]
+            ),
+            capture_output=True,
+            check=True,
+        )
+
     def stop(self) -> None:
         subprocess.run(
             _as_server_user(

@@ -123,6 +123,9 @@ class PostgresDatabase:
                 "cursor_factory": psycopg.ClientCursor,
             },
             check=ConnectionPool.check_connection,
+            # A statement waits this long for a connection, then fails (and is retried by
+            # its caller): /readyz answers within seconds while the database is away.
+            timeout=5.0,
             open=False,
             name="elastic-access",
         )
