@@ -92,65 +92,50 @@ class Server:
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
+    def _pg_ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        data = str(self.directory / "data")
+        return _pg_ctl(self.bin, data, *args)
+
     def halt(self) -> None:
         """Stop the server but keep its data (a database outage; :meth:`resume` ends it).
         A fast shutdown: it ends every connection, and with ``synchronous_commit=off`` only
         a clean stop keeps the last commits (an immediate one would lose them)."""
-        subprocess.run(
-            _as_server_user(
-                [
-                    str(self.bin / "pg_ctl"),
-                    "-D",
-                    str(self.directory / "data"),
-                    "-m",
-                    "fast",
-                    "-w",
-                    "stop",
-                ]
-            ),
-            capture_output=True,
-        )
+        self._pg_ctl("-m", "fast", "-w", "stop")
 
     def resume(self) -> None:
         """Start the halted server again on the same port."""
-        options = (
-            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 {SERVER_OPTIONS}"
-        )
-        subprocess.run(
-            _as_server_user(
-                [
-                    str(self.bin / "pg_ctl"),
-                    "-D",
-                    str(self.directory / "data"),
-                    "-l",
-                    str(self.directory / "log"),
-                    "-w",
-                    "-t",
-                    "60",
-                    "-o",
-                    options,
-                    "start",
-                ]
-            ),
-            capture_output=True,
-            check=True,
-        )
+        started = _start_on(self.bin, self.directory, self.port)
+        if started.returncode != 0:
+            raise RuntimeError(f"PostgreSQL did not start again: {started.stderr.strip()}")
 
     def stop(self) -> None:
-        subprocess.run(
-            _as_server_user(
-                [
-                    str(self.bin / "pg_ctl"),
-                    "-D",
-                    str(self.directory / "data"),
-                    "-m",
-                    "immediate",
-                    "stop",
-                ]
-            ),
-            capture_output=True,
-        )
+        self._pg_ctl("-m", "immediate", "stop")
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def _pg_ctl(bin_dir: Path, data: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        _as_server_user([str(bin_dir / "pg_ctl"), "-D", data, *args]),
+        capture_output=True,
+        text=True,
+    )
+
+
+def _start_on(bin_dir: Path, directory: Path, port: int) -> subprocess.CompletedProcess[str]:
+    """``pg_ctl start`` on 127.0.0.1:``port``, its socket and log in ``directory``."""
+    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 {SERVER_OPTIONS}"
+    return _pg_ctl(
+        bin_dir,
+        str(directory / "data"),
+        "-l",
+        str(directory / "log"),
+        "-w",
+        "-t",
+        "60",
+        "-o",
+        options,
+        "start",
+    )
 
 
 def start() -> Server:
@@ -189,26 +174,7 @@ def start() -> Server:
         raise RuntimeError(f"initdb failed: {initdb.stderr.strip()[-500:]}")
     for _ in range(5):
         port = _free_port()
-        options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 {SERVER_OPTIONS}"
-        started = subprocess.run(
-            _as_server_user(
-                [
-                    str(bin_dir / "pg_ctl"),
-                    "-D",
-                    str(data),
-                    "-l",
-                    str(directory / "log"),
-                    "-w",
-                    "-t",
-                    "60",
-                    "-o",
-                    options,
-                    "start",
-                ]
-            ),
-            capture_output=True,
-            text=True,
-        )
+        started = _start_on(bin_dir, directory, port)
         if started.returncode == 0:
             return Server(directory, port, bin_dir)
         time.sleep(0.2)  # the port was taken between the probe and the bind: try another

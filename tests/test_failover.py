@@ -30,6 +30,19 @@ TAKEOVER = 30.0
 UNIT = "deployment-viewer"
 
 
+def replica(tmp_path, slack, elastic, url: str, name: str, **kwargs) -> BotProcess:
+    """One replica of the real bot on ``url``'s database (not started yet)."""
+    return BotProcess(
+        db_path=tmp_path / "unused.db",
+        slack_api_url=slack.api_url,
+        elastic_url=elastic.url,
+        log_path=tmp_path / f"{name}.log",
+        database_url=url,
+        extra_env=HA_ENV,
+        **kwargs,
+    )
+
+
 @pytest.fixture
 def replicas(tmp_path, slack, elastic, postgres_url):
     """Start replicas of the real bot on one PostgreSQL schema; all SIGKILLed at the end."""
@@ -37,15 +50,7 @@ def replicas(tmp_path, slack, elastic, postgres_url):
 
     def start(*names: str, crash_at: str | None = None) -> list[BotProcess]:
         processes = [
-            BotProcess(
-                db_path=tmp_path / "unused.db",
-                slack_api_url=slack.api_url,
-                elastic_url=elastic.url,
-                log_path=tmp_path / f"{name}.log",
-                crash_at=crash_at,
-                database_url=postgres_url,
-                extra_env=HA_ENV,
-            )
+            replica(tmp_path, slack, elastic, postgres_url, name, crash_at=crash_at)
             for name in names
         ]
         started.extend(processes)
@@ -253,15 +258,7 @@ def test_a_front_end_and_a_worker_apart_grant_and_revoke_on_time(
     ``python -m bot worker`` serves no Slack requests and ends the front end's grants on time."""
 
     def process(name: str, *args: str) -> BotProcess:
-        return BotProcess(
-            db_path=tmp_path / "unused.db",
-            slack_api_url=slack.api_url,
-            elastic_url=elastic.url,
-            log_path=tmp_path / f"{name}.log",
-            database_url=postgres_url,
-            extra_env=HA_ENV,
-            args=args,
-        )
+        return replica(tmp_path, slack, elastic, postgres_url, name, args=args)
 
     with (
         process("web", "run", "--mode", "http", "--front-end-only").start() as web,
