@@ -634,3 +634,31 @@ def test_the_heartbeat_keeps_a_live_lease_and_never_revives_a_lost_one(store, db
     assert store.renew_leases(gone, lease) == 0
     assert not store.holds_lease(request.id, gone)
     assert other.holds_lease(request.id, gone)
+
+
+def test_both_databases_have_the_same_tables_and_columns(tmp_path, postgres_url):
+    """A migration added to one store and not the other would show here first."""
+    from bot.store.postgres import PostgresDatabase
+
+    lite = Database(tmp_path / "schema.db")
+    pg = PostgresDatabase(postgres_url)
+    try:
+        Store(lite).migrate()
+        Store(pg).migrate()
+        lite_tables = _tables(lite) - {"_sqlite_migrations", "sqlite_sequence"}
+        pg_tables = _tables(pg) - {"schema_migrations"}
+        assert lite_tables == pg_tables
+        for table in sorted(lite_tables):
+            lite_columns = {r["name"] for r in lite.query(f"PRAGMA table_info({table})")}
+            pg_columns = {
+                r[0]
+                for r in pg.query(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_schema = current_schema() AND table_name = ?",
+                    (table,),
+                )
+            }
+            assert lite_columns == pg_columns, table
+    finally:
+        lite.close()
+        pg.close()

@@ -3,7 +3,7 @@
 The first migration creates the schema the SQLite migrations 0001–0007 arrive at (PostgreSQL
 support began there), with the same tables, columns and meanings (docs/schema.md). Later
 changes are added to both: a new SQLite migration in :mod:`bot.store.migrations` and its
-PostgreSQL twin here, under the same name. ``tests/test_postgres_store.py`` checks that both
+PostgreSQL twin here, under the same name. ``tests/test_store.py`` checks that both
 schemas have the same tables and columns.
 
 Replicas starting together are safe: :func:`apply` takes a session advisory lock, so one
