@@ -309,3 +309,33 @@ def test_running_apart_needs_postgresql(tmp_path):
         )
         assert done.returncode == 2, done.stderr
         assert "needs PostgreSQL" in done.stderr, done.stderr
+
+
+def test_a_slow_sweep_does_not_hold_up_the_claims_of_due_work(bot, slack, elastic, monkeypatch):
+    """Revocations never wait for the follow-ups (reminders, notices): a sweep stuck in a
+    slow Slack call leaves the claim tick free to revoke what fell due."""
+    bot.command("U0REQUEST", "request prod-search deployment-viewer 1h slow sweep drill")
+    slack.wait_for(lambda: bot.state(1) is not None and bot.state(1).value == "pending")
+    bot.runtime.service.decide(1, OWNER, approve=True)
+    assert bot.state(1).value == "active"
+    stuck, release = threading.Event(), threading.Event()
+
+    def slow_reminders() -> None:
+        stuck.set()
+        release.wait(30)
+
+    monkeypatch.setattr(bot.runtime.service.core.followups, "send_reminders", slow_reminders)
+    sweeping = threading.Thread(target=bot.runtime.scheduler.sweep)
+    sweeping.start()
+    try:
+        assert stuck.wait(10), "the sweep reached its follow-ups"
+        bot.clock.advance(timedelta(hours=1, seconds=1))
+        # A claim tick while the sweep is still stuck: it must not wait for the sweep.
+        claiming = threading.Thread(target=bot.runtime.scheduler.claim_due)
+        claiming.start()
+        claiming.join(5)
+        assert not claiming.is_alive(), "the claim tick waited for the stuck sweep"
+        assert bot.state(1).value == "expired"
+    finally:
+        release.set()
+        sweeping.join(30)

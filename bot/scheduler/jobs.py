@@ -105,8 +105,9 @@ class Scheduler:
         when that process is gone."""
         if self.database_lost_since is not None:
             return  # the heartbeat cannot reach the database: claim nothing until it can
-        with self._sweep_lock:
-            self.service.work_due()
+        # Not under the sweep's lock: a sweep slowed by its follow-ups (a slow Slack) must
+        # not hold up revocations. Both may look at the same rows; each row's claim decides.
+        self.service.work_due()
         horizon = self.service.clock.now() + self.TIMER_HORIZON
         for request_id, expires_at in self.service.store.expiring_before(horizon):
             if self._aps.get_job(f"revoke:{request_id}") is None:
