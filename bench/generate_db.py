@@ -3,7 +3,8 @@
 The schema comes from the bot's own migrations (``bot.store.migrations``), so it is the real
 one; rows go in with ``executemany`` inside one transaction (journal off while building).
 Every row looks like the bot wrote it: a request's state, timestamps, ``added`` units and
-``notified_state`` agree, finished grants have their audit events, and live grants own their
+``notified_state`` agree, finished grants have their audit events (hash-chained like the
+bot's, so ``python -m bot migrate-to-postgres`` accepts the file), and live grants own their
 units in ``owned_units``. Nothing is due at start unless the caller asks for it (active
 grants expire in the future, pending requests are recent and have no reminder due), so a bot
 started on the file has no catch-up work beyond what a benchmark sets up on purpose.
@@ -26,7 +27,7 @@ from typing import Any
 import sqlite_utils
 
 from bot.clock import to_iso
-from bot.store import migrations
+from bot.store import chain, migrations
 
 OWNER = "U0OWNER01"
 ORG_ID = "1234567890"
@@ -93,6 +94,9 @@ class Writer:
         (self.next_id,) = self.conn.execute(
             "SELECT coalesce(max(id), 0) + 1 FROM requests"
         ).fetchone()
+        last = self.conn.execute("SELECT id, hash FROM events ORDER BY id DESC LIMIT 1").fetchone()
+        self.next_event = last[0] + 1 if last else 1
+        self.last_hash = (last[1] or chain.GENESIS) if last else chain.GENESIS
         self.conn.execute("BEGIN")
 
     def close(self) -> None:
@@ -109,8 +113,25 @@ class Writer:
 
     def events(self, rows: Iterable[tuple[Any, ...]]) -> None:
         self.conn.executemany(
-            "INSERT INTO events (request_id, at, actor, kind, detail) VALUES (?, ?, ?, ?, ?)", rows
+            "INSERT INTO events (id, request_id, at, actor, kind, detail, hash) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            self._chained(rows),
         )
+
+    def _chained(self, rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+        """Give each event its ID and its link in the audit chain (bot/store/chain.py)."""
+        for request_id, at, actor, kind, detail in rows:
+            event = {
+                "id": self.next_event,
+                "request_id": request_id,
+                "at": at,
+                "actor": actor,
+                "kind": kind,
+                "detail": detail,
+            }
+            self.last_hash = chain.link(self.last_hash, event)
+            yield (self.next_event, request_id, at, actor, kind, detail, self.last_hash)
+            self.next_event += 1
 
     def owned_units(self, rows: Iterable[tuple[Any, ...]]) -> None:
         self.conn.executemany(

@@ -53,6 +53,7 @@ class Plan:
     startup_runs: int
     deployments: int  # catalogue size (6.)
     options_counts: dict[int, int]
+    pg_first_expiry: float = 20.0  # seconds from setting the expiries (7.; two starts)
     quiet: float = 1.5  # fakes idle this long = the bot's background work is done
     settle: float = 5.0  # seconds after ready before reading RSS
 
@@ -97,6 +98,7 @@ QUICK = Plan(
     startup_runs=1,
     deployments=5000,
     options_counts={1: 80, 10: 150},
+    pg_first_expiry=10.0,
     quiet=1.0,
     settle=2.0,
 )
@@ -134,6 +136,7 @@ class Report:
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    only: set[int] = field(default_factory=set)  # --only, when given
 
     def add(self, row: Row) -> None:
         self.rows.append(row)
@@ -355,7 +358,7 @@ class Suite:
         self.waited = 0.0
         self.work = workdir
         self.only = only
-        self.report = Report(plan, c.machine(), datetime.now(UTC))
+        self.report = Report(plan, c.machine(), datetime.now(UTC), only=set(only))
         self.slack = new_slack()
         self.emulator = new_emulator()
         self.names = deployment_names(plan.deployments)
@@ -373,6 +376,9 @@ class Suite:
         self.m2_member = self.emulator.add_member("m2@example.com", user_id=str(3 * 10**15))
         self.floor_member = self.emulator.add_member("floor@example.com", user_id=str(4 * 10**15))
         self.seq = 0
+        from bench.postgres import Postgres
+
+        self.postgres = Postgres(self)  # 7, 8: its server starts when one of them runs
 
     # -- helpers ---------------------------------------------------------------------------
     def url(self, kind: str) -> str:
@@ -416,6 +422,8 @@ class Suite:
             (4, self.big_list),
             (5, self.startup),
             (3, self.revocation),
+            (7, self.postgres.revocation),
+            (8, self.postgres.compare),
         ]
         for number, step in steps:
             if number == 1 and not (self.want(1) or self.want(2) or self.want(6)):
@@ -424,13 +432,15 @@ class Suite:
                 continue
             t = time.monotonic()
             step()
-            self.report.timings[step.__name__] = time.monotonic() - t
+            name = step.__name__ if number < 7 else f"postgres_{step.__name__}"
+            self.report.timings[name] = time.monotonic() - t
         self.report.timings["total"] = time.monotonic() - began
         if self.waited:
             self.report.timings["of which waiting for an idle machine"] = self.waited
         return self.report
 
     def close(self) -> None:
+        self.postgres.stop()
         self.slack.stop()
         self.emulator.stop()
 
@@ -1153,7 +1163,11 @@ SECTIONS = {
     "4": "`/elastic-access list` on a big database",
     "5": "Start-up time and memory",
     "6": "Resource picker options",
+    "7": "Two processes on PostgreSQL: revocation",
+    "8": "PostgreSQL next to SQLite",
 }
+#: Measurements reported in their own section, "PostgreSQL" (bench/postgres.py).
+POSTGRES = {7, 8}
 
 
 def render(report: Report) -> str:
@@ -1189,7 +1203,9 @@ def render(report: Report) -> str:
         "| # | measurement | bot | baseline | ratio | target | result | other CPU load |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    rows = sorted(report.rows, key=lambda r: r.section)  # stable: run order within a section
+    rows = sorted(
+        (r for r in report.rows if int(r.section) not in POSTGRES), key=lambda r: r.section
+    )  # stable: run order within a section
     for row in rows:
         other = f"{row.other_load:.2f} cores" if row.other_load is not None else "—"
         lines.append(
@@ -1200,7 +1216,7 @@ def render(report: Report) -> str:
     for row in rows:
         lines.append(f"- **{row.section}. {row.name}** — baseline: {row.base_label}. {row.note}.")
     lines += ["", "### Run notes", ""]
-    lines += [f"- {n}" for n in report.notes]
+    lines += [f"- {n}" for n in report.notes if not n.startswith("PostgreSQL")]
     lines += [
         "- *Other CPU load* is how many cores processes outside the benchmark kept busy during "
         "the row (from /proc/stat minus the benchmark's own process tree): other work on a "
@@ -1208,6 +1224,10 @@ def render(report: Report) -> str:
         "- Timings: " + ", ".join(f"{k} {v:.0f}s" for k, v in report.timings.items()) + ".",
         "",
     ]
+    if any(int(r.section) in POSTGRES for r in report.rows):
+        from bench.postgres import render_section
+
+        lines += render_section(report).splitlines() + [""]
     lines += METHOD.splitlines()
     return "\n".join(lines) + "\n"
 
@@ -1266,6 +1286,7 @@ METHOD = """## Method
 .venv/bin/python -m bench.run --quick    # smaller counts, about 80 seconds
 .venv/bin/python -m bench.run --wait-idle 90   # on a shared machine: wait for quiet CPUs
 .venv/bin/python -m bench.run --only 1,4 --output /tmp/bench.md   # a subset
+.venv/bin/python -m bench.run --only 7,8   # PostgreSQL only: rewrites just that section
 .venv/bin/python -m bench.generate_db /tmp/big.db --requests 100000 --events 1000000
 ```
 
@@ -1281,7 +1302,7 @@ The misses found along the way, their profiles and the before/after of each fix 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Benchmark elastic-access-bot.")
     parser.add_argument("--quick", action="store_true", help="small counts, under 2 minutes")
-    parser.add_argument("--only", default="", help="comma-separated measurement numbers (1-6)")
+    parser.add_argument("--only", default="", help="comma-separated measurement numbers (1-8)")
     parser.add_argument(
         "--output", type=Path, default=c.REPO / "docs" / "benchmarks.md", help="report path"
     )
@@ -1315,7 +1336,13 @@ def main(argv: list[str] | None = None) -> int:
         else:
             shutil.rmtree(workdir, ignore_errors=True)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(render(report))
+    if only and only <= POSTGRES and args.output.exists():
+        # Only the PostgreSQL measurements ran: keep the rest of the page as it was.
+        from bench.postgres import render_section, splice
+
+        args.output.write_text(splice(args.output.read_text(), render_section(report)))
+    else:
+        args.output.write_text(render(report))
     if args.json:
         args.json.write_text(
             json.dumps(
@@ -1346,4 +1373,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    # bench.postgres imports this module as bench.run: let it find this one, not a second copy.
+    sys.modules.setdefault("bench.run", sys.modules[__name__])
     sys.exit(main(sys.argv[1:]))
