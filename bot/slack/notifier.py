@@ -149,7 +149,13 @@ class SlackNotifier:
             if posted:
                 self.store.save_message(MessageRef(request.id, APPROVER, approver, *posted))
             complete = complete and not retry
-        self._refresh_cards(request)
+        # Only the cards sent before (a re-send after a crash) are brought up to date: a card
+        # posted a moment ago is current, and updating it again could land after an approval
+        # that followed at once, putting its buttons back.
+        for ref in self.store.messages(request.id, APPROVER):
+            if ref.user_id in already:
+                self._update(ref, text, body)
+        self._channel(request)
         complete = self._tell_requester(request) and complete
         self._homes([request.requester_id, *request.approvers])
         return complete
