@@ -108,9 +108,11 @@ class Scheduler:
         # Not under the sweep's lock: a sweep slowed by its follow-ups (a slow Slack) must
         # not hold up revocations. Both may look at the same rows; each row's claim decides.
         self.service.work_due()
-        horizon = self.service.clock.now() + self.TIMER_HORIZON
-        for request_id, expires_at in self.service.store.expiring_before(horizon):
-            if self._aps.get_job(f"revoke:{request_id}") is None:
+        now = self.service.clock.now()
+        for request_id, expires_at in self.service.store.expiring_before(now + self.TIMER_HORIZON):
+            # Only grants still to end: one already due is work_due's (or a timer's that is
+            # running it), and a second timer for it would only queue behind the first.
+            if expires_at > now and self._aps.get_job(f"revoke:{request_id}") is None:
                 self.schedule_expiry(request_id, expires_at)
 
     def heartbeat(self) -> None:

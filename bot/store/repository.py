@@ -218,12 +218,15 @@ class Store:
         """
         states = tuple(s.value for s in states)
         placeholders = ", ".join("?" for _ in states)
+        free = f"id = ? AND state IN ({placeholders}) AND (lease_until IS NULL OR lease_until <= ?)"
+        if self.db.dialect == "postgresql":
+            # Row by row with SKIP LOCKED: a row another process is claiming this instant is
+            # passed over at once (it is theirs), instead of waiting for its lock to go.
+            where = f"id = (SELECT id FROM requests WHERE {free} FOR UPDATE SKIP LOCKED)"
+        else:
+            where = free  # one writer at a time on SQLite: nothing to skip
         cur = self.db.execute(
-            f"""
-            UPDATE requests SET lease_owner = ?, lease_until = ?
-            WHERE id = ? AND state IN ({placeholders})
-              AND (lease_until IS NULL OR lease_until <= ?)
-            """,
+            f"UPDATE requests SET lease_owner = ?, lease_until = ? WHERE {where}",
             (owner or self.instance, to_iso(now + lease), request_id, *states, to_iso(now)),
         )
         return self.get(request_id) if cur.rowcount == 1 else None
