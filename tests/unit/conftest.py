@@ -1,0 +1,29 @@
+"""The unit layer's fixtures: a world of in-memory ports, and a guard that no test of the
+core starts a thread (the core must be drivable on the test's own thread)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from tests.unit.memory import World
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    before = set(threading.enumerate())
+    made = World()
+    yield made
+    started = [t.name for t in threading.enumerate() if t not in before]
+    assert started == [], f"the core started threads in a unit test: {started}"
+
+
+@pytest.fixture
+def make_world() -> Iterator[type[World]]:
+    """``make_world(rules=[...], **policy)`` for a world with its own policy."""
+    before = set(threading.enumerate())
+    yield World
+    started = [t.name for t in threading.enumerate() if t not in before]
+    assert started == [], f"the core started threads in a unit test: {started}"
