@@ -360,12 +360,8 @@ class World:
         self.catalogue.add(STAGING)
         self.elastic.add_member(ALICE.email or "", ALICE_ELASTIC)
         self.elastic.add_member(GUEST.email or "", "1000000009")
-        self.policy = AccessPolicy(
-            organization_id=ORG_ID,
-            integration_owners=(OLIVIA.id, OSCAR.id),
-            rules=Rules(tuple(rules)),
-            **policy,
-        )
+        policy.setdefault("integration_owners", (OLIVIA.id, OSCAR.id))
+        self.policy = AccessPolicy(organization_id=ORG_ID, rules=Rules(tuple(rules)), **policy)
         self.service = AccessService(
             store=self.store,
             elastic=self.elastic,
