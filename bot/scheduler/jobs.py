@@ -97,6 +97,10 @@ class Scheduler:
 
     #: How far ahead :meth:`claim_due` sets timers for grants other processes made.
     TIMER_HORIZON = timedelta(minutes=1)
+    #: Those timers fire this much after the end: the process that made the grant (its own
+    #: timer, on the dot) normally ends it first, and the others find it done with one read
+    #: instead of racing it; if that process is gone, this is all the delay it costs.
+    OTHERS_DELAY = timedelta(seconds=1)
 
     def claim_due(self) -> None:
         """Look in the database for work that fell due (another replica's grants included),
@@ -113,7 +117,7 @@ class Scheduler:
             # Only grants still to end: one already due is work_due's (or a timer's that is
             # running it), and a second timer for it would only queue behind the first.
             if expires_at > now and self._aps.get_job(f"revoke:{request_id}") is None:
-                self.schedule_expiry(request_id, expires_at)
+                self.schedule_expiry(request_id, expires_at + self.OTHERS_DELAY)
 
     def heartbeat(self) -> None:
         """Renew this process's leases; after a lease's length without reaching the

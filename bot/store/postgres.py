@@ -28,7 +28,7 @@ from functools import lru_cache
 from typing import Any
 
 import psycopg
-from psycopg.rows import RowMaker
+from psycopg.rows import RowMaker, tuple_row
 from psycopg_pool import ConnectionPool
 
 log = logging.getLogger(__name__)
@@ -75,13 +75,28 @@ def translate(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+#: The row class of each statement (its columns never change): psycopg would otherwise
+#: describe every column of every result again, a real share of a revocation's CPU.
+_ROW_CLASSES: dict[str, type[Row]] = {}
+
+
 class Result:
     """What a statement returned, read before its connection went back to the pool."""
 
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+    def __init__(self, cursor: psycopg.Cursor[Any], sql: str) -> None:
         self.rowcount = cursor.rowcount
-        self._rows: list[Any] = cursor.fetchall() if cursor.description else []
         self.lastrowid = None  # use RETURNING
+        result = cursor.pgresult
+        if result is None or not result.nfields:
+            self._rows: list[Any] = []
+            return
+        cls = _ROW_CLASSES.get(sql)
+        if cls is None:
+            if len(_ROW_CLASSES) > 4096:  # statements built with variable IN lists
+                _ROW_CLASSES.clear()
+            names = tuple((result.fname(i) or b"").decode() for i in range(result.nfields))
+            cls = _ROW_CLASSES[sql] = _row_class(names)
+        self._rows = [cls(values) for values in cursor.fetchall()]
 
     def fetchone(self) -> Any:
         return self._rows[0] if self._rows else None
@@ -103,7 +118,7 @@ class Transaction:
         self.conn = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Result:
-        return Result(self.conn.execute(translate(sql), params))
+        return Result(self.conn.execute(translate(sql), params), sql)
 
 
 class PostgresDatabase:
@@ -119,10 +134,12 @@ class PostgresDatabase:
             max_size=max_size,
             kwargs={
                 "autocommit": True,
-                "row_factory": row_factory,
+                "row_factory": tuple_row,  # names come from Result's per-statement classes
                 "cursor_factory": psycopg.ClientCursor,
             },
-            check=ConnectionPool.check_connection,
+            # No check on every checkout (a round trip per statement): a connection that broke
+            # fails its statement once, the pool drops it, and the caller retries next tick.
+            max_idle=60,
             # A statement waits this long for a connection, then fails (and is retried by
             # its caller): /readyz answers within seconds while the database is away.
             timeout=5.0,
@@ -159,7 +176,7 @@ class PostgresDatabase:
         if held is not None:
             return held.execute(sql, params)
         with self.pool.connection() as conn:
-            return Result(conn.execute(translate(sql), params))
+            return Result(conn.execute(translate(sql), params), sql)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         return self.execute(sql, params).fetchall()

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.access.model import AccessRequest
+from bot.access.ports import Recorded
 from bot.access.resources import Resource, ResourceKind, Unit
 from bot.access.states import State, check_move
 from bot.access.vocabulary import Actor, Outcome
@@ -176,14 +177,15 @@ class Store:
         assignments = ", ".join(f"{k} = ?" for k in values)
         placeholders = ", ".join("?" for _ in sources)
         with self.db.write() as conn:
-            cur = conn.execute(
-                f"UPDATE requests SET {assignments} WHERE id = ? AND state IN ({placeholders})",
+            rows = conn.execute(
+                f"UPDATE requests SET {assignments} WHERE id = ? AND state IN ({placeholders}) "
+                "RETURNING *",
                 (*values.values(), request_id, *sources),
-            )
-            if cur.rowcount != 1:
+            ).fetchall()
+            if len(rows) != 1:
                 return None
             self._event(conn, request_id, now, actor, event or target.value, detail or {})
-        return self.get(request_id)
+        return row_to_request(rows[0])
 
     def update_fields(self, request_id: int, *, now: datetime, **fields: Any) -> None:
         """Change bookkeeping columns (retry schedule, errors) without a state move."""
@@ -225,11 +227,11 @@ class Store:
             where = f"id = (SELECT id FROM requests WHERE {free} FOR UPDATE SKIP LOCKED)"
         else:
             where = free  # one writer at a time on SQLite: nothing to skip
-        cur = self.db.execute(
-            f"UPDATE requests SET lease_owner = ?, lease_until = ? WHERE {where}",
+        rows = self.db.execute(
+            f"UPDATE requests SET lease_owner = ?, lease_until = ? WHERE {where} RETURNING *",
             (owner or self.instance, to_iso(now + lease), request_id, *states, to_iso(now)),
-        )
-        return self.get(request_id) if cur.rowcount == 1 else None
+        ).fetchall()
+        return row_to_request(rows[0]) if len(rows) == 1 else None
 
     def release_all_leases(self) -> int:
         """At start-up: leases held by a process that is gone. Only on SQLite, where one
@@ -376,10 +378,14 @@ class Store:
     def extension_asked(self, request_id: int) -> int | None:
         """The event that asked for the extension pending now (its ID names that extension:
         a card for an earlier one must not decide it)."""
-        row = self.db.one(
+        return self._extension_asked(self.db, request_id)
+
+    @staticmethod
+    def _extension_asked(conn: Any, request_id: int) -> int | None:
+        row = conn.execute(
             "SELECT MAX(id) FROM events WHERE request_id = ? AND kind = 'extension_requested'",
             (request_id,),
-        )
+        ).fetchone()
         return row[0] if row else None
 
     def live_break_glass(self) -> int:
@@ -418,24 +424,71 @@ class Store:
         )
         return [row_to_request(r) for r in rows]
 
-    # -- approvals -------------------------------------------------------------------------
-    def record_approval(
-        self, request_id: int, approver_id: str, decision: str, reason: str | None, now: datetime
-    ) -> bool:
-        cur = self.db.execute(
-            "INSERT INTO approvals (request_id, approver_id, decision, reason, at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (request_id, approver_id, decision, reason, to_iso(now)),
+    # -- approvals (of requests and of extensions, stored the same way) ----------------------
+    def _record_decision(
+        self,
+        conn: Any,
+        table: str,
+        key: dict[str, Any],
+        approver_id: str,
+        decision: str,
+        reason: str | None,
+        now: datetime,
+    ) -> Recorded:
+        """One approver's decision in ``table`` (``approvals`` or ``extension_approvals``),
+        once per ``key`` and approver (the primary key makes a second click a no-op), and who
+        has approved under ``key`` so far: both in the caller's write transaction."""
+        columns = [*key, "approver_id", "decision", "reason", "at"]
+        cur = conn.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)}) ON CONFLICT DO NOTHING",
+            (*key.values(), approver_id, decision, reason, to_iso(now)),
         )
-        return cur.rowcount == 1
+        where = " AND ".join(f"{column} = ?" for column in key)
+        approved_by = tuple(
+            r[0]
+            for r in conn.execute(
+                f"SELECT approver_id FROM {table} WHERE {where} AND decision = 'approve' "
+                "ORDER BY at, approver_id",
+                tuple(key.values()),
+            )
+        )
+        return Recorded(new=cur.rowcount == 1, approved_by=approved_by)
 
-    def approvals(self, request_id: int) -> list[Approval]:
+    def _decisions(self, table: str, key: dict[str, Any]) -> list[Approval]:
+        where = " AND ".join(f"{column} = ?" for column in key)
         rows = self.db.query(
-            "SELECT * FROM approvals WHERE request_id = ? ORDER BY at", (request_id,)
+            f"SELECT * FROM {table} WHERE {where} ORDER BY at, approver_id", tuple(key.values())
         )
         return [
             Approval(r["approver_id"], r["decision"], r["reason"], from_iso(r["at"])) for r in rows
         ]
+
+    def record_approval(
+        self, request_id: int, approver_id: str, decision: str, reason: str | None, now: datetime
+    ) -> Recorded | None:
+        """Record ``approver_id``'s decision on the pending request, once. None when the
+        request is no longer pending. One transaction, so of two approvers clicking together
+        only the later one sees both approvals."""
+        with self.db.write() as conn:
+            pending = conn.execute(
+                "SELECT 1 FROM requests WHERE id = ? AND state = 'pending'", (request_id,)
+            ).fetchone()
+            if pending is None:
+                return None
+            return self._record_decision(
+                conn, "approvals", {"request_id": request_id}, approver_id, decision, reason, now
+            )
+
+    def approvals(self, request_id: int) -> list[Approval]:
+        """Every decision on the request itself, oldest first."""
+        return self._decisions("approvals", {"request_id": request_id})
+
+    def extension_approvals(self, request_id: int, extension: int) -> list[Approval]:
+        """Every decision on one extension (named by the event that asked for it)."""
+        return self._decisions(
+            "extension_approvals", {"request_id": request_id, "extension": extension}
+        )
 
     # -- message references ----------------------------------------------------------------
     def save_message(self, ref: MessageRef) -> None:
@@ -786,13 +839,22 @@ class Store:
         return True
 
     def record_extension_approval(
-        self, request_id: int, actor: str, now: datetime, asked: int | None = None
-    ) -> tuple[list[str], bool] | None:
-        """Count ``actor``'s approval of the pending extension, once.
+        self,
+        request_id: int,
+        approver_id: str,
+        decision: str,
+        reason: str | None,
+        now: datetime,
+        extension: int | None = None,
+    ) -> Recorded | None:
+        """Record ``approver_id``'s decision on the pending extension, once, as a decision on
+        a request is recorded (its row keyed by the event that asked for the extension, so an
+        earlier, denied extension's approvals never count for a later one).
 
-        Returns everyone who approved this extension so far and whether ``actor`` was new
-        among them, or None when no extension is pending. One transaction, so of two
-        approvers clicking together exactly one sees the quorum reached."""
+        None when no extension is pending, or when ``extension`` is given and is not the one
+        pending (a click on an earlier extension's card never decides a later one). One
+        transaction, so of two approvers clicking together only the later one sees both
+        approvals. An approval is also an ``extension_approval`` event, as before the table."""
         with self.db.write() as conn:
             pending = conn.execute(
                 "SELECT 1 FROM requests WHERE id = ? AND state = 'active' "
@@ -801,30 +863,28 @@ class Store:
             ).fetchone()
             if pending is None:
                 return None
-            # This extension's approvals are those since it was asked for: an earlier,
-            # denied extension's approvals do not count.
-            latest = conn.execute(
-                "SELECT MAX(id) FROM events WHERE request_id = ? AND kind = 'extension_requested'",
-                (request_id,),
-            ).fetchone()[0]
-            if asked is not None and asked != latest:
-                return None  # the click was for an earlier extension: never this one
-            asked = latest
-            approvers = [
-                r["actor"]
-                for r in conn.execute(
-                    "SELECT actor FROM events WHERE request_id = ? AND kind = 'extension_approval' "
-                    "AND id > ? ORDER BY id",
-                    (request_id, asked or 0),
-                )
-            ]
-            if actor in approvers:
-                return approvers, False
-            self._event(conn, request_id, now, actor, "extension_approval", {})
-        return [*approvers, actor], True
+            asked = self._extension_asked(conn, request_id)
+            if asked is None or (extension is not None and extension != asked):
+                return None
+            recorded = self._record_decision(
+                conn,
+                "extension_approvals",
+                {"request_id": request_id, "extension": asked},
+                approver_id,
+                decision,
+                reason,
+                now,
+            )
+            if recorded.new and decision == "approve":
+                self._event(conn, request_id, now, approver_id, "extension_approval", {})
+        return recorded
 
-    def apply_extension(self, request_id: int, actor: str, now: datetime) -> AccessRequest | None:
-        """Add the pending extension to the grant's end, once; None if nothing was pending."""
+    def apply_extension(
+        self, request_id: int, actor: str, now: datetime, extension: int | None = None
+    ) -> AccessRequest | None:
+        """Add the pending extension to the grant's end, once; None if nothing was pending, or
+        if ``extension`` is given and another one is pending (the approved one was denied and
+        a new one asked for meanwhile: that one has approvals of its own to gather)."""
         with self.db.write() as conn:
             row = conn.execute(
                 "SELECT expires_at, extension_seconds, extension_reason FROM requests "
@@ -832,6 +892,8 @@ class Store:
                 (request_id,),
             ).fetchone()
             if row is None:
+                return None
+            if extension is not None and extension != self._extension_asked(conn, request_id):
                 return None
             seconds = row["extension_seconds"]
             new_end = from_iso(row["expires_at"]) + timedelta(seconds=seconds)
