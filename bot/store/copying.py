@@ -177,6 +177,7 @@ def copy_to_postgres(
 
 def _copy(src: Any, target: Any, report: CopyReport, say: Callable[[str], None]) -> None:
     from bot.store.chain import COLUMNS
+    from bot.store.postgres import row_factory
 
     expected = chain.verify(
         _rows(src, f"SELECT {', '.join(COLUMNS)}, hash FROM events ORDER BY id")
@@ -245,7 +246,7 @@ def _copy(src: Any, target: Any, report: CopyReport, say: Callable[[str], None])
                     f"{table}: {source_count} row(s) in the source, {target_count} in the "
                     "target; nothing was committed"
                 )
-        with conn.cursor(name="verify_chain") as cursor:
+        with conn.cursor(name="verify_chain", row_factory=row_factory) as cursor:
             cursor.itersize = BATCH
             cursor.execute("SELECT * FROM events ORDER BY id")
             verdict = chain.verify(cursor)
