@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
+
+from bot.access.errors import AlreadyDecided
 from bot.access.states import State
 from fakes.slack_api import text_of
 from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER
@@ -229,6 +232,34 @@ def test_approvals_of_a_denied_extension_do_not_count_for_the_next(make_bot, sla
     assert bot.request(1).expires_at == end  # OWNER's approval was for the denied one
     service.decide_extension(1, OWNER, approve=True)
     assert bot.request(1).expires_at == end + timedelta(hours=1)
+
+
+def test_extension_decisions_are_stored_like_those_on_the_request(make_bot, slack):
+    """One decision per approver, kept with its reason, for an extension as for a request: an
+    approver who approved may not then deny, as on the request itself."""
+    bot = make_bot(integration_owners=[OWNER, OWNER2, STRANGER], policy=[{"approvals": 2}])
+    bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-9 work")
+    slack.wait_for(lambda: bot.state(1) is State.PENDING)
+    service, store = bot.runtime.service, bot.runtime.store
+    service.decide(1, OWNER, approve=True)
+    service.decide(1, OWNER2, approve=True)
+    bot.say(REQUESTER, "extend 1 1h still on INC-9")
+    slack.wait_for(lambda: bot.request(1).extension_seconds == 3600)
+    asked = store.extension_asked(1)
+    service.decide_extension(1, OWNER, approve=True)
+    with pytest.raises(AlreadyDecided, match="already approved the extension"):
+        service.decide_extension(1, OWNER, approve=False, reason="changed my mind")
+    assert bot.request(1).extension_seconds == 3600
+    service.decide_extension(1, STRANGER, approve=False, reason="not now")
+    assert bot.request(1).extension_seconds is None
+    assert sorted(
+        (a.approver_id, a.decision, a.reason) for a in store.extension_approvals(1, asked)
+    ) == sorted([(OWNER, "approve", None), (STRANGER, "deny", "not now")])
+    assert sorted((a.approver_id, a.decision) for a in store.approvals(1)) == sorted(
+        [(OWNER, "approve"), (OWNER2, "approve")]
+    )
+    kinds = [e["kind"] for e in store.events(1)]
+    assert kinds.count("extension_approval") == 1 and kinds.count("extension_denied") == 1
 
 
 def test_the_requester_cannot_approve_or_deny_their_own_extension(make_bot, slack):

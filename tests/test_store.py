@@ -636,6 +636,114 @@ def test_the_heartbeat_keeps_a_live_lease_and_never_revives_a_lost_one(store, db
     assert other.holds_lease(request.id, gone)
 
 
+# -- approvals: of requests and of extensions, stored the same way -----------------------
+
+
+def _active_with_extension(store: Store) -> tuple[int, int]:
+    """An active grant with an extension waiting; its ID and the extension's."""
+    request = _create(store)
+    _move(store, request.id, State.APPROVED, State.GRANTING, State.ACTIVE, expires_at=T0)
+    assert store.ask_extension(request.id, 3600, "more time", "UREQ", T0)
+    return request.id, store.extension_asked(request.id)
+
+
+def test_a_request_approval_is_recorded_once_per_approver_while_pending(store, db):
+    request = _create(store)
+    first = store.record_approval(request.id, "UOWN1", "approve", None, T0)
+    assert first is not None and first.new and first.approved_by == ("UOWN1",)
+    again = store.record_approval(request.id, "UOWN1", "deny", "changed my mind", T0)
+    assert again is not None and not again.new and again.approved_by == ("UOWN1",)
+    denied = store.record_approval(request.id, "UOWN2", "deny", "no", T0 + timedelta(seconds=1))
+    assert denied is not None and denied.new and denied.approved_by == ("UOWN1",)
+    assert [(a.approver_id, a.decision, a.reason) for a in store.approvals(request.id)] == [
+        ("UOWN1", "approve", None),
+        ("UOWN2", "deny", "no"),
+    ]
+    _move(store, request.id, State.APPROVED)
+    assert store.record_approval(request.id, "UOWN3", "approve", None, T0) is None
+    assert len(store.approvals(request.id)) == 2
+
+
+def test_an_extension_approval_is_recorded_like_a_request_approval(store, db):
+    request_id, asked = _active_with_extension(store)
+    first = store.record_extension_approval(request_id, "UOWN1", "approve", None, T0)
+    assert first is not None and first.new and first.approved_by == ("UOWN1",)
+    again = store.record_extension_approval(request_id, "UOWN1", "approve", None, T0)
+    assert again is not None and not again.new and again.approved_by == ("UOWN1",)
+    kinds = [e["kind"] for e in store.events(request_id)]
+    assert kinds.count("extension_approval") == 1  # the audit trail is as before the table
+    assert [(a.approver_id, a.decision) for a in store.extension_approvals(request_id, asked)] == [
+        ("UOWN1", "approve")
+    ]
+    assert store.approvals(request_id) == []  # the request's own approvals are apart
+    # A click for another extension than the one waiting records nothing.
+    stale = store.record_extension_approval(request_id, "UOWN2", "approve", None, T0, asked - 1)
+    assert stale is None and store.extension_approvals(request_id, asked - 1) == []
+    assert len(store.extension_approvals(request_id, asked)) == 1
+    # Nor does one once nothing is waiting.
+    assert store.apply_extension(request_id, "UOWN1", T0, extension=asked) is not None
+    assert store.record_extension_approval(request_id, "UOWN2", "approve", None, T0) is None
+
+
+def test_an_extension_decision_lands_only_on_the_extension_it_was_for(store, db):
+    request_id, first = _active_with_extension(store)
+    assert store.record_extension_approval(request_id, "UOWN1", "approve", None, T0, first)
+    with store.write():  # a denial and the end of the extension, together (as the core does)
+        denied = store.record_extension_approval(request_id, "UOWN2", "deny", "no", T0, first)
+        assert denied is not None and denied.new and denied.approved_by == ("UOWN1",)
+        assert store.drop_extension(request_id, "UOWN2", "no", T0)
+    assert store.record_extension_approval(request_id, "UOWN3", "approve", None, T0) is None
+    assert store.ask_extension(request_id, 1800, "again", "UREQ", T0)
+    second = store.extension_asked(request_id)
+    assert second > first
+    # An approval of the denied extension never counts for the next one.
+    now = store.record_extension_approval(request_id, "UOWN2", "approve", None, T0)
+    assert now is not None and now.new and now.approved_by == ("UOWN2",)
+    assert store.record_extension_approval(request_id, "UOWN3", "approve", None, T0, first) is None
+    assert [a.approver_id for a in store.extension_approvals(request_id, first)] == [
+        "UOWN1",
+        "UOWN2",
+    ]
+    assert [a.approver_id for a in store.extension_approvals(request_id, second)] == ["UOWN2"]
+    # Applying is for the extension approved, not one asked for since.
+    assert store.apply_extension(request_id, "UOWN2", T0, extension=first) is None
+    applied = store.apply_extension(request_id, "UOWN2", T0, extension=second)
+    assert applied is not None and applied.extensions == 1
+    assert applied.expires_at == T0 + timedelta(seconds=1800)
+
+
+def test_two_approvers_racing_on_an_extension_exactly_one_sees_the_quorum(store, db):
+    """Both click at once, 20 times over: of each pair, exactly one sees both approvals."""
+    rounds = 20
+    ids = [_active_with_extension(store)[0] for _ in range(rounds)]
+    saw: dict[str, list[int]] = {"UOWN1": [], "UOWN2": []}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def approver(name: str) -> None:
+        try:
+            for request_id in ids:
+                barrier.wait(timeout=10)
+                recorded = store.record_extension_approval(request_id, name, "approve", None, T0)
+                assert recorded is not None and recorded.new
+                if len(recorded.approved_by) == 2:
+                    saw[name].append(request_id)
+        except BaseException as exc:  # surfaced below; a thread must not swallow it
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=approver, args=(n,)) for n in saw]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert not errors
+    assert sorted(saw["UOWN1"] + saw["UOWN2"]) == ids
+    for request_id in ids:
+        asked = store.extension_asked(request_id)
+        assert len(store.extension_approvals(request_id, asked)) == 2
+
+
 def test_both_databases_have_the_same_tables_and_columns(tmp_path, postgres_url):
     """A migration added to one store and not the other would show here first."""
     from bot.store.postgres import PostgresDatabase

@@ -189,10 +189,22 @@ class Notifier(Protocol):
 
 
 class ApprovalRecord(Protocol):
-    """One approver's recorded decision on a request."""
+    """One approver's recorded decision on a request or on one of its extensions."""
 
     approver_id: str
     decision: str  # "approve" or "deny"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What the store answers when it records an approver's decision (on a request or on an
+    extension, the same way): whether the decision was new (False: this approver had decided
+    already and nothing changed) and who has approved so far, in the order they did, read in
+    the same write transaction. Of two approvers clicking together, only the later one's
+    ``approved_by`` holds both."""
+
+    new: bool
+    approved_by: tuple[str, ...]
 
 
 class Store(Protocol):
@@ -301,10 +313,13 @@ class Store(Protocol):
 
     def first_report(self, reference: str, reason: str, now: datetime) -> bool: ...
 
-    # -- decisions and extensions
+    # -- decisions and extensions (one decision per approver, stored the same way for both)
     def record_approval(
         self, request_id: int, approver_id: str, decision: str, reason: str | None, now: datetime
-    ) -> bool: ...
+    ) -> Recorded | None:
+        """Record ``approver_id``'s decision on the pending request, once; None when the
+        request is no longer pending."""
+        ...
 
     def approvals(self, request_id: int) -> Sequence[ApprovalRecord]: ...
 
@@ -315,12 +330,25 @@ class Store(Protocol):
     def extension_asked(self, request_id: int) -> int | None: ...
 
     def record_extension_approval(
-        self, request_id: int, actor: str, now: datetime, asked: int | None = None
-    ) -> tuple[list[str], bool] | None: ...
+        self,
+        request_id: int,
+        approver_id: str,
+        decision: str,
+        reason: str | None,
+        now: datetime,
+        extension: int | None = None,
+    ) -> Recorded | None:
+        """Record ``approver_id``'s decision on the pending extension (``extension``, the
+        event that asked for it, when given: never a later one), once; None when no
+        extension is pending or it is not that one."""
+        ...
 
     def apply_extension(
-        self, request_id: int, actor: str, now: datetime
-    ) -> AccessRequest | None: ...
+        self, request_id: int, actor: str, now: datetime, extension: int | None = None
+    ) -> AccessRequest | None:
+        """Add the pending extension (``extension``, when given, and only that one) to the
+        grant's end, once; None if it is not pending."""
+        ...
 
     def drop_extension(
         self, request_id: int, actor: str, reason: str | None, now: datetime

@@ -258,6 +258,44 @@ def m0008_notice_claims(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE requests ADD COLUMN notify_until TEXT")
 
 
+@migrations(name="0009_extension_approvals")
+def m0009_extension_approvals(db: sqlite_utils.Database) -> None:
+    # Approvals of an extension are stored as those of a request are (issue #15): one row per
+    # approver, keyed by the extension_requested event that names the extension. Until now
+    # they were counted from extension_approval events, which stay the audit trail.
+    db.execute(
+        """
+        CREATE TABLE extension_approvals (
+            request_id INTEGER NOT NULL REFERENCES requests(id),
+            extension INTEGER NOT NULL,
+            approver_id TEXT NOT NULL,
+            decision TEXT NOT NULL,
+            reason TEXT,
+            at TEXT NOT NULL,
+            PRIMARY KEY (request_id, extension, approver_id)
+        )
+        """
+    )
+    # An extension waiting at the upgrade keeps the approvals it was given: the events of the
+    # latest extension_requested onwards, one row per approver (the first of their clicks).
+    db.execute(
+        """
+        INSERT INTO extension_approvals (request_id, extension, approver_id, decision, reason, at)
+        SELECT given.request_id, asked.id, given.actor, 'approve', NULL, MIN(given.at)
+        FROM (
+            SELECT r.id AS request_id,
+                   (SELECT MAX(e.id) FROM events e
+                    WHERE e.request_id = r.id AND e.kind = 'extension_requested') AS id
+            FROM requests r
+            WHERE r.extension_seconds IS NOT NULL
+        ) AS asked
+        JOIN events given ON given.request_id = asked.request_id
+            AND given.kind = 'extension_approval' AND given.id > asked.id
+        GROUP BY given.request_id, asked.id, given.actor
+        """
+    )
+
+
 def apply(db: sqlite_utils.Database) -> list[str]:
     """Apply pending migrations; returns the names applied (for the start-up log)."""
     pending = [m.name for m in migrations.pending(db)]

@@ -179,6 +179,35 @@ MIGRATIONS: list[tuple[str, str]] = [
         f"ALTER TABLE requests ADD COLUMN notifying {T}; "
         f"ALTER TABLE requests ADD COLUMN notify_until {T};",
     ),
+    # Extension approvals in a table shaped like ``approvals``, keyed by the event that asked
+    # for the extension; the approvals already given to extensions pending now are carried
+    # over from their events (which stay).
+    (
+        "0009_extension_approvals",
+        f"""
+        CREATE TABLE extension_approvals (
+            request_id BIGINT NOT NULL REFERENCES requests(id),
+            extension BIGINT NOT NULL,
+            approver_id {T} NOT NULL,
+            decision {T} NOT NULL,
+            reason {T},
+            at {T} NOT NULL,
+            PRIMARY KEY (request_id, extension, approver_id)
+        );
+        INSERT INTO extension_approvals (request_id, extension, approver_id, decision, reason, at)
+        SELECT given.request_id, asked.id, given.actor, 'approve', NULL, MIN(given.at)
+        FROM (
+            SELECT r.id AS request_id,
+                   (SELECT MAX(e.id) FROM events e
+                    WHERE e.request_id = r.id AND e.kind = 'extension_requested') AS id
+            FROM requests r
+            WHERE r.extension_seconds IS NOT NULL
+        ) AS asked
+        JOIN events given ON given.request_id = asked.request_id
+            AND given.kind = 'extension_approval' AND given.id > asked.id
+        GROUP BY given.request_id, asked.id, given.actor;
+        """,
+    ),
 ]
 
 

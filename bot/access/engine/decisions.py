@@ -16,7 +16,7 @@ from bot.access.errors import AccessError, AlreadyDecided, NotAllowed, NotFound
 from bot.access.identity import same_person
 from bot.access.limits import check_reason
 from bot.access.model import AccessRequest
-from bot.access.ports import Person, UpstreamError, cannot
+from bot.access.ports import Person, Recorded, UpstreamError, cannot
 from bot.access.states import State
 from bot.faults import crash_point
 from bot.logs import about_request
@@ -70,6 +70,15 @@ class Decisions(Part):
             ) from exc
         return actor, current
 
+    def quorum(self, recorded: Recorded, current: list[str], needed: int) -> tuple[list[str], bool]:
+        """The one quorum, for a request and for an extension alike: of the approvals the
+        store read back in the transaction that recorded this one, those that count
+        (``counted``), and whether they reach ``needed``. Only the approver whose approval
+        completes the quorum sees it reached; the conditional move that follows (approve the
+        request, apply the extension) is made once whoever else races for it."""
+        approvers = self.counted(list(recorded.approved_by), current)
+        return approvers, len(approvers) >= needed
+
     def counted(self, approver_ids: list[str], current: list[str]) -> list[str]:
         """The quorum count, the same for requests and extensions: the approvals of those who
         are approvers still (a quorum is re-checked when it completes), one per human."""
@@ -108,20 +117,18 @@ class Decisions(Part):
             raise AlreadyDecided(
                 f"Request {request.ref} was cancelled: {LEFT.get(why, why)}. Nothing was granted."
             )
-        if not self.store.record_approval(
-            request_id, actor_id, "approve" if approve else "deny", reason, now
-        ):
-            raise AlreadyDecided(f"You already decided on request {request.ref}.")
+
+        def record(decision: str) -> Recorded:
+            recorded = self.store.record_approval(request_id, actor_id, decision, reason, now)
+            if recorded is None:
+                raise AlreadyDecided(already(self.core.people.get(request_id)))
+            if not recorded.new:
+                raise AlreadyDecided(f"You already decided on request {request.ref}.")
+            return recorded
+
         if approve:
-            approvals = self.counted(
-                [
-                    a.approver_id
-                    for a in self.store.approvals(request_id)
-                    if a.decision == "approve"
-                ],
-                current,
-            )
-            if len(approvals) < request.approvals_needed:
+            approvals, reached = self.quorum(record("approve"), current, request.approvals_needed)
+            if not reached:
                 self.store.event(
                     request_id,
                     now,
@@ -142,17 +149,19 @@ class Decisions(Part):
                 decided_at=now,
             )
         else:
-            moved = self.store.transition(
-                request_id,
-                [State.PENDING],
-                State.DENIED,
-                now=now,
-                actor=actor_id,
-                detail={"reason": reason or ""},
-                decided_by=actor_id,
-                decided_at=now,
-                decision_reason=reason,
-            )
+            with self.store.write():  # the denial and the move it makes land together
+                record("deny")
+                moved = self.store.transition(
+                    request_id,
+                    [State.PENDING],
+                    State.DENIED,
+                    now=now,
+                    actor=actor_id,
+                    detail={"reason": reason or ""},
+                    decided_by=actor_id,
+                    decided_at=now,
+                    decision_reason=reason,
+                )
         if moved is None:
             raise AlreadyDecided(already(self.core.people.get(request_id)))
         log.info("request %s %s by %s", moved.ref, moved.state.value, actor_id)
@@ -185,11 +194,14 @@ class Decisions(Part):
             raise NotAllowed(f"You are no longer an approver of request {request.ref}.")
         if request.extension_seconds is None or request.state is not State.ACTIVE:
             raise AlreadyDecided(f"The extension of {request.ref} was already decided.")
-        if asked is not None and asked != self.store.extension_asked(request_id):
+        pending = self.store.extension_asked(request_id)
+        if asked is not None and asked != pending:
             raise AlreadyDecided(
                 f"That card is for an earlier extension of {request.ref}, which was already "
                 "decided; the newest card shows the one waiting now."
             )
+        now = self.clock.now()
+        reason = (reason or "").strip() or None
         check_reason(reason)
         if approve and (why := self.core.leavers.requester_standing(request)):
             # More time for someone who may no longer have any: the grant ends instead.
@@ -197,21 +209,25 @@ class Decisions(Part):
             raise AlreadyDecided(
                 f"{request.ref} was ended: {LEFT.get(why, why)}. The extension was not applied."
             )
-        if approve:
-            needed = self.core.extensions.extension_quorum(request)
+        needed = self.core.extensions.extension_quorum(request)
+        asked = pending  # from here on the decision is on this extension, never a later one
+
+        def record(decision: str) -> Recorded:
             recorded = self.store.record_extension_approval(
-                request_id, actor_id, self.clock.now(), asked=asked
+                request_id, actor_id, decision, reason, now, extension=asked
             )
             if recorded is None:
                 raise AlreadyDecided(f"The extension of {request.ref} was already decided.")
-            approvers, new = recorded
-            if not new:
+            if not recorded.new:  # a denial ends the extension: what came first was Approve
                 raise AlreadyDecided(
                     f"You already approved the extension of {request.ref}; it needs {needed} "
                     "approvals."
                 )
-            approvers = self.counted(approvers, current)
-            if len(approvers) < needed:
+            return recorded
+
+        if approve:
+            approvers, reached = self.quorum(record("approve"), current, needed)
+            if not reached:
                 log.info(
                     "request %s: extension approval %d of %d by %s",
                     request.ref,
@@ -223,8 +239,10 @@ class Decisions(Part):
                     self.core.people.get(request_id), approvers, needed
                 )
                 return self.core.people.get(request_id)
-            return self.core.extensions.apply(request_id, actor_id)
-        if not self.store.drop_extension(request_id, actor_id, reason, self.clock.now()):
-            raise AlreadyDecided(f"The extension of {request.ref} was already decided.")
+            return self.core.extensions.apply(request_id, actor_id, extension=asked)
+        with self.store.write():  # the denial and the end of the extension land together
+            record("deny")
+            if not self.store.drop_extension(request_id, actor_id, reason, now):
+                raise AlreadyDecided(f"The extension of {request.ref} was already decided.")
         self.notifier.extension_decided(request, approved=False, actor_id=actor_id, reason=reason)
         return self.core.people.get(request_id)

@@ -114,9 +114,13 @@ class Extensions(Part):
         limit = self.policy.longest(rule)
         return max(timedelta(0), limit - request.duration)
 
-    def apply(self, request_id: int, actor_id: str) -> AccessRequest:
+    def apply(self, request_id: int, actor_id: str, extension: int | None = None) -> AccessRequest:
+        """Apply the pending extension (``extension``, when given: the one its approvers
+        approved, never one asked for after it)."""
         before = self.core.people.get(request_id)
-        extended = self.store.apply_extension(request_id, actor_id, self.clock.now())
+        extended = self.store.apply_extension(
+            request_id, actor_id, self.clock.now(), extension=extension
+        )
         if extended is None:
             raise AlreadyDecided(f"The extension of {before.ref} was already decided.")
         if self.on_expiry_set and extended.expires_at:
