@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from fakes import throwaway_postgres
 from fakes.elastic_emulator import ElasticEmulator
@@ -25,6 +26,13 @@ from tests.harness import (
     make_settings,
     start_bot,
     stop_bot,
+)
+
+# Property tests run harder in CI (issue #15: the exact-planning property at 300+ examples
+# per combination there); HYPOTHESIS_PROFILE=ci does the same anywhere.
+hypothesis_settings.register_profile("ci", max_examples=300, deadline=None, print_blob=True)
+hypothesis_settings.load_profile(
+    os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if in_ci() else "default")
 )
 
 

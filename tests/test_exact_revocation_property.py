@@ -151,7 +151,8 @@ scenario = st.tuples(
         for a, r, o in SERVICES
     ],
 )
-@settings(max_examples=150, deadline=None)
+# 150 examples each, or more where the loaded profile asks for more (CI's: 300, tests/conftest.py)
+@settings(max_examples=max(150, settings().max_examples), deadline=None)
 @given(case=scenario)
 def test_grants_end_leaving_exactly_the_standing_access(absorbs, replace, one_org, measured, case):
     standing, grants, ends_first = case

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from tests.unit import beside
 from tests.unit.memory import World
 
 
@@ -27,3 +29,19 @@ def make_world() -> Iterator[type[World]]:
     yield World
     started = [t.name for t in threading.enumerate() if t not in before]
     assert started == [], f"the core started threads in a unit test: {started}"
+
+
+def _covers(arg: str, path: Path, base: Path) -> bool:
+    target = (base / arg.split("::", 1)[0]).resolve()
+    return target == path or target in path.parents
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Skip ``test_beside_<name>.py`` when this run collects ``tests/test_<name>.py`` itself."""
+    original = beside.original(collection_path)
+    if original is None:
+        return None
+    base = config.invocation_params.dir
+    if any(_covers(arg, original, base) for arg in config.args):
+        return True
+    return None
