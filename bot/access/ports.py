@@ -70,7 +70,10 @@ class Directory(Protocol):
     #: References that named nobody at the last lookup, with the reason (for the owners).
     unresolved: dict[str, str]
 
-    def person(self, user_id: str) -> Person | None: ...
+    def person(self, user_id: str, fresh: bool = False) -> Person | None:
+        """The person behind a Slack user ID (None: no such user). ``fresh``: read Slack
+        now, not a recent answer (a decision about their standing is being made)."""
+        ...
 
     def resolve(self, reference: str, fresh: bool = False) -> list[Person]:
         """A user ID, an email or an ``@group`` handle → the active people it names.

@@ -89,11 +89,6 @@ def test_what_the_engine_calls_on_each_port_is_declared_by_its_protocol():
     assert undeclared == set()
 
 
-@pytest.mark.xfail(
-    reason="the engine calls Directory.person(user_id, fresh=True); ports.Directory.person "
-    "does not declare fresh (the stand-in and SlackDirectory both take it)",
-    strict=False,
-)
 def test_the_keywords_the_engine_passes_to_a_port_are_declared_by_its_protocol():
     core = Path(bot.access.__file__).parent
     by_port = {
