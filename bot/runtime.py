@@ -1,7 +1,9 @@
 """The composition root: builds every part from the settings and runs the start-up sequence.
 
-Start-up order matters for the revocation guarantee: migrations, then one catch-up sweep
-(revoke everything that fell due while we were down), then the timers, then ready.
+Start-up order matters for the revocation guarantee: migrations, then the timers (those of
+grants that fell due while we were down fire at once), then ready; the catch-up sweep (rows
+left half-done, retries, follow-ups, notices never sent) runs right after, in the background,
+so a restart with a thousand overdue grants is ready in well under a second.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ class Runtime:
         settings: Settings,
         *,
         role: str = "all",
+        catch_up_inline: bool = False,
         clock: Clock | None = None,
         slack_client: WebClient | None = None,
         elastic_transport: httpx.BaseTransport | None = None,
@@ -57,6 +60,9 @@ class Runtime:
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}")
         self.role = role
+        #: Run the catch-up sweep before ready (the in-process test harness, which drives the
+        #: sweep itself) instead of right after it in the background (a real process).
+        self.catch_up_inline = catch_up_inline
         self.settings = settings
         self.clock = clock or SystemClock()
         self.policy = settings.access_policy()
@@ -146,19 +152,19 @@ class Runtime:
             gc.freeze()
             log.info("ready in %.2fs (front end only)", time.monotonic() - began)
             return
-        caught_up = self.scheduler.sweep()
-        # Nothing else runs yet, so whatever was never told was lost in a crash: tell it now.
-        self.service.renotify(self.clock.now())
-        self.scheduler.start(refresh_now=bool(cached))
+        if self.catch_up_inline:
+            caught_up: int | str = self.scheduler.catch_up(follow_ups=True)
+            self.scheduler.start(refresh_now=bool(cached))
+        else:
+            caught_up = "in the background"
+            self.scheduler.start(refresh_now=bool(cached), catch_up=True)
         self.background(self.warn_role_mappings)
         self.started = True
         # Everything built so far lives for the process: keep it out of the collector's
         # full passes, which otherwise pause every in-flight request for tens of ms.
         gc.collect()
         gc.freeze()
-        log.info(
-            "ready in %.2fs (catch-up sweep handled %d rows)", time.monotonic() - began, caught_up
-        )
+        log.info("ready in %.2fs (catch-up sweep: %s)", time.monotonic() - began, caught_up)
 
     def warn_role_mappings(self) -> None:
         """Log a warning when SSO role mappings may overwrite the roles the bot assigns."""

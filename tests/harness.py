@@ -204,7 +204,13 @@ def make_settings(
 def start_bot(settings: Settings, slack: Any, clock: FakeClock | None = None) -> Bot:
     clock = clock or FakeClock()
     client = web_client(BOT_TOKEN, slack.api_url, rate_limit_retries=2, before_call=priority.pause)
-    runtime = Runtime(settings, clock=clock, slack_client=client, elastic_retry=fast_retry())
+    runtime = Runtime(
+        settings,
+        clock=clock,
+        slack_client=client,
+        elastic_retry=fast_retry(),
+        catch_up_inline=True,  # the tests drive the sweep themselves (see make_settings)
+    )
     runtime.start()
     server = serve_in_thread(runtime.wsgi, "127.0.0.1", 0)
     bot = Bot(runtime, f"http://127.0.0.1:{server.server_address[1]}", slack, clock)

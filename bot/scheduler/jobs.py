@@ -88,6 +88,27 @@ class Scheduler:
             self.schedule_expiry(request_id, expires_at)
         return len(rows)
 
+    def catch_up(self, *, follow_ups: bool = False) -> int:
+        """After a start: the work that is due (rows left half-done, grants that ended while
+        we were down — their timers are on it too — and retries), then every notice never
+        sent since before the start (a crash between a write and its message). Notices are
+        claimed, so one another process is sending right now is left to it. The follow-ups
+        (overdue alerts among them) wait for the first regular sweep: a grant that ended
+        while the bot was down is being revoked now, not overdue."""
+        if follow_ups:  # the whole sweep, as a test harness that drives it wants
+            rows = self.sweep()
+        else:
+            try:
+                rows = self.service.work_due()
+            finally:
+                self.last_sweep = time.monotonic()
+        try:
+            self.service.renotify(self.service.clock.now())
+        except Exception:
+            log.exception("catch-up: re-sending notices failed; the sweep tries again")
+        log.info("catch-up sweep handled %d rows", rows)
+        return rows
+
     def sweep(self) -> int:
         with self._sweep_lock:  # the timer job and a manual call never sweep at once
             try:
@@ -159,8 +180,11 @@ class Scheduler:
         except Exception as exc:  # the next run tries again
             log.warning("reconciliation failed: %s", exc)
 
-    def start(self, *, refresh_now: bool = False) -> None:
+    def start(self, *, refresh_now: bool = False, catch_up: bool = False) -> None:
         count = self.rebuild()
+        if catch_up:  # at once, on the scheduler's threads: ready does not wait for it
+            self._aps.add_job(self.catch_up, "date", run_date=datetime.now(UTC), id="catch-up")
+            self.last_sweep = time.monotonic()  # readiness: the first sweep is under way
         self._aps.add_job(
             self.sweep,
             "interval",
