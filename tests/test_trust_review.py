@@ -136,3 +136,16 @@ def test_break_glass_cooldown_holds_when_fired_at_once(make_bot, slack, elastic)
     assert len(taken) == 1, [(r.ref, r.state) for r in taken]
     refusals = [p["text"] for p in slack.webhook_posts(f"cmd-{REQUESTER}")]
     assert sum("used break-glass" in t for t in refusals) == len(texts) - 1, refusals
+
+
+def test_an_approval_reads_the_clicker_from_slack_once(bot, slack):
+    """Each person is read from Slack once per decision, fresh since it began: the clicker
+    was read up to three times per Approve (the actor check, the current approvers, the
+    one-approval-per-human count)."""
+    bot.command(REQUESTER, "request prod-search deployment-viewer 1h one read per decision")
+    slack.wait_for(lambda: bot.state(1) is not None and bot.state(1).value == "pending")
+    before = len(slack.calls)
+    bot.runtime.service.decide(1, OWNER, approve=True)
+    reads = [c["args"].get("user") for c in slack.calls[before:] if c["method"] == "users.info"]
+    assert bot.state(1).value == "active"
+    assert reads.count(OWNER) == 1, reads

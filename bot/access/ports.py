@@ -16,6 +16,11 @@ from bot.access.model import AccessRequest
 from bot.access.resources import Resource, Unit
 from bot.access.states import State
 
+#: How recent a directory answer must be: ``False``, a recent one will do; ``True``, read
+#: now; a ``time.monotonic()`` moment, one read at or after it (a decision that began then
+#: reuses what it read itself, never an answer from before it).
+Freshness = bool | float
+
 
 @dataclass(frozen=True)
 class Person:
@@ -70,12 +75,13 @@ class Directory(Protocol):
     #: References that named nobody at the last lookup, with the reason (for the owners).
     unresolved: dict[str, str]
 
-    def person(self, user_id: str, fresh: bool = False) -> Person | None:
-        """The person behind a Slack user ID (None: no such user). ``fresh``: read Slack
-        now, not a recent answer (a decision about their standing is being made)."""
+    def person(self, user_id: str, fresh: Freshness = False) -> Person | None:
+        """The person behind a Slack user ID (None: no such user). ``fresh``: how recent
+        the answer must be (:data:`Freshness`; a decision about their standing asks for
+        one read since it began)."""
         ...
 
-    def resolve(self, reference: str, fresh: bool = False) -> list[Person]:
+    def resolve(self, reference: str, fresh: Freshness = False) -> list[Person]:
         """A user ID, an email or an ``@group`` handle → the active people it names.
 
         ``fresh`` asks for the directory as it is now, bypassing any cache."""

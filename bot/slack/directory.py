@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.access.ports import Person, UpstreamError
+from bot.access.ports import Freshness, Person, UpstreamError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -52,11 +52,14 @@ class SlackDirectory:
         self.unresolved: dict[str, str] = {}
         self._home: tuple[str, str | None] | None = None
 
-    def _cached(self, key: str, load: Callable[[], T], fresh: bool = False) -> T:
+    def _cached(self, key: str, load: Callable[[], T], fresh: Freshness = False) -> T:
+        """``fresh`` (:data:`bot.access.ports.Freshness`): False, an answer younger than the
+        TTL; True, a new read; a ``time.monotonic()`` moment, an answer read since then."""
         now = time.monotonic()
         with self._lock:
             hit = self._cache.get(key)
-            if hit and now - hit[0] < self.ttl and not fresh:
+            recent = hit is not None and now - hit[0] < self.ttl
+            if recent and (fresh is False or (fresh is not True and hit[0] >= fresh)):
                 return hit[1]
         value = load()
         with self._lock:
@@ -117,7 +120,7 @@ class SlackDirectory:
         )
         return Person(user["id"], profile.get("email"), name, self._ineligible(user))
 
-    def person(self, user_id: str, fresh: bool = False) -> Person | None:
+    def person(self, user_id: str, fresh: Freshness = False) -> Person | None:
         def load() -> Person | None:
             try:
                 return self._person(self.client.users_info(user=user_id)["user"])
@@ -131,7 +134,7 @@ class SlackDirectory:
 
         return self._cached(f"user:{user_id}", load, fresh)
 
-    def resolve(self, reference: str, fresh: bool = False) -> list[Person]:
+    def resolve(self, reference: str, fresh: Freshness = False) -> list[Person]:
         """``fresh`` skips the cache: a decision is checked against Slack as it is now."""
         ref = reference.strip()
         if ref.startswith("@"):
@@ -151,7 +154,7 @@ class SlackDirectory:
             self.unresolved[ref] = "every member of the group is someone who may not act"
         return [p for p in people if p.active]
 
-    def _by_email(self, email: str, fresh: bool = False) -> list[Person]:
+    def _by_email(self, email: str, fresh: Freshness = False) -> list[Person]:
         def load() -> list[Person]:
             try:
                 return [self._person(self.client.users_lookupByEmail(email=email)["user"])]
@@ -173,7 +176,7 @@ class SlackDirectory:
 
         return self._cached("groups", load)
 
-    def _group(self, handle: str, fresh: bool = False) -> list[Person]:
+    def _group(self, handle: str, fresh: Freshness = False) -> list[Person]:
         group_id = self._group_ids().get(handle.lower())
         if group_id is None:
             self.unresolved[f"@{handle}"] = "no Slack user group has this handle"

@@ -4,7 +4,12 @@ lands, against Slack as it is now) and one quorum count for both, one approval p
 
 from __future__ import annotations
 
+import functools
 import logging
+import time
+from collections.abc import Callable
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from bot.access.engine.core import (
     LEFT,
@@ -16,12 +21,38 @@ from bot.access.errors import AccessError, AlreadyDecided, NotAllowed, NotFound
 from bot.access.identity import same_person
 from bot.access.limits import check_reason
 from bot.access.model import AccessRequest
-from bot.access.ports import Person, Recorded, UpstreamError, cannot
+from bot.access.ports import Freshness, Person, Recorded, UpstreamError, cannot
 from bot.access.states import State
 from bot.faults import crash_point
 from bot.logs import about_request
 
 log = logging.getLogger(__name__)
+
+#: When the decision on this thread began (``time.monotonic()``), while one is being made.
+_DECISION_BEGAN: ContextVar[float | None] = ContextVar("decision_began", default=None)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def reads_once(method: F) -> F:
+    """Within one decision, each person and group is read from Slack once: fresh since the
+    decision began (not a cached answer from before it), then reused by every later check
+    of the same decision (the clicker, the current approvers, one approval per human)."""
+
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        token = _DECISION_BEGAN.set(time.monotonic())
+        try:
+            return method(*args, **kwargs)
+        finally:
+            _DECISION_BEGAN.reset(token)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _fresh() -> Freshness:
+    """What a decision's directory reads ask for: read since it began, else read now."""
+    began = _DECISION_BEGAN.get()
+    return True if began is None else began
 
 
 class Decisions(Part):
@@ -55,14 +86,14 @@ class Decisions(Part):
         if actor_id == request.requester_id:
             raise NotAllowed(own)
         try:
-            actor = self.directory.person(actor_id, fresh=True)
+            actor = self.directory.person(actor_id, fresh=_fresh())
             if actor is not None and self.core.people.is_requester_of(request, strict=True)(actor):
                 raise NotAllowed(same_person_as_requester)
             if actor_id not in request.approvers:
                 if self.core.people.may_see(request, actor_id):
                     raise NotAllowed(f"You are not an approver of request {request.ref}.")
                 raise NotFound(not_yours(request.id))
-            current = self.core.people.approvers_for(request, fresh=True, strict=True)
+            current = self.core.people.approvers_for(request, fresh=_fresh(), strict=True)
         except UpstreamError as exc:
             raise AccessError(
                 f"Slack or Elastic Cloud did not answer when I checked who may decide on "
@@ -92,7 +123,7 @@ class Decisions(Part):
         counted: list[str] = []
         for approver_id in approver_ids:
             try:
-                person = self.directory.person(approver_id, fresh=True)
+                person = self.directory.person(approver_id, fresh=_fresh())
             except UpstreamError:
                 person = None
             if person is not None:
@@ -103,6 +134,7 @@ class Decisions(Part):
         return counted
 
     @about_request
+    @reads_once
     def decide(
         self, request_id: int, actor_id: str, approve: bool, reason: str | None = None
     ) -> AccessRequest:
@@ -173,6 +205,7 @@ class Decisions(Part):
         return self.core.people.get(request_id)
 
     @about_request
+    @reads_once
     def decide_extension(
         self,
         request_id: int,

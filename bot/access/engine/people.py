@@ -19,7 +19,7 @@ from bot.access.engine.core import (
 from bot.access.errors import NotFound
 from bot.access.identity import same_person
 from bot.access.model import AccessRequest
-from bot.access.ports import Person, UpstreamError
+from bot.access.ports import Freshness, Person, UpstreamError
 from bot.access.resources import Resource
 from bot.access.routing import OwnerAttribute, Routing, route, tag_references
 from bot.access.visibility import Viewer
@@ -31,7 +31,7 @@ class People(Part):
     def integration_owners(
         self,
         exclude: str | None = None,
-        fresh: bool = False,
+        fresh: Freshness = False,
         not_requester: Callable[[Person], bool] | None = None,
     ) -> list[str]:
         """The integration owners as Slack user IDs, resolved now (groups change): full
@@ -85,7 +85,10 @@ class People(Part):
         )
 
     def routing(
-        self, resource: Resource, is_requester: Callable[[Person], bool], fresh: bool = False
+        self,
+        resource: Resource,
+        is_requester: Callable[[Person], bool],
+        fresh: Freshness = False,
     ) -> Routing:
         """Who may approve a request for ``resource`` now (owners by tag, else integration)."""
         current = self.catalogue.find(resource.key) or resource  # tags as they are now
@@ -99,7 +102,7 @@ class People(Part):
         )
 
     def approvers_for(
-        self, request: AccessRequest, fresh: bool = False, strict: bool = False
+        self, request: AccessRequest, fresh: Freshness = False, strict: bool = False
     ) -> list[str]:
         """Who may decide on ``request`` now: the approvers it was filed with (plus the
         integration owners it was escalated to) who are still approvers as Slack and the
