@@ -444,6 +444,17 @@ class Store(Protocol):
 
     def scheduled_expiries(self) -> list[tuple[int, datetime]]: ...
 
+    def export_events(
+        self,
+        since: datetime,
+        until: datetime | None = None,
+        *,
+        requester_id: str | None = None,
+        resource_keys: Iterable[str] | None = None,
+    ) -> Iterable[dict[str, Any]]:
+        """The audit events from ``since`` to ``until`` (streamed), scoped like a listing."""
+        ...
+
 
 class UpstreamError(Exception):
     """An outside service failed. ``retryable`` says whether trying again later may help."""

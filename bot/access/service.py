@@ -10,9 +10,10 @@ picks up again, so a crash or an outage delays work but never loses it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.access.engine.apikey import KeyWatch
 from bot.access.engine.core import Core
@@ -327,4 +328,14 @@ def audit_export(service: AccessService, user_id: str, filters: tuple[str, ...])
         requester_id=scope.requester_id,
         resource_keys=scope.resource_keys,
         at=now,
+    )
+
+
+def export_events(service: AccessService, export: AuditExport) -> Iterable[dict[str, Any]]:
+    """The events ``export`` allows, streamed from the store (the CSV is the caller's)."""
+    return service.store.export_events(
+        export.since,
+        export.until,
+        requester_id=export.requester_id,
+        resource_keys=export.resource_keys,
     )

@@ -4,20 +4,13 @@ from __future__ import annotations
 
 from slack_sdk import WebClient
 
-from bot.access.service import AuditExport
+from bot.access.service import AuditExport, export_events
 from bot.audit import events_csv
 from bot.slack import blocks
 
 
 def send_export(client: WebClient, runtime, user_id: str, export: AuditExport) -> None:
-    content = events_csv(
-        runtime.store.export_events(
-            export.since,
-            export.until,
-            requester_id=export.requester_id,
-            resource_keys=export.resource_keys,
-        )
-    )
+    content = events_csv(export_events(runtime.service, export))
     opened = client.chat_postMessage(
         channel=user_id,
         text=f"Audit trail of {export.label} since {export.since:%Y-%m-%d %H:%M} UTC (CSV attached).",
