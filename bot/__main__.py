@@ -1,5 +1,5 @@
 """Command line: ``python -m bot [run]``, ``check``, ``reconcile``, ``manifest``, ``audit``,
-``probe``, ``migrate-to-postgres``.
+``review``, ``probe``, ``migrate-to-postgres``.
 
 Configuration problems end the process with exit code 2 and one line per bad setting on
 stderr; never a traceback, never a secret.
@@ -288,9 +288,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="postgresql://user:password@host:port/db (default: $DATABASE_URL)",
     )
     move.set_defaults(func=cmd_migrate_to_postgres)
-    from bot import audit, probe
+    from bot import audit, probe, review
 
     audit.add_parser(sub)
+    review.add_parser(sub)
     probe.add_parser(sub)
     return parser
 

@@ -197,6 +197,9 @@ class Settings(BaseSettings):
     catalogue_refresh: timedelta = timedelta(minutes=10)
     #: How often what the bot owns and removed is compared with what Elastic shows (drift).
     reconcile_interval: timedelta = timedelta(hours=24)
+    #: Access reviews: weekly, daily or an interval (14d); each resource owner and the
+    #: integration owners get a digest of their resources once per period. Unset: off.
+    access_review: timedelta | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -306,6 +309,17 @@ class Settings(BaseSettings):
             )
         return value
 
+    @field_validator("access_review", mode="before")
+    @classmethod
+    def _review_interval(cls, value: Any) -> timedelta | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        if isinstance(value, timedelta):
+            return value
+        from bot.access.review import parse_interval
+
+        return parse_interval(str(value))
+
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
         if self.default_duration > self.max_duration:
@@ -404,6 +418,7 @@ class Settings(BaseSettings):
             break_glass_max_active=self.break_glass_max_active,
             requester_recheck=self.requester_recheck,
             lease=self.work_lease,
+            access_review=self.access_review,
         )
 
 

@@ -62,6 +62,9 @@ class AccessPolicy:
     break_glass_max_active: int = 2
     #: How often the sweep re-checks live grants' requesters against Slack.
     requester_recheck: timedelta = timedelta(minutes=5)
+    #: Access reviews: each resource owner and the integration owners get a digest of their
+    #: resources once per period of this length (None: off).
+    access_review: timedelta | None = None
 
     def warnings(self) -> list[str]:
         """Rules that let someone hold the organization without a human approving: legal,

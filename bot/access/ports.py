@@ -9,12 +9,15 @@ from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.access.alerts import Alert
 from bot.access.model import AccessRequest
 from bot.access.resources import Resource, Unit
 from bot.access.states import State
+
+if TYPE_CHECKING:
+    from bot.access.review import Review
 
 #: How recent a directory answer must be: ``False``, a recent one will do; ``True``, read
 #: now; a ``time.monotonic()`` moment, one read at or after it (a decision that began then
@@ -195,6 +198,10 @@ class Notifier(Protocol):
     def credentials_refused(self, owners: list[str], error: str) -> None: ...
 
     def credentials_restored(self, owners: list[str], waiting: int) -> None: ...
+
+    def access_review(self, user_id: str, review: Review) -> None:
+        """DM ``user_id`` their access review digest (``access_review``)."""
+        ...
 
 
 class ApprovalRecord(Protocol):
@@ -383,6 +390,23 @@ class Store(Protocol):
     def first_finding(
         self, key: str, kind: str, request_id: int | None, detail: dict, now: datetime
     ) -> bool: ...
+
+    # -- access reviews
+    def has_finding(self, key: str) -> bool:
+        """Whether ``key`` was recorded by :meth:`first_finding` (a review period claimed)."""
+        ...
+
+    def review_grants(self, since: datetime, until: datetime) -> list[AccessRequest]:
+        """Grants live at some moment of ``since <= t < until``, oldest grant first."""
+        ...
+
+    def review_approvals(self, since: datetime, until: datetime) -> dict[int, list[str]]:
+        """Who approved each of those grants (request ID → Slack user IDs, in order)."""
+        ...
+
+    def needing_attention(self, now: datetime, grace: timedelta) -> list[AccessRequest]:
+        """Live grants whose revocation is parked or more than ``grace`` overdue."""
+        ...
 
     # -- the sweep's work lists
     def due_work(self, now: datetime, limit: int = 500) -> list[tuple[int, State]]: ...

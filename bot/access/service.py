@@ -28,6 +28,7 @@ from bot.access.engine.inviting import Inviting, invitation_expiry
 from bot.access.engine.leavers import Leavers
 from bot.access.engine.outbox import Outbox
 from bot.access.engine.people import People
+from bot.access.engine.reviews import Reviews
 from bot.access.engine.revocation import Revocation
 from bot.access.engine.sweep import Sweeper
 from bot.access.errors import InvalidRequest
@@ -37,6 +38,7 @@ from bot.access.planning import Semantics
 from bot.access.policy import AccessPolicy
 from bot.access.ports import Catalogue, Directory, ElasticPort, Notifier, Store
 from bot.access.resources import Resource
+from bot.access.review import Period, Review
 from bot.access.rules import Rule
 from bot.access.visibility import Viewer
 from bot.clock import Clock
@@ -89,6 +91,7 @@ class AccessService:
         core.followups = FollowUps(core)
         core.outbox = Outbox(core)
         core.sweeper = Sweeper(core)
+        core.reviews = Reviews(core)
         self.core = core
         self.store = store
         self.elastic = elastic
@@ -243,6 +246,13 @@ class AccessService:
 
     def resources_changed(self, changes: list[tuple[Resource, Resource]]) -> int:
         return self.core.drift.resources_changed(changes)
+
+    # -- access reviews
+    def send_access_reviews(self) -> int:
+        return self.core.reviews.send_due()
+
+    def access_review(self, period: Period, *, read_elastic: bool = True) -> Review:
+        return self.core.reviews.review(period, read_elastic=read_elastic)
 
     # -- the sweep and the outbox
     def sweep(self) -> int:

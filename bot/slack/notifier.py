@@ -14,8 +14,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot.access.alerts import Alert
 from bot.access.model import AccessRequest
+from bot.access.review import Review
 from bot.access.states import State
 from bot.slack.blocks import alerts, cards, dms
+from bot.slack.blocks import review as review_blocks
 from bot.slack.blocks.format import NO_UNFURL, Blocks
 from bot.store.repository import MessageRef
 
@@ -283,3 +285,7 @@ class SlackNotifier:
         self._to_owners(owners, text, body)
         if self.channel:
             self._post(self.channel, text, body)
+
+    def access_review(self, user_id: str, review: Review) -> None:
+        """DM one owner their access review digest (words: :mod:`bot.slack.blocks.review`)."""
+        self._post(user_id, *review_blocks.digest(review))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator, Set
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -266,3 +266,51 @@ class ReadOnlyDatabase(Database):
             with self._lock:
                 self._all.append(conn)
         return conn
+
+
+# -- access reviews (issue #14 §4) ------------------------------------------------------------
+#: A grant is in a review period when it was granted before the period's end and had not
+#: ended by its start.
+_IN_PERIOD = (
+    "r.granted_at IS NOT NULL AND r.granted_at < ? AND (r.ended_at IS NULL OR r.ended_at >= ?)"
+)
+
+
+def review_grants(db: Database, since: datetime, until: datetime) -> list[AccessRequest]:
+    """Every grant live at some moment of ``since <= t < until``, oldest grant first."""
+    rows = db.query(
+        f"SELECT r.* FROM requests AS r WHERE {_IN_PERIOD} ORDER BY r.granted_at, r.id",
+        (to_iso(until), to_iso(since)),
+    )
+    return [row_to_request(row) for row in rows]
+
+
+def review_approvals(db: Database, since: datetime, until: datetime) -> dict[int, list[str]]:
+    """Who approved each grant :func:`review_grants` returns, in the order they did."""
+    rows = db.query(
+        f"""
+        SELECT a.request_id, a.approver_id FROM approvals AS a
+        JOIN requests AS r ON r.id = a.request_id
+        WHERE a.decision = 'approve' AND {_IN_PERIOD}
+        ORDER BY a.request_id, a.at, a.approver_id
+        """,
+        (to_iso(until), to_iso(since)),
+    )
+    approved: dict[int, list[str]] = {}
+    for row in rows:
+        approved.setdefault(row["request_id"], []).append(row["approver_id"])
+    return approved
+
+
+def needing_attention(db: Database, now: datetime, grace: timedelta) -> list[AccessRequest]:
+    """Live grants whose revocation is parked, or that ended more than ``grace`` ago and
+    still hold access (overdue), whether or not anyone was alerted already."""
+    rows = db.query(
+        """
+        SELECT * FROM requests WHERE state IN ('granting', 'active', 'revoking')
+          AND (parked IS NOT NULL OR expires_at <= ?)
+        ORDER BY id
+        """,
+        (to_iso(now - grace),),
+    )
+    return [row_to_request(row) for row in rows]

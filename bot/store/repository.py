@@ -961,3 +961,16 @@ class Store:
 
     def export_events(self, since: datetime, until: datetime | None = None, **scope: Any):
         return audit.export_events(self.db, since, until, **scope)
+
+    # -- access reviews (issue #14 §4) -----------------------------------------------------
+    def review_grants(self, since: datetime, until: datetime) -> list[AccessRequest]:
+        return audit.review_grants(self.db, since, until)
+
+    def review_approvals(self, since: datetime, until: datetime) -> dict[int, list[str]]:
+        return audit.review_approvals(self.db, since, until)
+
+    def needing_attention(self, now: datetime, grace: timedelta) -> list[AccessRequest]:
+        return audit.needing_attention(self.db, now, grace)
+
+    def has_finding(self, key: str) -> bool:
+        return self.db.one("SELECT 1 FROM findings WHERE key = ?", (key,)) is not None

@@ -283,6 +283,9 @@ class RecordingNotifier:
     def credentials_restored(self, owners: list[str], waiting: int) -> None:
         self._record("credentials_restored", None, owners=list(owners), waiting=waiting)
 
+    def access_review(self, user_id: str, review: Any) -> None:
+        self._record("access_review", None, user_id=user_id, review=review)
+
 
 # -- the catalogue --------------------------------------------------------------------------------
 class MemoryCatalogue:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from bot.access.engine.leavers import Leavers
     from bot.access.engine.outbox import Outbox
     from bot.access.engine.people import People
+    from bot.access.engine.reviews import Reviews
     from bot.access.engine.revocation import Revocation
     from bot.access.engine.sweep import Sweeper
 
@@ -82,6 +83,7 @@ class Core:
     followups: FollowUps
     outbox: Outbox
     sweeper: Sweeper
+    reviews: Reviews
 
     def __init__(
         self,

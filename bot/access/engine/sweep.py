@@ -43,6 +43,7 @@ class Sweeper(Part):
             self.core.followups.send_reminders,
             self.core.followups.escalate,
             self.core.followups.notice_expiring,
+            self.core.reviews.send_due,  # access reviews, once per period
             lambda: self.core.outbox.renotify(self.clock.now() - self.policy.renotify_after),
         ):
             try:
