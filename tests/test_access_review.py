@@ -285,3 +285,31 @@ def test_python_m_bot_review_refuses_in_one_line(make_bot, slack, elastic):
     assert API_KEY not in down.stderr
     unset = _cli(bot, slack, elastic, "--since", "7d", ELASTIC_CLOUD_API_KEY="")
     assert unset.returncode == 2 and "ELASTIC_CLOUD_API_KEY" in unset.stderr
+
+
+def test_the_setting_takes_weekly_daily_or_an_interval(monkeypatch):
+    from bot.config import ConfigError, load_settings
+
+    for name, value in {
+        "SLACK_BOT_TOKEN": "xoxb-x",
+        "SLACK_SIGNING_SECRET": "s",
+        "ELASTIC_CLOUD_API_KEY": "k",
+        "ELASTIC_CLOUD_ORGANIZATION_ID": ORG_ID,
+        "INTEGRATION_OWNERS": OWNER,
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert load_settings().access_policy().access_review is None  # off unless set
+    for text, interval in (
+        ("weekly", timedelta(days=7)),
+        ("daily", timedelta(days=1)),
+        ("14d", timedelta(days=14)),
+    ):
+        monkeypatch.setenv("ACCESS_REVIEW", text)
+        assert load_settings().access_policy().access_review == interval
+    monkeypatch.setenv("ACCESS_REVIEW", "monthly")
+    try:
+        load_settings()
+    except ConfigError as exc:
+        assert len(exc.lines) == 1 and "access_review" in exc.lines[0], exc.lines
+    else:
+        raise AssertionError("monthly was taken")
