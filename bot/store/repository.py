@@ -959,8 +959,21 @@ class Store:
             offset=offset,
         )
 
-    def export_events(self, since: datetime, until: datetime | None = None, **scope: Any):
-        return audit.export_events(self.db, since, until, **scope)
+    def export_events(
+        self,
+        since: datetime,
+        until: datetime | None = None,
+        *,
+        requester_id: str | None = None,
+        resource_keys: Iterable[str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        return audit.export_events(
+            self.db,
+            since,
+            until,
+            requester_id=requester_id,
+            resource_keys=None if resource_keys is None else frozenset(resource_keys),
+        )
 
     # -- access reviews (issue #14 §4) -----------------------------------------------------
     def review_grants(self, since: datetime, until: datetime) -> list[AccessRequest]:
