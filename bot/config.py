@@ -36,7 +36,7 @@ from pydantic_settings import (
 from bot.access.durations import DurationError, parse_duration
 from bot.access.policy import AccessPolicy
 from bot.access.routing import OwnerAttribute, ResourceOwnerSetting
-from bot.access.rules import Rule, Rules, validate_pattern
+from bot.access.rules import Rule, Rules, validate_pattern, validate_requester
 
 CONFIG_ENV = "ELASTIC_ACCESS_CONFIG"
 ACCESS_DETAILS_LIMIT = 400
@@ -99,6 +99,21 @@ class PolicyRuleConfig(BaseModel):
     justification_pattern: str = ""
     extend_without_approval: bool = False
     break_glass: bool = False
+    #: Who may use the rule (user IDs, emails, @usergroups, domain:…); unset: everyone.
+    requesters: list[str] | None = None
+
+    @field_validator("requesters")
+    @classmethod
+    def _requesters(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("empty: leave requesters out to let everyone use the rule")
+        value = [v.strip() for v in value]
+        problems = [p for p in (validate_requester(v) for v in value) if p]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
     @field_validator("max_duration", mode="before")
     @classmethod
@@ -391,6 +406,7 @@ class Settings(BaseSettings):
                     extend_without_approval=r.extend_without_approval,
                     break_glass=r.break_glass,
                     name=r.name,
+                    requesters=tuple(r.requesters or ()),
                 )
                 for r in self.policy
             )

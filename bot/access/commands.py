@@ -19,6 +19,7 @@ USAGE = {
     "list": LIST_USAGE,
     "revoke": "/elastic-access revoke <id>",
     "extend": "/elastic-access extend <id> <duration> <reason…>",
+    "who-approves": "/elastic-access who-approves <resource> <role>",
     "help": "/elastic-access help",
 }
 
@@ -56,11 +57,19 @@ class Extend:
 
 
 @dataclass(frozen=True)
+class WhoApproves:
+    """Who would approve this person's request for ``role`` on ``resource``, and why."""
+
+    resource: str
+    role: str
+
+
+@dataclass(frozen=True)
 class Help:
     error: str | None = None
 
 
-Command = OpenModal | FileRequest | ListRequests | Revoke | Extend | Help
+Command = OpenModal | FileRequest | ListRequests | Revoke | Extend | WhoApproves | Help
 
 _ID = re.compile(r"^#?(\d{1,12})$")
 
@@ -106,6 +115,14 @@ def parse_command(text: str) -> Command:
         reason = " ".join(words[2:])
         check_reason(reason)
         return Extend(parse_request_id(words[0]), duration, reason)
+    if verb in ("who-approves", "whoapproves"):
+        try:
+            words = shlex.split(rest)
+        except ValueError:
+            words = rest.split()
+        if len(words) != 2:
+            raise InvalidRequest(f"Usage: `{escape(USAGE['who-approves'])}`")
+        return WhoApproves(words[0], words[1].lower())
     raise InvalidRequest(f"Unknown subcommand '{escape(verb)}'. Try `/elastic-access help`.")
 
 

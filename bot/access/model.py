@@ -53,6 +53,8 @@ class AccessRequest:
     escalated_at: datetime | None = None
     #: Set while the revocation is parked: Elastic refuses it (a stopped deployment), why.
     parked: str | None = None
+    #: Why each approver was asked, by Slack user ID (``bot/access/routing.py``: ``owner_reason`` and the others).
+    approver_reasons: dict[str, dict] = field(default_factory=dict)
 
     @property
     def ref(self) -> str:

@@ -254,6 +254,7 @@ class Store(Protocol):
         elastic_user_id: str | None,
         approver_source: str | None = None,
         next_reminder_at: datetime | None = None,
+        approver_reasons: dict[str, dict] | None = None,
     ) -> AccessRequest: ...
 
     def get(self, request_id: int) -> AccessRequest | None: ...
@@ -433,7 +434,12 @@ class Store(Protocol):
     def escalations_due(self, cutoff: datetime, limit: int = 200) -> list[AccessRequest]: ...
 
     def escalate(
-        self, request_id: int, approvers: Sequence[str], added: Sequence[str], now: datetime
+        self,
+        request_id: int,
+        approvers: Sequence[str],
+        added: Sequence[str],
+        now: datetime,
+        reasons: dict[str, dict] | None = None,
     ) -> AccessRequest | None: ...
 
     def expiring_soon(self, horizon: datetime, limit: int = 200) -> list[AccessRequest]: ...

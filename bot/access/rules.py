@@ -1,7 +1,8 @@
 """Access policy rules: which requests are allowed, for how long, with how many approvals.
 
 Rules are tried in order and the first that matches a request's resource and role decides;
-a request no rule matches is refused with the reason. With no rules configured every
+a request no rule matches is refused with the reason. A rule with ``requesters`` applies only
+to them: for anyone else the next matching rule decides. With no rules configured every
 resource and role is allowed, with one approval, up to the global maximum duration.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -31,17 +33,65 @@ class Rule:
     #: integration owners are alerted and anyone who could approve it can revoke it.
     break_glass: bool = False
     name: str = ""
+    #: Who may use this rule: Slack user IDs, emails, ``@usergroup`` handles,
+    #: ``domain:example.com``. Empty: everyone who may request at all.
+    requesters: tuple[str, ...] = ()
 
     def matches(self, resource: Resource, role_id: str) -> bool:
         return any(resource_matches(p, resource) for p in self.resources) and any(
             fnmatch.fnmatchcase(role_id, r) for r in self.roles
         )
 
+    def usable_by(self, may_use: MayUse | None) -> bool:
+        """Whether the person ``may_use`` tests is among this rule's requesters (``None``:
+        nobody in particular, so requesters are not considered)."""
+        return not self.requesters or may_use is None or may_use(self.requesters)
+
     def describe(self) -> str:
         return self.name or f"resources={list(self.resources)} roles={list(self.roles)}"
 
 
 DEFAULT_RULE = Rule(name="default")
+
+#: Tests whether one person is among a rule's ``requesters``; may raise the directory's
+#: :class:`bot.access.ports.UpstreamError` (a user group Slack did not list).
+MayUse = Callable[[tuple[str, ...]], bool]
+
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_GROUP = re.compile(r"^@[\w.\-]+$")
+_DOMAIN = re.compile(r"^domain:[a-z0-9.\-]+\.[a-z]{2,}$", re.IGNORECASE)
+
+
+def requester_kind(reference: str) -> str | None:
+    """``user``, ``email``, ``group`` or ``domain``; None when ``reference`` is none of them."""
+    ref = reference.strip()
+    if _USER_ID.match(ref):
+        return "user"
+    if _GROUP.match(ref):
+        return "group"
+    if _DOMAIN.match(ref):
+        return "domain"
+    if _EMAIL.match(ref):
+        return "email"
+    return None
+
+
+def validate_requester(reference: str) -> str | None:
+    """A configuration error for one ``requesters`` entry, or None if it is well-formed."""
+    if requester_kind(reference) is None:
+        return (
+            f"'{reference}' is not a requester (use a Slack user ID, an email address, "
+            "an @usergroup handle or domain:example.com)"
+        )
+    return None
+
+
+def describe_requesters(requesters: tuple[str, ...]) -> str:
+    """``@oncall, alice@example.com`` as shown to people (user IDs as mentions)."""
+    return ", ".join(
+        f"<@{r}>" if requester_kind(r) == "user" else f"`{escape(r)}`" for r in requesters
+    )
 
 
 def resource_matches(pattern: str, resource: Resource) -> bool:
@@ -104,10 +154,27 @@ class Rules:
         """Whether any rule lets a requester take access at once (the form shows the option)."""
         return any(r.break_glass for r in self.rules)
 
-    def decide(self, resource: Resource, role_id: str) -> Rule | None:
+    def decide(
+        self, resource: Resource, role_id: str, may_use: MayUse | None = None
+    ) -> Rule | None:
+        """The first rule that covers ``role_id`` on ``resource`` for the person ``may_use``
+        tests (a rule with ``requesters`` applies only to them); None: no rule allows it."""
         if not self.rules:
             return DEFAULT_RULE
-        return next((r for r in self.rules if r.matches(resource, role_id)), None)
+        return next(
+            (r for r in self.rules if r.matches(resource, role_id) and r.usable_by(may_use)),
+            None,
+        )
+
+    def closed_to(self, resource: Resource, role_id: str) -> Rule | None:
+        """The first rule that would cover ``role_id`` on ``resource`` for its requesters
+        alone (to say who may use it when someone else asks)."""
+        return next((r for r in self.rules if r.requesters and r.matches(resource, role_id)), None)
+
+    def requestable(self, resource: Resource, may_use: MayUse | None) -> list[str]:
+        """The roles on ``resource`` some rule lets this person request, in the resource's
+        order."""
+        return [r for r in resource.roles() if self.decide(resource, r, may_use) is not None]
 
 
 def justification_ok(rule: Rule, justification: str) -> str | None:

@@ -39,6 +39,7 @@ from bot.access.policy import AccessPolicy
 from bot.access.ports import Catalogue, Directory, ElasticPort, Notifier, Store
 from bot.access.resources import Resource
 from bot.access.review import Period, Review
+from bot.access.routing import Explanation
 from bot.access.rules import Rule
 from bot.access.visibility import Viewer
 from bot.clock import Clock
@@ -159,10 +160,14 @@ class AccessService:
         duration: timedelta,
         justification: str,
         break_glass: bool = False,
+        requester_id: str | None = None,
     ) -> tuple[Resource, Rule]:
-        """The request form's checks: the request's own, and (asked for) whether policy
-        allows break-glass for it. Raises :class:`InvalidRequest` naming the field."""
-        resource, rule = self.core.filing.validate(resource_text, role, duration, justification)
+        """The request form's checks: the request's own (for ``requester_id``: under the
+        rules they may use), and (asked for) whether policy allows break-glass for it.
+        Raises :class:`InvalidRequest` naming the field."""
+        filing = self.core.filing
+        person = filing.eligible_requester(requester_id) if requester_id else None
+        resource, rule = filing.validate(resource_text, role, duration, justification, person)
         if break_glass and not rule.break_glass:
             raise InvalidRequest(
                 "Policy does not allow break-glass for this role here.", field="break_glass"
@@ -184,6 +189,20 @@ class AccessService:
 
     def refusal_to_request(self, user_id: str) -> str | None:
         return self.core.filing.refusal_to_request(user_id)
+
+    def requestable_resources(self, user_id: str, query: str, limit: int = 100) -> list[Resource]:
+        return self.core.filing.requestable_resources(user_id, query, limit)
+
+    def form_choices(self, user_id: str, resource_text: str) -> tuple[Resource | None, list[str]]:
+        return self.core.filing.form_choices(user_id, resource_text)
+
+    def request_again(
+        self, request_id: int, user_id: str
+    ) -> tuple[AccessRequest, Resource | None, list[str]]:
+        return self.core.filing.request_again(request_id, user_id)
+
+    def who_approves(self, user_id: str, resource_text: str, role: str) -> Explanation:
+        return self.core.filing.explain(user_id, resource_text, role)
 
     # -- decisions
     def check_decider(self, request: AccessRequest, actor_id: str) -> list[str]:

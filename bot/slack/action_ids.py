@@ -23,6 +23,8 @@ class Action(StrEnum):
     OPEN_REQUEST_MODAL = "open_request_modal"
     LIST_PREV = "list_prev"
     LIST_NEXT = "list_next"
+    #: On the DM about a request that ended: the form again, filled in from that request.
+    REQUEST_AGAIN = "request_again"
     #: The resource select of the request form (its options load from ``@app.options``).
     RESOURCE = "resource"
 

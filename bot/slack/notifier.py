@@ -103,11 +103,13 @@ class SlackNotifier:
             )
         return not retry
 
-    def _card(self, request: AccessRequest) -> tuple[str, Blocks]:
-        approved = [
-            a.approver_id for a in self.store.approvals(request.id) if a.decision == "approve"
-        ]
-        return cards.approver_card(request, approved)
+    def _approved(self, request: AccessRequest) -> list[str]:
+        return [a.approver_id for a in self.store.approvals(request.id) if a.decision == "approve"]
+
+    def _each_card(self, request: AccessRequest):
+        """``viewer -> (text, blocks)``: each approver's own card (why they are asked)."""
+        approved = self._approved(request)
+        return lambda viewer: cards.approver_card(request, approved, viewer)
 
     def _post_cards(
         self, request_id: int, kind: str, users: Iterable[str], text: str, body: Blocks
@@ -123,7 +125,9 @@ class SlackNotifier:
             self._update(ref, text, body)
 
     def _refresh_cards(self, request: AccessRequest) -> None:
-        self._update_cards(request.id, APPROVER, *self._card(request))
+        card = self._each_card(request)
+        for ref in self.store.messages(request.id, APPROVER):
+            self._update(ref, *card(ref.user_id))
         self._channel(request)
 
     def _channel(self, request: AccessRequest) -> None:
@@ -141,13 +145,13 @@ class SlackNotifier:
 
     # -- the core's Notifier port -----------------------------------------------------------
     def request_filed(self, request: AccessRequest) -> bool:
-        text, body = self._card(request)
+        card = self._each_card(request)
         already = {m.user_id for m in self.store.messages(request.id, APPROVER)}
         complete = True
         for approver in request.approvers:
             if approver in already:  # a re-send after a crash: update, never duplicate
                 continue
-            posted, retry = self._send(approver, text, body)
+            posted, retry = self._send(approver, *card(approver))
             if posted:
                 self.store.save_message(MessageRef(request.id, APPROVER, approver, *posted))
             complete = complete and not retry
@@ -156,7 +160,7 @@ class SlackNotifier:
         # that followed at once, putting its buttons back.
         for ref in self.store.messages(request.id, APPROVER):
             if ref.user_id in already:
-                self._update(ref, text, body)
+                self._update(ref, *card(ref.user_id))
         self._channel(request)
         complete = self._tell_requester(request) and complete
         self._homes([request.requester_id, *request.approvers])
@@ -196,14 +200,15 @@ class SlackNotifier:
 
     def escalated(self, request: AccessRequest, added: list[str]) -> None:
         """Cards for the integration owners the request now also goes to; the requester is told."""
-        self._post_cards(request.id, APPROVER, added, *self._card(request))
+        card = self._each_card(request)
+        for user_id in added:
+            self._post_cards(request.id, APPROVER, [user_id], *card(user_id))
         self._post(request.requester_id, *dms.escalated(request, added))
         self._homes(added)
 
     def remind(self, request: AccessRequest, approvers: list[str]) -> None:
-        text, body = cards.reminder(request)
         for approver in approvers:
-            self._post(approver, text, body)
+            self._post(approver, *cards.reminder(request, approver))
 
     def extension_requested(
         self, request: AccessRequest, approvers: list[str], needed: int = 1

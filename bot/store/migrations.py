@@ -296,6 +296,13 @@ def m0009_extension_approvals(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations(name="0010_approver_reasons")
+def m0010_approver_reasons(db: sqlite_utils.Database) -> None:
+    # Why each approver was asked (issue #14): their owner tag, the integration owners'
+    # fallback and its cause, or an escalation; JSON keyed by Slack user ID, shown on cards.
+    db.execute("ALTER TABLE requests ADD COLUMN approver_reasons TEXT NOT NULL DEFAULT '{}'")
+
+
 def apply(db: sqlite_utils.Database) -> list[str]:
     """Apply pending migrations; returns the names applied (for the start-up log)."""
     pending = [m.name for m in migrations.pending(db)]

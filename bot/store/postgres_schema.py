@@ -208,6 +208,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         GROUP BY given.request_id, asked.id, given.actor;
         """,
     ),
+    # Why each approver was asked (issue #14), JSON keyed by Slack user ID.
+    (
+        "0010_approver_reasons",
+        f"ALTER TABLE requests ADD COLUMN approver_reasons {T} NOT NULL DEFAULT '{{}}';",
+    ),
 ]
 
 

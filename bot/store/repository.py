@@ -89,6 +89,7 @@ class Store:
         elastic_user_id: str | None,
         approver_source: str | None = None,
         next_reminder_at: datetime | None = None,
+        approver_reasons: dict[str, dict] | None = None,
     ) -> AccessRequest:
         with self.db.write() as conn:
             cur = conn.execute(
@@ -96,8 +97,8 @@ class Store:
                 INSERT INTO requests (requester_id, requester_email, resource_kind, resource_id,
                     resource_name, project_type, role_id, unit, duration_seconds, justification,
                     state, approvers, approvals_needed, elastic_user_id, created_at, updated_at,
-                    approver_source, next_reminder_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    approver_source, next_reminder_at, approver_reasons)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 RETURNING id
                 """,
                 (
@@ -119,6 +120,7 @@ class Store:
                     to_iso(now),
                     approver_source,
                     to_iso(next_reminder_at) if next_reminder_at else None,
+                    json.dumps(approver_reasons or {}, sort_keys=True),
                 ),
             )
             request_id = int(cur.fetchone()[0])
@@ -754,14 +756,30 @@ class Store:
         return [row_to_request(r) for r in rows]
 
     def escalate(
-        self, request_id: int, approvers: Sequence[str], added: Sequence[str], now: datetime
+        self,
+        request_id: int,
+        approvers: Sequence[str],
+        added: Sequence[str],
+        now: datetime,
+        reasons: dict[str, dict] | None = None,
     ) -> AccessRequest | None:
-        """Record the escalation, once, with the approvers it added; None if it was not due."""
+        """Record the escalation, once, with the approvers it added (and why each was asked,
+        merged into the request's reasons); None if it was not due."""
         with self.db.write() as conn:
+            row = conn.execute(
+                "SELECT approver_reasons FROM requests WHERE id = ?", (request_id,)
+            ).fetchone()
+            merged = {**json.loads((row[0] if row else None) or "{}"), **(reasons or {})}
             cur = conn.execute(
-                "UPDATE requests SET escalated_at = ?, approvers = ?, updated_at = ? "
-                "WHERE id = ? AND state = 'pending' AND escalated_at IS NULL",
-                (to_iso(now), json.dumps(list(approvers)), to_iso(now), request_id),
+                "UPDATE requests SET escalated_at = ?, approvers = ?, approver_reasons = ?, "
+                "updated_at = ? WHERE id = ? AND state = 'pending' AND escalated_at IS NULL",
+                (
+                    to_iso(now),
+                    json.dumps(list(approvers)),
+                    json.dumps(merged, sort_keys=True),
+                    to_iso(now),
+                    request_id,
+                ),
             )
             if cur.rowcount != 1:
                 return None

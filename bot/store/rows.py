@@ -57,4 +57,5 @@ def row_to_request(row: Any) -> AccessRequest:
         next_reminder_at=_dt(row["next_reminder_at"]),
         escalated_at=_dt(row["escalated_at"]),
         parked=row["parked"],
+        approver_reasons=json.loads(row["approver_reasons"] or "{}"),
     )

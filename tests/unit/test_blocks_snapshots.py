@@ -100,6 +100,23 @@ SURFACES: dict[str, Callable[[], Any]] = {
     "approver_card_one_of_two": lambda: rendered(
         blocks.approver_card(replace(PENDING, approvals_needed=2), approved_by=[OLIVIA.id])
     ),
+    "approver_card_why_you_and_admin_warning": lambda: rendered(
+        blocks.approver_card(
+            replace(
+                PENDING,
+                role_id="deployment-admin",
+                approver_reasons={
+                    OLIVIA.id: {
+                        "kind": "owner",
+                        "resource": PROD.name,
+                        "tag": "owner",
+                        "value": "olivia@example.com",
+                    }
+                },
+            ),
+            viewer=OLIVIA.id,
+        )
+    ),
     "approver_card_approved": lambda: rendered(blocks.approver_card(APPROVED)),
     "approver_card_denied": lambda: rendered(blocks.approver_card(DENIED)),
     "requester_dm_granted": lambda: rendered(
@@ -114,6 +131,17 @@ SURFACES: dict[str, Callable[[], Any]] = {
         default_duration=HOUR,
         resource=PROD,
         metadata={"channel": "C1"},
+    ),
+    "request_modal_again": lambda: blocks.request_modal(
+        integration_name="elastic-cloud",
+        access_details="",
+        max_duration=timedelta(hours=12),
+        default_duration=HOUR,
+        resource=PROD,
+        roles=["deployment-viewer", "deployment-editor"],
+        role="deployment-editor",
+        duration=timedelta(hours=2),
+        justification="INC-42: again",
     ),
     "home_view": lambda: blocks.home_view(
         active=[ACTIVE],

@@ -20,15 +20,18 @@ from bot.access.engine.core import (
     IDENTITY_READ_AGE,
     SLACK_DOWN,
     Part,
+    not_yours,
 )
-from bot.access.errors import AccessError, AlreadyDecided, InvalidRequest, NotAllowed
+from bot.access.engine.people import GROUPS_DOWN
+from bot.access.errors import AccessError, AlreadyDecided, InvalidRequest, NotAllowed, NotFound
 from bot.access.identity import canonical_email
 from bot.access.limits import check_justification
 from bot.access.model import AccessRequest
 from bot.access.ports import Person, UpstreamError, cannot
 from bot.access.resources import Resource, Unit, unit_for
-from bot.access.rules import Rule, justification_ok
-from bot.access.states import State
+from bot.access.routing import Explanation
+from bot.access.rules import MayUse, Rule, describe_requesters, justification_ok
+from bot.access.states import FINAL, State
 from bot.access.text import escape
 from bot.faults import crash_point
 
@@ -41,35 +44,46 @@ class Filing(Part):
         #: The break-glass cool-down and cap are read at filing and written by the approval.
         self._break_glass_lock = threading.Lock()
 
-    def validate(
-        self, resource_text: str, role: str, duration: timedelta, justification: str
-    ) -> tuple[Resource, Rule]:
-        """Check a request against the catalogue and the policy; raises :class:`InvalidRequest`
-        naming the field to fix."""
-        check_justification(justification)
+    def may_use(self, person: Person) -> MayUse:
+        """:meth:`People.may_use`, its Slack failures told as such (never "not allowed")."""
+        test = self.core.people.may_use(person)
+
+        def among(requesters: tuple[str, ...]) -> bool:
+            try:
+                return test(requesters)
+            except UpstreamError as exc:
+                raise AccessError(GROUPS_DOWN) from exc
+
+        return among
+
+    def requestable(self, person: Person, resource: Resource) -> list[str]:
+        """The roles on ``resource`` that ``person`` may request under the policy."""
+        return self.policy.rules.requestable(resource, self.may_use(person))
+
+    def find_requestable(self, person: Person, resource_text: str) -> Resource | None:
+        """The resource ``resource_text`` names, if ``person`` may request some role on it.
+        A resource whose every covering rule is closed to them is answered as one that does
+        not exist: the names of what they may not request are not theirs to learn."""
         resource = self.catalogue.find(resource_text)
         if resource is None:
-            raise InvalidRequest(
-                f"Unknown resource '{escape(resource_text)}'. Use a deployment name or ID, or "
-                "`organization`; `/elastic-access` opens a form that lists them.",
-                field="resource",
-            )
-        roles = resource.roles()
-        if role not in roles:
-            raise InvalidRequest(
-                f"'{escape(role)}' is not a role for {escape(resource.label)}. Valid roles: "
-                + ", ".join(f"`{r}`" for r in roles)
-                + ".",
-                field="role",
-            )
-        rule = self.policy.rules.decide(resource, role)
-        if rule is None:
-            raise InvalidRequest(
-                f"No access policy allows `{escape(role)}` on {escape(resource.label)}. Ask an "
-                "integration owner "
-                "if you need it.",
-                field="role",
-            )
+            return None
+        if not self.requestable(person, resource) and self.policy.rules.requestable(resource, None):
+            return None
+        return resource
+
+    def validate(
+        self,
+        resource_text: str,
+        role: str,
+        duration: timedelta,
+        justification: str,
+        person: Person | None = None,
+    ) -> tuple[Resource, Rule]:
+        """Check a request against the catalogue and the policy (for ``person``: the rules
+        whose ``requesters`` they are among); raises :class:`InvalidRequest` naming the field
+        to fix."""
+        check_justification(justification)
+        resource, rule = self.covering(resource_text, role, person)
         if duration < self.policy.min_duration:
             raise InvalidRequest("Duration must be at least 1m.", field="duration")
         limit = self.policy.longest(rule)
@@ -82,6 +96,58 @@ class Filing(Part):
         problem = justification_ok(rule, justification)
         if problem:
             raise InvalidRequest(problem, field="justification")
+        return resource, rule
+
+    def covering(
+        self, resource_text: str, role: str, person: Person | None = None
+    ) -> tuple[Resource, Rule]:
+        """The resource and the rule that covers ``role`` on it for ``person``; raises
+        :class:`InvalidRequest` saying why none does."""
+        may_use = self.may_use(person) if person is not None else None
+        resource = (
+            self.find_requestable(person, resource_text)
+            if person is not None
+            else self.catalogue.find(resource_text)
+        )
+        if resource is None:
+            raise InvalidRequest(
+                f"Unknown resource '{escape(resource_text)}'. Use a deployment name or ID, or "
+                "`organization`; `/elastic-access` opens a form that lists those you may "
+                "request.",
+                field="resource",
+            )
+        roles = resource.roles()
+        if role not in roles:
+            offered = self.policy.rules.requestable(resource, may_use) or roles
+            raise InvalidRequest(
+                f"'{escape(role)}' is not a role for {escape(resource.label)}. Valid roles: "
+                + ", ".join(f"`{r}`" for r in offered)
+                + ".",
+                field="role",
+            )
+        rule = self.policy.rules.decide(resource, role, may_use)
+        if rule is None:
+            closed = self.policy.rules.closed_to(resource, role) if may_use else None
+            if closed is not None:
+                offered = self.policy.rules.requestable(resource, may_use)
+                raise InvalidRequest(
+                    f"You may not request `{escape(role)}` on {escape(resource.label)}: "
+                    f"{self._rule_name(closed)} covers it only for "
+                    f"{describe_requesters(closed.requesters)}."
+                    + (
+                        " You may request " + ", ".join(f"`{r}`" for r in offered) + " there."
+                        if offered
+                        else ""
+                    )
+                    + " Ask an integration owner if you need it.",
+                    field="role",
+                )
+            raise InvalidRequest(
+                f"No access policy allows `{escape(role)}` on {escape(resource.label)}. Ask an "
+                "integration owner "
+                "if you need it.",
+                field="role",
+            )
         return resource, rule
 
     def file_request(
@@ -115,7 +181,7 @@ class Filing(Part):
         # resources from the answer (nor makes the bot ask Elastic for them).
         person = self.eligible_requester(requester_id)
         self.catalogue.find_fresh(resource_text)  # a resource created a moment ago
-        resource, rule = self.validate(resource_text, role, duration, justification)
+        resource, rule = self.validate(resource_text, role, duration, justification, person)
         if break_glass and not rule.break_glass:
             raise NotAllowed(
                 f"Break-glass is not allowed for `{escape(role)}` on {escape(resource.label)}. "
@@ -167,6 +233,7 @@ class Filing(Part):
             now=now,
             elastic_user_id=member.user_id if member else None,
             approver_source=routing.source,
+            approver_reasons={a: routing.why[a] for a in approvers if a in routing.why},
             next_reminder_at=now + self.policy.reminder_after
             if self.policy.max_reminders
             else None,
@@ -181,6 +248,70 @@ class Filing(Part):
             return self._auto_approve(request, rule)
         self.core.outbox.tell(request)
         return request
+
+    def requestable_resources(self, user_id: str, query: str, limit: int = 100) -> list[Resource]:
+        """The type-ahead: resources matching ``query`` on which ``user_id`` may request some
+        role (none at all for someone who may not request)."""
+        person = self.eligible_requester(user_id)
+        found = self.catalogue.search(query, limit=max(limit, 500))
+        return [r for r in found if self.requestable(person, r)][:limit]
+
+    def form_choices(self, user_id: str, resource_text: str) -> tuple[Resource | None, list[str]]:
+        """The resource the form picked (None when ``user_id`` may not request on it) and the
+        roles they may request there."""
+        person = self.eligible_requester(user_id)
+        resource = self.find_requestable(person, resource_text) if resource_text else None
+        if resource is None:
+            return None, []
+        return resource, self.requestable(person, resource)
+
+    def request_again(
+        self, request_id: int, user_id: str
+    ) -> tuple[AccessRequest, Resource | None, list[str]]:
+        """A request that ended, for its requester to file again (the form, filled in): the
+        request, its resource if they may still request on it, the roles they may request
+        there. Anyone else is told it was not found; nothing is filed here."""
+        request = self.store.get(request_id)
+        if request is None or request.requester_id != user_id:
+            raise NotFound(not_yours(request_id))
+        if request.state not in FINAL:
+            raise AlreadyDecided(f"{request.ref} has not ended (it is {request.state.value}).")
+        resource, roles = self.form_choices(user_id, request.resource.key)
+        return request, resource, roles
+
+    def explain(self, user_id: str, resource_text: str, role: str) -> Explanation:
+        """``who-approves``: the rule that covers ``role`` on the resource for ``user_id``, who
+        would approve it now and why each, and what else the rule says. Refused exactly as
+        filing it would be (who may ask, what they may ask for), so it tells nobody more."""
+        person = self.eligible_requester(user_id)
+        resource, rule = self.covering(resource_text, role.strip().lower(), person)
+        routing = self.core.people.routing(
+            resource, self.core.people.is_requester(user_id, person.email)
+        )
+        rules = self.policy.rules.rules
+        escalate = self.policy.escalate_after
+        return Explanation(
+            resource=resource,
+            role=role.strip().lower(),
+            rule_name=rule.name if rules else "",
+            rule_index=rules.index(rule) + 1 if rules else 0,
+            requesters=rule.requesters,
+            approvers=tuple((a, routing.why.get(a, {})) for a in routing.approvers),
+            quorum=rule.approvals,
+            longest_seconds=int(self.policy.longest(rule).total_seconds()),
+            auto_approve=rule.auto_approve,
+            break_glass=rule.break_glass,
+            extend_without_approval=rule.extend_without_approval,
+            escalate_after_seconds=int(escalate.total_seconds())
+            if escalate is not None and routing.source == "resource_owner"
+            else None,
+        )
+
+    def _rule_name(self, rule: Rule) -> str:
+        """How a refusal names a rule: its ``name``, else its place in the policy."""
+        if rule.name:
+            return f"policy rule *{escape(rule.name)}*"
+        return f"policy rule {self.policy.rules.rules.index(rule) + 1}"
 
     def eligible_requester(self, requester_id: str, fresh: bool = False) -> Person:
         """The requester, if they may ask for access at all; raises :class:`NotAllowed` with

@@ -12,6 +12,7 @@ from bot.access.engine.core import (
     SYSTEM,
     Part,
 )
+from bot.access.routing import escalation_reason
 from bot.access.states import State
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,10 @@ class FollowUps(Part):
                 not_requester=self.core.people.is_requester_of(request)
             )
             added = [o for o in owners if o not in request.approvers]
-            escalated = self.store.escalate(request.id, [*request.approvers, *added], added, now)
+            why = {o: escalation_reason(int(after.total_seconds())) for o in added}
+            escalated = self.store.escalate(
+                request.id, [*request.approvers, *added], added, now, reasons=why
+            )
             if escalated is None:
                 continue
             log.info("request %s escalated to %s", escalated.ref, ", ".join(added) or "nobody new")

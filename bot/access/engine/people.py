@@ -16,15 +16,25 @@ from bot.access.engine.core import (
     Part,
     not_yours,
 )
-from bot.access.errors import NotFound
+from bot.access.errors import AccessError, NotFound
 from bot.access.identity import same_person
 from bot.access.model import AccessRequest
 from bot.access.ports import Freshness, Person, UpstreamError
 from bot.access.resources import Resource
 from bot.access.routing import OwnerAttribute, Routing, route, tag_references
+from bot.access.rules import MayUse, Rule, requester_kind
 from bot.access.visibility import Viewer
 
 log = logging.getLogger(__name__)
+
+GROUPS_DOWN = (
+    "Slack did not answer when I read the user groups that policy rules name, so I cannot "
+    "tell which rules you may use. Nothing was done; try again in a minute."
+)
+
+
+def _nobody(requesters: tuple[str, ...]) -> bool:
+    return False
 
 
 class People(Part):
@@ -100,6 +110,44 @@ class People(Part):
             self.policy.resource_owner,
             fresh=fresh,
         )
+
+    def may_use(self, person: Person) -> MayUse:
+        """Tests whether ``person`` is among a ``[[policy]]`` rule's requesters: their Slack
+        user ID, their email, a user group they are in (as Slack says now, each group read
+        once per test), or their email's domain. A group Slack did not list raises
+        :class:`UpstreamError`: never "not among them", which would hide rules they may use."""
+        email = (person.email or "").strip().lower()
+        domain = email.rsplit("@", 1)[-1] if "@" in email else ""
+        groups: dict[str, bool] = {}
+
+        def among(requesters: tuple[str, ...]) -> bool:
+            for ref in requesters:
+                kind = requester_kind(ref)
+                if kind == "user" and ref == person.id:
+                    return True
+                if kind == "email" and email and ref.lower() == email:
+                    return True
+                if kind == "domain" and domain and ref.partition(":")[2].lower() == domain:
+                    return True
+                if kind == "group":
+                    key = ref.lower()
+                    if key not in groups:
+                        groups[key] = any(p.id == person.id for p in self.directory.resolve(ref))
+                    if groups[key]:
+                        return True
+            return False
+
+        return among
+
+    def rule_of(self, request: AccessRequest) -> Rule | None:
+        """The rule that covers ``request`` for its requester now (an extension's limits and
+        quorum). Raises :class:`AccessError` when Slack cannot say which rules they may use."""
+        try:
+            person = self.directory.person(request.requester_id)
+            may_use = self.may_use(person) if person is not None else _nobody
+            return self.policy.rules.decide(request.resource, request.role_id, may_use)
+        except UpstreamError as exc:
+            raise AccessError(GROUPS_DOWN) from exc
 
     def approvers_for(
         self, request: AccessRequest, fresh: Freshness = False, strict: bool = False

@@ -31,6 +31,7 @@ from bot.slack.blocks.format import (
     context,
     failure,
     label,
+    option,
     section,
     status_line,
     summary_fields,
@@ -38,7 +39,7 @@ from bot.slack.blocks.format import (
     who,
 )
 from bot.slack.blocks.home import home_view
-from bot.slack.blocks.listing import HELP, help_text, request_line, request_list
+from bot.slack.blocks.listing import HELP, help_text, request_line, request_list, who_approves
 from bot.slack.blocks.modals import (
     DURATION_PRESETS,
     deny_modal,
@@ -83,4 +84,10 @@ __all__ = [
     "summary_fields",
     "when",
     "who",
+    "who_approves",
+    "option",
+    "TYPEAHEAD_UNAVAILABLE",
 ]
+
+#: The type-ahead's one option when Slack could not say which rules the person may use.
+TYPEAHEAD_UNAVAILABLE = "Slack did not answer; type again in a minute"

@@ -4,10 +4,12 @@ in place as the request moves on; and the reminder that repeats a card."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from bot.access.durations import format_duration
 from bot.access.model import AccessRequest
+from bot.access.routing import NO_OWNER_LEFT, NO_OWNER_SETTING, NO_TAG, NO_TAGS
 from bot.access.states import State
 from bot.access.text import escape
 from bot.slack.action_ids import Action
@@ -32,7 +34,88 @@ def approvals(approved_by: Sequence[str], needed: int) -> dict[str, Any]:
     return context(f"Approvals: {len(approved_by)} of {needed} ({names})")
 
 
-def approver_card(request: AccessRequest, approved_by: Sequence[str] = ()) -> tuple[str, Blocks]:
+#: What a powerful role can do, on every card that asks for it: approvers should know what
+#: they hand out. Only admin and organization roles; the words stay short.
+ROLE_WARNINGS = {
+    "organization-admin": (
+        "An organization owner controls the whole organization: members, billing, every "
+        "deployment and project. They can create API keys that outlive this grant: removing "
+        "the role does not revoke them."
+    ),
+    "billing-admin": (
+        "A billing admin can see and change the organization's billing and subscription."
+    ),
+    "deployment-admin": (
+        "A deployment admin is superuser inside the stack (every index, Kibana space and "
+        "security setting) and can manage the deployment itself. Users and API keys they "
+        "create inside the stack outlive this grant."
+    ),
+    "elasticsearch-admin": (
+        "A project admin has full control of the project, its data and its settings. API "
+        "keys they create outlive this grant."
+    ),
+    "observability-admin": (
+        "A project admin has full control of the project, its data and its settings. API "
+        "keys they create outlive this grant."
+    ),
+    "security-admin": (
+        "A project admin has full control of the project, its data and its settings. API "
+        "keys they create outlive this grant."
+    ),
+}
+
+_BECAUSE = {
+    NO_OWNER_SETTING: "resources have no owners configured here",
+    NO_TAGS: "{name} carries no owner tag",
+    NO_TAG: "{name} has no owner tag",
+    NO_OWNER_LEFT: "{name}'s owner tag names nobody else who can approve this",
+}
+
+
+def role_warning(role_id: str) -> str | None:
+    """A short warning of what ``role_id`` can do, for admin and organization roles."""
+    return ROLE_WARNINGS.get(role_id)
+
+
+def approver_reason(reason: dict | None) -> str | None:
+    """Why the person reading a card was asked, from the reason the core stored for them."""
+    if not reason:
+        return None
+    kind = reason.get("kind")
+    name = escape(str(reason.get("resource") or "the resource"))
+    if kind == "owner":
+        tag, value = escape(str(reason.get("tag", ""))), escape(str(reason.get("value", "")))
+        if value.startswith("@"):
+            return f"You are in {value}, which owns *{name}* (tag `{tag}={value}`)"
+        return f"You own *{name}* (tag `{tag}={value}`)"
+    if kind == "integration_owner":
+        because = _BECAUSE.get(str(reason.get("because")))
+        if because is None:
+            return "You are an integration owner"
+        return f"You are an integration owner ({because.format(name=name)})"
+    if kind == "escalated":
+        after = reason.get("after_seconds")
+        within = f" within {format_duration(timedelta(seconds=after))}" if after else " in time"
+        return f"Escalated to you: nobody decided{within}"
+    return None
+
+
+def _why_you(request: AccessRequest, viewer: str | None) -> Blocks:
+    """The card's lines for ``viewer``: why they are asked, what the role can do."""
+    lines: Blocks = []
+    reason = approver_reason(request.approver_reasons.get(viewer or ""))
+    if reason:
+        lines.append(context(f":bust_in_silhouette: {reason}."))
+    warning = role_warning(request.role_id)
+    if warning:
+        lines.append(context(f":warning: {warning}"))
+    return lines
+
+
+def approver_card(
+    request: AccessRequest, approved_by: Sequence[str] = (), viewer: str | None = None
+) -> tuple[str, Blocks]:
+    """An approver's card; ``viewer`` (the approver it goes to) adds why they are asked."""
     text = (
         f"Access request {request.ref}: <@{request.requester_id}> asks for "
         f"{escape(request.role_id)} on {label(request)} for {format_duration(request.duration)}"
@@ -41,6 +124,7 @@ def approver_card(request: AccessRequest, approved_by: Sequence[str] = ()) -> tu
         section(f"*Access request {request.ref}* needs your approval"),
         summary_fields(request),
         justification(request),
+        *_why_you(request, viewer),
     ]
     if request.approvals_needed > 1:
         blocks.append(approvals(approved_by, request.approvals_needed))
@@ -89,11 +173,11 @@ def approver_card(request: AccessRequest, approved_by: Sequence[str] = ()) -> tu
     return text, blocks
 
 
-def reminder(request: AccessRequest) -> tuple[str, Blocks]:
+def reminder(request: AccessRequest, viewer: str | None = None) -> tuple[str, Blocks]:
     text = (
         f"Reminder: access request {request.ref} from <@{request.requester_id}> is waiting for you"
     )
-    card_text, card = approver_card(request)
+    card_text, card = approver_card(request, viewer=viewer)
     return text, [
         section(f":bell: *Reminder* — request {request.ref} is still waiting for a decision."),
         *card[1:],

@@ -118,6 +118,14 @@ def requester_update(request: AccessRequest, access_details: str = "") -> tuple[
         text = f"Request {request.ref} is {state.value}"
         body = text
     blocks: Blocks = [section(body)]
+    if state in ENDED:
+        blocks.append(
+            {
+                "type": "actions",
+                "block_id": f"again:{request.id}",
+                "elements": [request_again_button(request)],
+            }
+        )
     if state is State.ACTIVE and access_details:
         blocks.append(section(f"*How to sign in*\n{access_details}"))
     if state is State.ACTIVE:
@@ -153,6 +161,23 @@ def channel_update(request: AccessRequest) -> tuple[str, Blocks]:
         f"{label(request)} · {request.state.value}"
     )
     return text, [section(request_line(request)), context(status_line(request, public=True))]
+
+
+#: Requests that ended without (or after) access: their DM offers to ask again.
+ENDED = frozenset(
+    {State.DENIED, State.EXPIRED, State.REVOKED, State.FAILED, State.TIMED_OUT, State.CANCELLED}
+)
+
+
+def request_again_button(request: AccessRequest) -> dict[str, Any]:
+    """Opens the request form filled in from ``request`` (its value is only the ID: the
+    listener reads the rest from the store, for the requester alone)."""
+    return {
+        "type": "button",
+        "action_id": Action.REQUEST_AGAIN,
+        "text": plain("Request again"),
+        "value": str(request.id),
+    }
 
 
 def extend_button(request: AccessRequest) -> dict[str, Any]:

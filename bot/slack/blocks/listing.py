@@ -9,9 +9,12 @@ from datetime import timedelta
 
 from bot.access.durations import format_duration
 from bot.access.model import AccessRequest
+from bot.access.routing import Explanation
+from bot.access.rules import describe_requesters
 from bot.access.states import State
 from bot.access.text import escape
 from bot.slack.action_ids import Action
+from bot.slack.blocks.cards import approver_reason, role_warning
 from bot.slack.blocks.format import STATE_EMOJI, Blocks, context, label, plain, section, when
 
 
@@ -99,8 +102,9 @@ HELP = """*/elastic-access* — just-in-time access to Elastic Cloud
 • `/elastic-access list [active|pending|mine|all]` — requests you may see, newest first
 • `/elastic-access revoke <id>` — end an active grant now (requester, approver or integration owner)
 • `/elastic-access extend <id> <duration> <reason…>` — ask for more time on your active grant
+• `/elastic-access who-approves <resource> <role>` — which policy rule applies to you, who would approve and why
 • `/elastic-access help` — this message
-Approvers get a DM with *Approve* and *Deny*. Access is removed automatically when it ends."""
+Approvers get a DM with *Approve* and *Deny*. Access is removed automatically when it ends; the message that says so has *Request again*."""
 
 
 def help_text(max_duration: timedelta, error: str | None = None) -> str:
@@ -108,3 +112,66 @@ def help_text(max_duration: timedelta, error: str | None = None) -> str:
     :class:`AccessError` message, mrkdwn already."""
     text = escape(HELP.format(max=format_duration(max_duration)))
     return f":warning: {error}\n\n{text}" if error else text
+
+
+def who_approves(explained: Explanation) -> tuple[str, Blocks]:
+    """The private answer to ``/elastic-access who-approves <resource> <role>``."""
+    resource, role = explained.resource, escape(explained.role)
+    where = escape(resource.label)
+    if explained.rule_index == 0:
+        rule = "no `[[policy]]` rules are configured, so every role is allowed"
+    elif explained.rule_name:
+        rule = f"policy rule *{escape(explained.rule_name)}* (rule {explained.rule_index})"
+    else:
+        rule = f"policy rule {explained.rule_index}"
+    if explained.requesters:
+        rule += f", for {describe_requesters(explained.requesters)} (you are among them)"
+    lines = [f"*Who approves `{role}` on {where}*", f"Rule that applies to you: {rule}."]
+    if explained.break_glass:
+        lines.append(
+            "Break-glass: allowed: `/elastic-access break-glass` takes it at once, with a "
+            "reason; the integration owners are alerted."
+        )
+    if explained.auto_approve:
+        lines.append("Auto-approve: a request is granted without anyone approving it.")
+    elif explained.approvers:
+        lines.append("Approvers (any one of them, or as many as the quorum says):")
+        lines += [
+            f"• <@{user}>: {_third_person(approver_reason(why)) or 'an approver'}"
+            for user, why in explained.approvers
+        ]
+    else:
+        lines.append(
+            "Approvers: nobody but you, so a request would be refused (the integration "
+            "owners would be told)."
+        )
+    quorum = explained.quorum
+    lines.append(f"Quorum: {quorum} approval{'s' if quorum != 1 else ''} from distinct people.")
+    lines.append(
+        f"Longest duration: {format_duration(timedelta(seconds=explained.longest_seconds))}"
+        + (", extensions included." if not explained.extend_without_approval else "; ")
+        + ("extensions apply at once." if explained.extend_without_approval else "")
+    )
+    if explained.escalate_after_seconds and not explained.auto_approve:
+        after = format_duration(timedelta(seconds=explained.escalate_after_seconds))
+        lines.append(f"If nobody decides within {after}, the integration owners are asked too.")
+    warning = role_warning(explained.role)
+    if warning:
+        lines.append(f":warning: {warning}")
+    text = "\n".join(lines)
+    return text, [section(text[:3000])]
+
+
+def _third_person(reason: str | None) -> str | None:
+    """A card's "You own …" as said about someone else, for ``who-approves``."""
+    if reason is None:
+        return None
+    for mine, theirs in (
+        ("You own ", "owns "),
+        ("You are in ", "is in "),
+        ("You are an integration owner", "an integration owner"),
+        ("Escalated to you: ", "escalated: "),
+    ):
+        if reason.startswith(mine):
+            return theirs + reason[len(mine) :]
+    return reason

@@ -5,6 +5,7 @@ characters, option text ≤ 75)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -23,9 +24,23 @@ def resource_option(resource: Resource) -> dict[str, Any]:
     return option(resource.label, resource.key)
 
 
-def _role_options(resource: Resource | None) -> dict[str, Any]:
+def _role_option(role: str) -> dict[str, Any]:
+    return option(f"{role_label(role)} ({role})", role)
+
+
+def _role_options(
+    resource: Resource | None, roles: Sequence[str] | None = None, role: str | None = None
+) -> dict[str, Any]:
+    """The role select's options: ``roles`` (those the person may request) on ``resource``,
+    ``role`` chosen when it is one of them; every kind's roles before a resource is picked."""
     if resource is not None:
-        return {"options": [option(f"{role_label(r)} ({r})", r) for r in resource.roles()]}
+        offered = list(resource.roles() if roles is None else roles)
+        if not offered:  # Slack refuses a select without options; the submit explains
+            offered = list(resource.roles())
+        found: dict[str, Any] = {"options": [_role_option(r) for r in offered]}
+        if role in offered:
+            found["initial_option"] = _role_option(role)
+        return found
     groups = [
         ("Organization", roles_for(ResourceKind.ORGANIZATION)),
         ("Deployments", roles_for(ResourceKind.DEPLOYMENT)),
@@ -59,6 +74,15 @@ def duration_options(
     return options, initial
 
 
+def _chosen_duration(
+    max_duration: timedelta, default: timedelta, wanted: timedelta | None
+) -> timedelta:
+    """The form's initial duration: ``wanted`` (Request again) if policy still allows it."""
+    if wanted is not None and timedelta(0) < wanted <= max_duration:
+        return wanted
+    return min(default, max_duration)
+
+
 def request_modal(
     *,
     integration_name: str,
@@ -68,10 +92,17 @@ def request_modal(
     resource: Resource | None = None,
     metadata: dict[str, Any] | None = None,
     break_glass: bool = False,
+    roles: Sequence[str] | None = None,
+    role: str | None = None,
+    duration: timedelta | None = None,
+    justification: str = "",
 ) -> dict[str, Any]:
     """The request form; ``break_glass`` adds the option to take the access at once (only
-    where a policy rule allows it, which the submit checks)."""
-    options, initial = duration_options(max_duration, default_duration)
+    where a policy rule allows it, which the submit checks). ``roles``: the roles the person
+    may request on ``resource``. ``role``, ``duration`` and ``justification`` fill it in
+    (Request again)."""
+    chosen = _chosen_duration(max_duration, default_duration, duration)
+    options, initial = duration_options(max_duration, chosen)
     blocks: Blocks = [
         section(
             f"Ask for time-bound access to *{integration_name}*. An approver gets a DM; "
@@ -105,7 +136,7 @@ def request_modal(
                 "action_id": Field.ROLE,
                 "placeholder": plain("Pick a role"),
             }
-            | _role_options(resource),
+            | _role_options(resource, roles, role),
         },
         {
             "type": "input",
@@ -128,7 +159,8 @@ def request_modal(
                 "multiline": True,
                 "max_length": JUSTIFICATION_LIMIT,
                 "placeholder": plain("Why do you need this access? (a ticket, an incident)"),
-            },
+            }
+            | ({"initial_value": justification[:JUSTIFICATION_LIMIT]} if justification else {}),
         },
     ]
     if break_glass:

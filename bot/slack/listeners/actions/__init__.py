@@ -18,6 +18,7 @@ from bot.slack.listeners.actions.deny import deny_without_reason, open_deny_form
 from bot.slack.listeners.actions.extend import open_extend_form
 from bot.slack.listeners.actions.list_page import list_page
 from bot.slack.listeners.actions.open_request_form import open_form_from_home
+from bot.slack.listeners.actions.request_again import open_again_form
 from bot.slack.listeners.actions.resource_picked import resource_picked
 
 
@@ -35,4 +36,5 @@ def register(app: App) -> None:
     app.action(Action.LIST_PREV)(list_page)
     app.action(Action.LIST_NEXT)(list_page)
     app.action(Action.OPEN_REQUEST_MODAL)(open_form_from_home)
+    app.action(Action.REQUEST_AGAIN)(open_again_form)
     app.action(Action.RESOURCE)(resource_picked)

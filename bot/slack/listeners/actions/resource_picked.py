@@ -9,6 +9,7 @@ from slack_bolt import Ack
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.access.errors import AccessError
 from bot.slack import blocks
 
 log = logging.getLogger(__name__)
@@ -19,6 +20,10 @@ def resource_picked(ack: Ack, body: dict, client: WebClient, runtime) -> None:
     view = body.get("view") or {}
     selected = (body["actions"][0].get("selected_option") or {}).get("value", "")
     policy = runtime.policy
+    try:  # only a resource they may request on, and only the roles they may request there
+        resource, roles = runtime.service.form_choices(body["user"]["id"], selected)
+    except AccessError:  # who they are, or their user groups, unknown now: the submit says
+        resource, roles = None, []
     try:
         metadata = json.loads(view.get("private_metadata") or "{}")
     except ValueError:
@@ -32,7 +37,8 @@ def resource_picked(ack: Ack, body: dict, client: WebClient, runtime) -> None:
                 access_details=policy.access_details,
                 max_duration=policy.max_duration,
                 default_duration=policy.default_duration,
-                resource=runtime.catalogue.find(selected),
+                resource=resource,
+                roles=roles,
                 metadata=metadata,
                 break_glass=policy.rules.any_break_glass,
             ),

@@ -1,5 +1,6 @@
 """``/elastic-access …``: help, the form and ``list`` are answered in the ack; what calls
-Elastic Cloud or writes (file, extend, revoke) and the export are handed to the lazy part."""
+Elastic Cloud or writes (file, extend, revoke), ``who-approves`` (it reads Slack's user
+groups) and the export are handed to the lazy part."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from bot.access.commands import (
     ListRequests,
     OpenModal,
     Revoke,
+    WhoApproves,
     parse_command,
 )
 from bot.access.errors import AccessError
@@ -100,6 +102,10 @@ def act(later, command: dict, respond: Respond, client: WebClient, runtime) -> N
         else:
             text = f"Extension of {request.ref} sent for approval."
         respond(response_type="ephemeral", text=text)
+    elif isinstance(parsed, WhoApproves):
+        explanation = service.who_approves(user_id, parsed.resource, parsed.role)
+        text, body = blocks.who_approves(explanation)
+        respond(response_type="ephemeral", text=text, blocks=body, **blocks.NO_UNFURL)
     elif isinstance(parsed, Revoke):
         request = service.revoke(parsed.request_id, user_id)
         respond(

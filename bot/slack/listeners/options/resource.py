@@ -4,14 +4,24 @@ from __future__ import annotations
 
 from slack_bolt import Ack
 
+from bot.access.errors import AccessError, NotAllowed
 from bot.slack import blocks
+
+#: What the picker offers when Slack could not say which rules the person may use: picking
+#: it names no resource (the form says so), and typing again asks again.
+UNAVAILABLE = "unavailable:slack"
 
 
 def resource_options(ack: Ack, payload: dict, body: dict, runtime) -> None:
-    """Only someone who may request sees the organization's resource names."""
+    """Only someone who may request sees the organization's resource names, and of those
+    only the resources on which some ``[[policy]]`` rule lets them request a role."""
     user_id = (body.get("user") or {}).get("id", "")
-    if runtime.service.refusal_to_request(user_id):
+    try:
+        found = runtime.service.requestable_resources(user_id, payload.get("value", ""))
+    except NotAllowed:
         ack(options=[])
         return
-    found = runtime.catalogue.search(payload.get("value", ""), limit=100)
+    except AccessError:  # Slack did not answer: say so, never "nothing you may request"
+        ack(options=[blocks.option(blocks.TYPEAHEAD_UNAVAILABLE, UNAVAILABLE)])
+        return
     ack(options=[blocks.resource_option(r) for r in found])

@@ -11,7 +11,7 @@ from bot.slack.action_ids import Field
 from bot.slack.listeners.views.fields import checked, inline, value, values
 
 
-def check_request(ack: Ack, view: dict, runtime, later) -> None:
+def check_request(ack: Ack, view: dict, body: dict, runtime, later) -> None:
     """The ack part: the form's own checks (fields filled, catalogue, policy), cheap and
     local; who may ask and everything else is checked again when filing."""
     state = values(view)
@@ -32,7 +32,12 @@ def check_request(ack: Ack, view: dict, runtime, later) -> None:
     if not errors:
         try:
             runtime.service.validate(
-                resource, role, duration, justification, break_glass=break_glass
+                resource,
+                role,
+                duration,
+                justification,
+                break_glass=break_glass,
+                requester_id=(body.get("user") or {}).get("id"),
             )
         except InvalidRequest as exc:
             errors[exc.field or Field.RESOURCE] = inline(exc)
