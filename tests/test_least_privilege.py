@@ -320,3 +320,16 @@ def test_request_again_is_not_offered_while_access_is_live(bot, slack):
     bot.click(REQUESTER, "request_again", "1", slack.messages_to(REQUESTER)[-1])
     said = slack.wait_for(lambda: slack.webhook_posts(f"click-{REQUESTER}"))[-1]["text"]
     assert "has not ended" in said
+
+
+def test_requesters_of_no_known_form_are_a_configuration_error():
+    import pytest
+    from pydantic import ValidationError
+
+    from bot.config import PolicyRuleConfig
+
+    for bad in (["oncall"], [], ["domain:"], ["<@U0ABC>"]):
+        with pytest.raises(ValidationError):
+            PolicyRuleConfig(requesters=bad)
+    ok = PolicyRuleConfig(requesters=[" @oncall ", "domain:example.com", "U0ABC", "a@b.io"])
+    assert ok.requesters == ["@oncall", "domain:example.com", "U0ABC", "a@b.io"]
