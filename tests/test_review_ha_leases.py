@@ -1,0 +1,259 @@
+"""Review of issue #16 (high availability on PostgreSQL): leases, heartbeats and notice
+claims under a hostile environment. Tests marked xfail(strict=True) are findings: they fail
+today and must pass once the finding is fixed (then drop the mark).
+
+Two in-process runtimes share one PostgreSQL schema, each with its own clock, so "time
+passing" (a slow Elastic call, a stall) and clock skew between replicas are exact.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from bot import priority
+from bot.access.states import State
+from bot.clock import FakeClock, to_iso
+from bot.runtime import Runtime
+from bot.scheduler import Scheduler
+from bot.slack.app import web_client
+from bot.store import Store
+from bot.store.postgres import PostgresDatabase
+from bot.web.server import serve_in_thread
+from fakes.slack_api import text_of
+from tests.harness import BOT_TOKEN, OWNER, REQUESTER, Bot, fast_retry, make_settings
+
+LEASE = timedelta(seconds=20)  # production's default work_lease
+
+
+def _start(settings, slack, role: str, clock: FakeClock) -> Bot:
+    client = web_client(BOT_TOKEN, slack.api_url, rate_limit_retries=2, before_call=priority.pause)
+    runtime = Runtime(
+        settings,
+        role=role,
+        clock=clock,
+        slack_client=client,
+        elastic_retry=fast_retry(),
+        catch_up_inline=True,
+    )
+    runtime.start()
+    server = serve_in_thread(runtime.wsgi, "127.0.0.1", 0)
+    bot = Bot(runtime, f"http://127.0.0.1:{server.server_address[1]}", slack, clock)
+    bot._server = server  # type: ignore[attr-defined]
+    return bot
+
+
+@pytest.fixture
+def pair(tmp_path, slack, elastic, postgres_url):
+    """start(role_of_first) -> (first, worker): two runtimes on one PostgreSQL schema, the
+    second a full process ("all"), each with its own clock (both start at the same instant)."""
+    started: list[Bot] = []
+
+    def start(first_role: str):
+        base = datetime.now(UTC)
+        settings = make_settings(
+            tmp_path, elastic.url, slack.api_url, database_url=postgres_url, work_lease="20s"
+        )
+        first = _start(settings, slack, first_role, FakeClock(base))
+        started.append(first)
+        worker = _start(settings, slack, "all", FakeClock(base))
+        started.append(worker)
+        return first, worker
+
+    yield start
+    for bot in reversed(started):
+        bot._server.shutdown()  # type: ignore[attr-defined]
+        bot._server.server_close()  # type: ignore[attr-defined]
+        bot.runtime.stop()
+        bot.close()
+
+
+def _active_grant(front: Bot, slack) -> None:
+    front.command(REQUESTER, "request prod-search deployment-viewer 1h review drill")
+    slack.wait_for(lambda: front.state(1) is not None and front.state(1).value == "pending")
+    front.runtime.service.decide(1, OWNER, approve=True)
+    assert front.state(1).value == "active"
+
+
+def _time_passes(bots: list[Bot], seconds: float, step: float = 5.0) -> None:
+    """Real seconds pass for every process: each clock moves, and every process that runs a
+    heartbeat (its scheduler is running) renews its leases each lease/4, as the real job does."""
+    passed = 0.0
+    while passed < seconds:
+        for bot in bots:
+            bot.clock.advance(timedelta(seconds=step))
+        for bot in bots:
+            if bot.runtime.scheduler.running:
+                bot.runtime.scheduler.heartbeat()
+        passed += step
+
+
+@pytest.mark.parametrize(
+    "role",
+    [
+        "all",
+        pytest.param(
+            "web",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="review finding: a front-end-only process (run --front-end-only) claims "
+                "rows and calls Elastic (Revoke button, approvals) but runs no heartbeat; an "
+                "Elastic call slower than work_lease (the client retries for up to 30 s) lets "
+                "a worker take the row over mid-call, and the role is DELETEd twice",
+            ),
+        ),
+    ],
+)
+def test_review_ha_a_revocation_slower_than_the_lease_is_not_repeated_by_another_process(
+    pair, slack, elastic, role
+):
+    front, worker = pair(role)
+    _active_grant(front, slack)
+    member_id = front.request(1).elastic_user_id
+    real_remove = front.runtime.elastic.remove_units
+
+    def slow_remove(user_id, units):
+        # The DELETE is slow (Elastic answering 503/429, the client retrying): 25 s pass
+        # after the fence and before the removal lands, and the worker's claim tick runs.
+        _time_passes([front, worker], 25)
+        worker.runtime.scheduler.claim_due()
+        return real_remove(user_id, units)
+
+    front.runtime.elastic.remove_units = slow_remove  # type: ignore[method-assign]
+    front.runtime.service.revoke(1, REQUESTER)
+    worker.runtime.service.drain()
+    front.runtime.service.drain()
+    deletes = elastic.calls_to("DELETE", f"/users/{member_id}/role_assignments")
+    assert front.state(1).value in ("revoked", "expired")
+    assert len(deletes) == 1, f"the role was removed {len(deletes)} times"
+
+
+class _BlockingService:
+    """Just enough of AccessService for the Scheduler: expiry timers that block (revocations
+    stuck in slow Elastic calls), and a heartbeat that counts."""
+
+    def __init__(self) -> None:
+        self.clock = FakeClock()
+        self.store = SimpleNamespace(scheduled_expiries=lambda: [])
+        self.release = threading.Event()
+        self.renewals = 0
+        self.stuck = 0
+        self._lock = threading.Lock()
+
+    def expire(self, request_id: int) -> None:
+        with self._lock:
+            self.stuck += 1
+        self.release.wait(30)
+
+    def renew_leases(self) -> int:
+        with self._lock:
+            self.renewals += 1
+        return 0
+
+    def sweep(self) -> int:
+        return 0
+
+    def work_due(self) -> int:
+        return 0
+
+    def renotify(self, older_than) -> int:
+        return 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review finding: the heartbeat runs on the same 8-thread APScheduler executor as "
+    "every revocation timer (claim_due sets one per grant ending within a minute); with 8 "
+    "revocations stuck in slow Elastic calls the heartbeat queues behind them, the leases "
+    "of those very revocations run out, and other replicas take them over mid-call",
+)
+def test_review_ha_the_heartbeat_runs_while_the_timer_threads_are_busy():
+    service = _BlockingService()
+    scheduler = Scheduler(
+        service,
+        sweep_interval=timedelta(hours=1),
+        lease=timedelta(seconds=4),  # heartbeat every second
+    )
+    scheduler.start()
+    try:
+        now = service.clock.now()
+        for request_id in range(1, 21):  # a burst of grants ending together
+            scheduler.schedule_expiry(request_id, now)
+        deadline = time.monotonic() + 10
+        while service.stuck < 8 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert service.stuck == 8, "eight revocations are in flight"
+        before = service.renewals
+        time.sleep(3.5)  # three heartbeats are due meanwhile (lease 4 s: every 1 s)
+        renewed = service.renewals - before
+    finally:
+        service.release.set()
+        scheduler.stop(wait=True)
+    assert renewed >= 2, f"the heartbeat ran {renewed} times in 3.5 s while timers were busy"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review finding: lease_until is written and compared with each process's own "
+    "clock; a replica whose clock runs 2 minutes ahead and is then SIGKILLed keeps its rows "
+    "for 2m20s, not the promised 30 s (and one running behind by more than 15 s has its live "
+    "leases stolen between heartbeats)",
+)
+def test_review_ha_a_dead_replicas_lease_is_taken_over_within_30s_despite_its_clock(
+    postgres_url,
+):
+    ahead_db, db = PostgresDatabase(postgres_url), PostgresDatabase(postgres_url)
+    try:
+        ahead, survivor = Store(ahead_db), Store(db)
+        survivor.migrate()
+        real = datetime.now(UTC)
+        skew = timedelta(minutes=2)
+        db.execute(
+            "INSERT INTO requests (requester_id, requester_email, resource_kind, resource_id, "
+            "resource_name, role_id, unit, duration_seconds, justification, state, "
+            "created_at, updated_at, expires_at) VALUES ('U1', 'a@example.com', 'deployment', "
+            "'d', 'd', 'viewer', 'deployment|deployment-viewer|d', 3600, 'x', 'revoking', ?, ?, ?)",
+            (to_iso(real), to_iso(real), to_iso(real)),
+        )
+        # The replica with the fast clock claims the revocation, then is SIGKILLed.
+        assert ahead.claim(1, [State.REVOKING], now=real + skew, lease=LEASE) is not None
+        # 30 s of real time later, the survivor (right clock) must be able to take over.
+        taken = survivor.claim(1, [State.REVOKING], now=real + timedelta(seconds=30), lease=LEASE)
+        assert taken is not None, "a dead replica's revocation was not taken over within 30 s"
+    finally:
+        ahead_db.close()
+        db.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="review finding: a notice claim (notify_until) lasts work_lease and no heartbeat "
+    "renews it; a DM whose sending takes longer than work_lease + renotify_after (Slack "
+    "rate limits, a stall) is claimed and sent again by another replica's sweep",
+)
+def test_review_ha_a_slow_notice_is_not_sent_twice_by_another_replica(pair, slack, elastic):
+    front, worker = pair("all")
+    _active_grant(front, slack)
+    real_ended = front.runtime.notifier.request_ended
+
+    def slow_ended(request):
+        # Sending the "access ended" DM is slow (Slack 429s with Retry-After, a GC pause):
+        # 55 s pass, and the other replica's sweep re-sends what looks abandoned.
+        _time_passes([front, worker], 55)
+        worker.runtime.service.renotify(worker.clock.now() - worker.runtime.policy.renotify_after)
+        return real_ended(request)
+
+    front.runtime.notifier.request_ended = slow_ended  # type: ignore[method-assign]
+    front.runtime.service.revoke(1, REQUESTER)
+    front.runtime.service.drain()
+    worker.runtime.service.drain()
+    told = [
+        m
+        for m in slack.messages_to(REQUESTER)
+        if "revoked" in text_of(m).lower() or "ended" in text_of(m).lower()
+    ]
+    assert len(told) == 1, [text_of(m) for m in told]
