@@ -146,7 +146,9 @@ class Runtime:
             except Exception as exc:
                 log.warning("catalogue: first refresh failed (%s); retrying on schedule", exc)
         if self.role == "web":
-            # The front end alone: the worker processes sweep, revoke and keep the timers.
+            # The front end alone: the worker processes sweep, revoke and keep the timers;
+            # this one only renews the leases it takes (an approval's grant, a Revoke click).
+            self.scheduler.start(heartbeat_only=True)
             self.started = True
             gc.collect()
             gc.freeze()

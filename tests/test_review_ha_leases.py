@@ -96,16 +96,7 @@ def _time_passes(bots: list[Bot], seconds: float, step: float = 5.0) -> None:
     "role",
     [
         "all",
-        pytest.param(
-            "web",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="review finding: a front-end-only process (run --front-end-only) claims "
-                "rows and calls Elastic (Revoke button, approvals) but runs no heartbeat; an "
-                "Elastic call slower than work_lease (the client retries for up to 30 s) lets "
-                "a worker take the row over mid-call, and the role is DELETEd twice",
-            ),
-        ),
+        "web",
     ],
 )
 def test_review_ha_a_revocation_slower_than_the_lease_is_not_repeated_by_another_process(
@@ -164,13 +155,6 @@ class _BlockingService:
         return 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review finding: the heartbeat runs on the same 8-thread APScheduler executor as "
-    "every revocation timer (claim_due sets one per grant ending within a minute); with 8 "
-    "revocations stuck in slow Elastic calls the heartbeat queues behind them, the leases "
-    "of those very revocations run out, and other replicas take them over mid-call",
-)
 def test_review_ha_the_heartbeat_runs_while_the_timer_threads_are_busy():
     service = _BlockingService()
     scheduler = Scheduler(
@@ -229,12 +213,6 @@ def test_review_ha_a_dead_replicas_lease_is_taken_over_within_30s_despite_its_cl
         db.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review finding: a notice claim (notify_until) lasts work_lease and no heartbeat "
-    "renews it; a DM whose sending takes longer than work_lease + renotify_after (Slack "
-    "rate limits, a stall) is claimed and sent again by another replica's sweep",
-)
 def test_review_ha_a_slow_notice_is_not_sent_twice_by_another_replica(pair, slack, elastic):
     front, worker = pair("all")
     _active_grant(front, slack)
@@ -259,12 +237,6 @@ def test_review_ha_a_slow_notice_is_not_sent_twice_by_another_replica(pair, slac
     assert len(told) == 1, [text_of(m) for m in told]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="review finding: claim_notice does not check that the row is still in the state "
-    "being announced; a replica's renotify working from a list read a moment earlier sends "
-    "'Access granted' after the grant was revoked (and after the 'revoked' DM)",
-)
 def test_review_ha_a_stale_notice_is_not_sent_after_the_state_moved_on(bot, slack):
     bot.command(REQUESTER, "request prod-search deployment-viewer 1h stale notice drill")
     slack.wait_for(lambda: bot.state(1) is not None and bot.state(1).value == "pending")
@@ -281,8 +253,8 @@ def test_review_ha_a_stale_notice_is_not_sent_after_the_state_moved_on(bot, slac
     bot.runtime.service.drain()
     assert bot.state(1).value == "revoked"
     # The other replica now works through its list.
-    for request in listed:
-        bot.runtime.service.core.outbox.tell(request)
+    for request in listed:  # as its renotify does: only while the row is still in that state
+        bot.runtime.service.core.outbox.tell(request, current=True)
     texts = [text_of(m) for m in slack.messages_to(REQUESTER)]
     granted = [t for t in texts if "granted" in t.lower()]
     assert not granted, f"told 'granted' after the grant ended: {texts}"

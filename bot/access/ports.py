@@ -453,7 +453,13 @@ class Store(Protocol):
     def was_alerted(self, request_id: int) -> bool: ...
 
     def claim_notice(
-        self, request_id: int, state: State, *, now: datetime, lease: timedelta
+        self,
+        request_id: int,
+        state: State,
+        *,
+        now: datetime,
+        lease: timedelta,
+        current: bool = False,
     ) -> bool:
         """Take the right to tell people about ``state`` (one teller per row and state,
         across processes); False when it was told already or someone is telling it now."""

@@ -46,7 +46,15 @@ class Scheduler:
         self._sweep_lock = threading.Lock()
         self._aps = BackgroundScheduler(
             timezone=UTC,
-            executors={"default": ThreadPoolExecutor(8)},
+            # Three pools, so no kind of job waits behind another: the revocation timers (a
+            # burst of grants ending together), the periodic work (sweep, claims, catalogue,
+            # reconciliation) and the heartbeat, which must renew this process's leases even
+            # while every timer thread is stuck in a slow Elastic call.
+            executors={
+                "default": ThreadPoolExecutor(8),
+                "work": ThreadPoolExecutor(3),
+                "heartbeat": ThreadPoolExecutor(1),
+            },
             job_defaults={"misfire_grace_time": None, "coalesce": True, "max_instances": 1},
         )
 
@@ -180,10 +188,33 @@ class Scheduler:
         except Exception as exc:  # the next run tries again
             log.warning("reconciliation failed: %s", exc)
 
-    def start(self, *, refresh_now: bool = False, catch_up: bool = False) -> None:
+    def start(
+        self, *, refresh_now: bool = False, catch_up: bool = False, heartbeat_only: bool = False
+    ) -> None:
+        """``heartbeat_only``: a front end alone keeps no timers and claims no due work, but
+        renews the leases it takes (an approval's grant, a Revoke click) like any process."""
+        if self.lease:
+            self._aps.add_job(
+                self.heartbeat,
+                "interval",
+                seconds=max(1.0, self.lease.total_seconds() / 4),
+                id="heartbeat",
+                replace_existing=True,
+                executor="heartbeat",
+            )
+        if heartbeat_only:
+            self._aps.start()
+            log.info("scheduler started: the lease heartbeat only (front end)")
+            return
         count = self.rebuild()
         if catch_up:  # at once, on the scheduler's threads: ready does not wait for it
-            self._aps.add_job(self.catch_up, "date", run_date=datetime.now(UTC), id="catch-up")
+            self._aps.add_job(
+                self.catch_up,
+                "date",
+                run_date=datetime.now(UTC),
+                id="catch-up",
+                executor="work",
+            )
             self.last_sweep = time.monotonic()  # readiness: the first sweep is under way
         self._aps.add_job(
             self.sweep,
@@ -191,6 +222,7 @@ class Scheduler:
             seconds=self.sweep_interval.total_seconds(),
             id="sweep",
             replace_existing=True,
+            executor="work",
         )
         if self.catalogue is not None and self.catalogue_refresh:
             self._aps.add_job(
@@ -200,6 +232,7 @@ class Scheduler:
                 id="catalogue",
                 replace_existing=True,
                 next_run_time=datetime.now(UTC) if refresh_now else None,
+                executor="work",
             )
         if self.claim_interval:
             self._aps.add_job(
@@ -208,14 +241,7 @@ class Scheduler:
                 seconds=self.claim_interval.total_seconds(),
                 id="claim",
                 replace_existing=True,
-            )
-        if self.lease:
-            self._aps.add_job(
-                self.heartbeat,
-                "interval",
-                seconds=max(1.0, self.lease.total_seconds() / 4),
-                id="heartbeat",
-                replace_existing=True,
+                executor="work",
             )
         if self.reconcile_interval:
             self._aps.add_job(
@@ -224,6 +250,7 @@ class Scheduler:
                 seconds=self.reconcile_interval.total_seconds(),
                 id="reconcile",
                 replace_existing=True,
+                executor="work",
             )
         self._aps.start()
         log.info(

@@ -249,10 +249,17 @@ class Store:
         """Extend every lease this process holds that has not run out (the heartbeat): work
         that takes long is not taken over while its process is alive. A lease that ran out
         stays out: another process may already have claimed the row."""
-        return self.db.execute(
+        renewed = self.db.execute(
             "UPDATE requests SET lease_until = ? WHERE lease_owner = ? AND lease_until > ?",
             (to_iso(now + lease), self.instance, to_iso(now)),
         ).rowcount
+        # And the notices this process is telling (a slow Slack must not let another
+        # process send the same one again).
+        self.db.execute(
+            "UPDATE requests SET notify_until = ? WHERE notifying LIKE ? AND notify_until > ?",
+            (to_iso(now + lease), f"%:{self.instance}", to_iso(now)),
+        )
+        return renewed
 
     def holds_lease(self, request_id: int, now: datetime) -> bool:
         """Whether this process still holds the lease on ``request_id`` (checked right
@@ -666,25 +673,49 @@ class Store:
         return bool(row and row["overdue_alerted_at"])
 
     # -- notification outbox ---------------------------------------------------------------
+    def _notice_tag(self, state: State) -> str:
+        """``notifying``: the state being told and the process telling it (``state:owner``),
+        so the heartbeat renews this process's notice claims as it does its leases."""
+        return f"{state.value}:{self.instance}"
+
     def claim_notice(
-        self, request_id: int, state: State, *, now: datetime, lease: timedelta
+        self,
+        request_id: int,
+        state: State,
+        *,
+        now: datetime,
+        lease: timedelta,
+        current: bool = False,
     ) -> bool:
         """Take the right to tell people about ``state``: not told yet, and nobody (in any
         process) telling it right now. One conditional write, so of two processes racing to
-        send the same notice exactly one does."""
-        cur = self.db.execute(
+        send the same notice exactly one does. ``current``: only while the row is still in
+        ``state`` (a re-send from a list read earlier must not announce a state gone by)."""
+        prefix = f"{state.value}:"
+        sql = (
             "UPDATE requests SET notifying = ?, notify_until = ? WHERE id = ? "
             "AND (notified_state IS NULL OR notified_state != ?) "
-            "AND (notifying IS NULL OR notifying != ? OR notify_until <= ?)",
-            (state.value, to_iso(now + lease), request_id, state.value, state.value, to_iso(now)),
+            "AND (notifying IS NULL OR substr(notifying, 1, ?) != ? OR notify_until <= ?)"
         )
-        return cur.rowcount == 1
+        params: list[Any] = [
+            self._notice_tag(state),
+            to_iso(now + lease),
+            request_id,
+            state.value,
+            len(prefix),
+            prefix,
+            to_iso(now),
+        ]
+        if current:
+            sql += " AND state = ?"
+            params.append(state.value)
+        return self.db.execute(sql, params).rowcount == 1
 
     def release_notice(self, request_id: int, state: State) -> None:
         self.db.execute(
             "UPDATE requests SET notifying = NULL, notify_until = NULL "
             "WHERE id = ? AND notifying = ?",
-            (request_id, state.value),
+            (request_id, self._notice_tag(state)),
         )
 
     def mark_notified(self, request_id: int, state: State) -> None:
@@ -695,11 +726,22 @@ class Store:
         self.db.execute(
             "UPDATE requests SET "
             "notified_state = CASE WHEN state = ? THEN ? ELSE notified_state END, "
-            "notify_until = CASE WHEN notifying = ? THEN NULL ELSE notify_until END, "
-            "notifying = CASE WHEN notifying = ? THEN NULL ELSE notifying END "
+            "notify_until = CASE WHEN substr(notifying, 1, ?) = ? THEN NULL ELSE notify_until END, "
+            "notifying = CASE WHEN substr(notifying, 1, ?) = ? THEN NULL ELSE notifying END "
             "WHERE id = ?",
-            (state.value, state.value, state.value, state.value, request_id),
+            (
+                state.value,
+                state.value,
+                *self._notice_prefix(state),
+                *self._notice_prefix(state),
+                request_id,
+            ),
         )
+
+    @staticmethod
+    def _notice_prefix(state: State) -> tuple[int, str]:
+        prefix = f"{state.value}:"
+        return len(prefix), prefix
 
     def unnotified(self, older_than: datetime, limit: int = 200) -> list[AccessRequest]:
         """Rows whose current state nobody was told about, and that nobody is working on."""

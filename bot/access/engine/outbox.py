@@ -27,7 +27,7 @@ class Outbox(Part):
         self._pool_lock = threading.Lock()
 
     @about_request
-    def tell(self, request: AccessRequest) -> None:
+    def tell(self, request: AccessRequest, current: bool = False) -> None:
         """Notify for the request's current state; record it only once people were told.
 
         A notification Slack failed to deliver for a passing reason stays unrecorded, and the
@@ -35,7 +35,7 @@ class Outbox(Part):
         """
         state = request.state
         if not self.store.claim_notice(
-            request.id, state, now=self.clock.now(), lease=self.policy.lease
+            request.id, state, now=self.clock.now(), lease=self.policy.lease, current=current
         ):
             return  # told already, or another process is telling it right now
         told: bool | None = True
@@ -91,7 +91,7 @@ class Outbox(Part):
         stale = self.store.unnotified(older_than)
         for request in stale:
             log.info("request %s: re-sending the %s notification", request.ref, request.state.value)
-            self.tell(request)
+            self.tell(request, current=True)  # from a list read a moment ago: still so?
         return len(stale)
 
     def close(self) -> None:
