@@ -57,8 +57,11 @@ class CopyReport:
 
 
 def one_line(exc: BaseException) -> str:
-    """An exception's message on one line (psycopg's span several)."""
-    return " ".join(str(exc).split()) or type(exc).__name__
+    """An exception's message on one line (psycopg's span several), without any part of a
+    DATABASE_URL's password: libpq quotes what it cannot parse, password included."""
+    from bot.store.postgres import scrub
+
+    return scrub(" ".join(str(exc).split())) or type(exc).__name__
 
 
 def reach(url: str, timeout: float = CONNECT_TIMEOUT) -> None:

@@ -212,8 +212,42 @@ class PostgresDatabase:
             self.pool.close(timeout=5)
 
 
+#: The secret parts of every DATABASE_URL this process was given (:func:`secret_parts`),
+#: for :func:`scrub`: libpq's errors may quote them (a password it could not parse).
+_SECRETS: set[str] = set()
+
+
+def secret_parts(url: str) -> set[str]:
+    """What of ``url`` must never be printed: the URL itself, its user:password part, and
+    the password as written and percent-decoded. Read as text, not parsed: the URL may be
+    one libpq refuses (a bare ``%`` in the password, an unclosed ``[``)."""
+    from urllib.parse import unquote
+
+    parts = {url}
+    rest = url.split("://", 1)[-1]
+    authority = rest.split("/", 1)[0]
+    userinfo, at, _ = authority.rpartition("@")
+    if not at:  # no '@' before the first '/': look for it anywhere (a '/' in the password)
+        userinfo, at, _ = rest.rpartition("@")
+    if at and userinfo:
+        parts.add(userinfo)
+        _, colon, password = userinfo.partition(":")
+        if colon and password:
+            parts |= {password, unquote(password)}
+    return {p for p in parts if len(p) >= 3}
+
+
+def scrub(text: str) -> str:
+    """``text`` with every secret part of a DATABASE_URL seen by this process replaced."""
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
+    return text
+
+
 def describe(url: str) -> str:
-    """``url`` without its password, for logs and ``check``."""
+    """``url`` without its password, for logs and ``check``. Remembers its secret parts,
+    so :func:`scrub` can take them out of any error message that quotes them."""
+    _SECRETS.update(secret_parts(url))
     try:
         info = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.ProgrammingError:
