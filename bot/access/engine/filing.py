@@ -253,8 +253,9 @@ class Filing(Part):
         """The type-ahead: resources matching ``query`` on which ``user_id`` may request some
         role (none at all for someone who may not request)."""
         person = self.eligible_requester(user_id)
+        may_use = self.may_use(person)  # one test: each user group read once per answer
         found = self.catalogue.search(query, limit=max(limit, 500))
-        return [r for r in found if self.requestable(person, r)][:limit]
+        return [r for r in found if self.policy.rules.requestable(r, may_use)][:limit]
 
     def form_choices(self, user_id: str, resource_text: str) -> tuple[Resource | None, list[str]]:
         """The resource the form picked (None when ``user_id`` may not request on it) and the
