@@ -208,6 +208,8 @@ class Runtime:
         checks = {
             "started": self.started,
             "database": self.db.ping() and self.scheduler.database_reachable,
+            # False while this clock and the database's disagree (scheduler.MAX_CLOCK_SKEW).
+            "clock": self.scheduler.clock_skew is None,
         }
         if self.role != "web":
             checks["scheduler"] = self.scheduler.running

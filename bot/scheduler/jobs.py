@@ -18,6 +18,12 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 log = logging.getLogger(__name__)
 
+#: How far this process's clock may be from the database's before it stops claiming work.
+#: Leases, expiry times and the audit trail are written with each process's clock; a replica
+#: whose clock runs ahead would revoke early and hold a dead replica's rows too long, one
+#: running behind would have its live leases taken. Keep the hosts on NTP.
+MAX_CLOCK_SKEW = 5.0
+
 
 class Scheduler:
     def __init__(
@@ -40,6 +46,8 @@ class Scheduler:
         self.last_heartbeat: float | None = None
         #: Since when the heartbeat has been failing (monotonic), if it is.
         self.database_lost_since: float | None = None
+        #: The database's clock minus ours, while it is beyond MAX_CLOCK_SKEW (else None).
+        self.clock_skew: float | None = None
         self.catalogue_refresh = catalogue_refresh
         self.reconcile_interval = reconcile_interval
         self.last_sweep: float | None = None
@@ -68,13 +76,18 @@ class Scheduler:
 
     def schedule_expiry(self, request_id: int, expires_at: datetime) -> None:
         self._aps.add_job(
-            self.service.expire,
+            self._expire,
             "date",
             run_date=self._real_time(expires_at),
             args=[request_id],
             id=f"revoke:{request_id}",
             replace_existing=True,
         )
+
+    def _expire(self, request_id: int) -> None:
+        if self.clock_skew is not None:
+            return  # a replica whose clock agrees with the database ends it (claim tick)
+        self.service.expire(request_id)
 
     def timer(self, request_id: int) -> datetime | None:
         """When the revocation timer of ``request_id`` fires, on the core's clock (None when
@@ -118,6 +131,8 @@ class Scheduler:
         return rows
 
     def sweep(self) -> int:
+        if self.clock_skew is not None:
+            return 0  # see MAX_CLOCK_SKEW: what is due is left to the replicas that agree
         with self._sweep_lock:  # the timer job and a manual call never sweep at once
             try:
                 return self.service.sweep()
@@ -136,8 +151,8 @@ class Scheduler:
         and set a timer for every grant ending within :data:`TIMER_HORIZON` that this
         process has none for: a grant ends on time whichever process made it, and even
         when that process is gone."""
-        if self.database_lost_since is not None:
-            return  # the heartbeat cannot reach the database: claim nothing until it can
+        if not self.may_claim:
+            return  # the database is away, or this clock disagrees with it: claim nothing
         # Not under the sweep's lock: a sweep slowed by its follow-ups (a slow Slack) must
         # not hold up revocations. Both may look at the same rows; each row's claim decides.
         self.service.work_due()
@@ -170,10 +185,36 @@ class Scheduler:
             log.warning("heartbeat: the database answers again; claiming work")
         self.database_lost_since = None
         self.last_heartbeat = time.monotonic()
+        self._check_clock()
+
+    def _check_clock(self) -> None:
+        """Compare this process's clock with the database's (PostgreSQL; SQLite is this
+        machine's): beyond :data:`MAX_CLOCK_SKEW` the process claims nothing, its timers
+        do nothing and ``/readyz`` says ``clock: false``, until they agree again."""
+        try:
+            offset = self.service.store.clock_offset()
+        except Exception:  # unknown this time: judged at the next heartbeat
+            return
+        if abs(offset) > MAX_CLOCK_SKEW:
+            if self.clock_skew is None:
+                log.error(
+                    "this process's clock is %.1fs %s the database's: it claims no work and "
+                    "is not ready until they agree (keep the hosts on NTP)",
+                    abs(offset),
+                    "behind" if offset > 0 else "ahead of",
+                )
+            self.clock_skew = offset
+        elif self.clock_skew is not None:
+            log.warning("this process's clock agrees with the database's again; claiming work")
+            self.clock_skew = None
 
     @property
     def database_reachable(self) -> bool:
         return self.database_lost_since is None
+
+    @property
+    def may_claim(self) -> bool:
+        return self.database_lost_since is None and self.clock_skew is None
 
     def _refresh_catalogue(self) -> None:
         try:

@@ -117,6 +117,10 @@ class Database:
         finally:
             cursor.close()
 
+    def clock_offset(self) -> float:
+        """One machine, one clock."""
+        return 0.0
+
     def migrate(self) -> list[str]:
         from bot.store import migrations
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -194,6 +195,13 @@ class PostgresDatabase:
             cursor.itersize = batch
             cursor.execute(translate(sql), params)
             yield from cursor
+
+    def clock_offset(self) -> float:
+        """The server's clock minus ours, in seconds, taken at the middle of the round trip."""
+        before = time.time()
+        server = float(self.one("SELECT extract(epoch FROM clock_timestamp())")[0])
+        after = time.time()
+        return server - (before + after) / 2
 
     def ping(self) -> bool:
         try:

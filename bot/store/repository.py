@@ -261,6 +261,10 @@ class Store:
         )
         return renewed
 
+    def clock_offset(self) -> float:
+        """The database's clock minus this process's, in seconds (0 on SQLite)."""
+        return self.db.clock_offset()
+
     def holds_lease(self, request_id: int, now: datetime) -> bool:
         """Whether this process still holds the lease on ``request_id`` (checked right
         before an Elastic change, so a process that lost its lease never makes one)."""
