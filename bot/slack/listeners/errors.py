@@ -16,17 +16,12 @@ from slack_sdk import WebClient
 
 from bot.access.errors import AccessError
 from bot.slack import blocks
-from bot.slack.action_ids import View
+from bot.slack.blocks import replies
 from bot.slack.listeners.replies import tell
 
 log = logging.getLogger(__name__)
 
-OUR_FAULT = ":warning: Something went wrong on my side. Please try again in a minute."
-#: What a form's failure to go through is said after (its submission had already closed it).
-NOT_FILED = {
-    View.REQUEST_ACCESS: "Your access request was not filed",
-    View.EXTEND_GRANT: "Your extension was not filed",
-}
+OUR_FAULT = replies.OUR_FAULT
 
 
 def on_error(
@@ -34,15 +29,15 @@ def on_error(
 ) -> BoltResponse | None:
     """Tell the person who acted; answer Slack with that reply if nothing answered it yet."""
     if isinstance(error, AccessError):
-        text = f":warning: {error}"
+        text = replies.refused(error)
     else:
         log.error("%s failed", _what(body), exc_info=error)
         text = OUR_FAULT
     kind = body.get("type") or ("slash_command" if "command" in body else "")
     if kind == "view_submission":
-        said = NOT_FILED.get((body.get("view") or {}).get("callback_id"))
+        said = replies.NOT_FILED.get((body.get("view") or {}).get("callback_id"))
         if said:
-            text = f":warning: {said}: {error}" if isinstance(error, AccessError) else text
+            text = replies.refused(error, said) if isinstance(error, AccessError) else text
     if response is not None and kind == "slash_command":
         # Not answered yet: the reply is the answer.
         return BoltResponse(

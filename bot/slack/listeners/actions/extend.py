@@ -9,15 +9,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.slack import blocks
+from bot.slack.blocks import replies
 from bot.slack.listeners.actions.decisions import clicked
 from bot.slack.listeners.replies import tell
 
 log = logging.getLogger(__name__)
-
-FORM_TOO_SLOW = (
-    "Slack did not let me open the form in time; "
-    "use `/elastic-access extend <id> <duration> <reason>`."
-)
 
 
 def open_extend_form(ack: Ack, body: dict, respond: Respond, client: WebClient, runtime) -> None:
@@ -31,4 +27,4 @@ def open_extend_form(ack: Ack, body: dict, respond: Respond, client: WebClient, 
         client.views_open(trigger_id=body["trigger_id"], view=view)
     except SlackApiError as exc:
         log.warning("extend form failed to open: %s", exc.response.get("error"))
-        tell(body, respond, client, FORM_TOO_SLOW)
+        tell(body, respond, client, replies.EXTEND_FORM_TOO_SLOW)

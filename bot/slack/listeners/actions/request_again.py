@@ -8,16 +8,12 @@ from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.slack.blocks import replies
 from bot.slack.listeners.actions.decisions import clicked
 from bot.slack.listeners.replies import tell
 from bot.slack.listeners.request_form import open_request_form
 
 log = logging.getLogger(__name__)
-
-FORM_TOO_SLOW = (
-    "Slack did not let me open the request form in time. Click *Request again* once more, "
-    "or use `/elastic-access request <resource> <role> <duration> <justification>`."
-)
 
 
 def open_again_form(ack: Ack, body: dict, respond: Respond, client: WebClient, runtime) -> None:
@@ -46,4 +42,4 @@ def open_again_form(ack: Ack, body: dict, respond: Respond, client: WebClient, r
         )
     except SlackApiError as exc:
         log.warning("request form failed to open again: %s", exc.response.get("error"))
-        tell(body, respond, client, FORM_TOO_SLOW)
+        tell(body, respond, client, replies.REQUEST_AGAIN_FORM_TOO_SLOW)

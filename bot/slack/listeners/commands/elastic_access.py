@@ -22,18 +22,13 @@ from bot.access.commands import (
 )
 from bot.access.errors import AccessError
 from bot.access.service import LIST_PAGE_SIZE, AuditExport, audit_export, list_requests
-from bot.access.states import State
-from bot.access.text import escape, unescape
+from bot.access.text import unescape
 from bot.slack import blocks
+from bot.slack.blocks import replies
 from bot.slack.listeners.commands.export import send_export
 from bot.slack.listeners.request_form import open_request_form
 
 log = logging.getLogger(__name__)
-
-FORM_TOO_SLOW = (
-    "Slack did not let me open the request form in time. Please run `/elastic-access` again, "
-    "or use `/elastic-access request <resource> <role> <duration> <justification>`."
-)
 
 
 def answer(ack: Ack, command: dict, respond: Respond, client: WebClient, runtime, later) -> None:
@@ -54,12 +49,12 @@ def answer(ack: Ack, command: dict, respond: Respond, client: WebClient, runtime
             open_request_form(client, runtime, command["trigger_id"], metadata, user_id)
         except SlackApiError as exc:
             log.warning("views.open failed: %s", exc.response.get("error"))
-            respond(response_type="ephemeral", text=FORM_TOO_SLOW)
+            respond(response_type="ephemeral", text=replies.REQUEST_FORM_TOO_SLOW)
     elif isinstance(parsed, ListRequests):
         export = audit_export(runtime.service, user_id, parsed.filters)
         if export is not None:
             later(export)
-            ack(response_type="ephemeral", text="Preparing the export; I'll DM you the CSV file.")
+            ack(response_type="ephemeral", text=replies.EXPORT_PREPARING)
             return
         requests, total, heading, query = list_requests(runtime.service, user_id, parsed.filters)
         text, body = blocks.request_list(
@@ -91,45 +86,17 @@ def act(later, command: dict, respond: Respond, client: WebClient, runtime) -> N
             parsed.justification,
             break_glass=parsed.break_glass,
         )
-        text = _filed(request) if not parsed.break_glass else _broke_glass(request)
+        text = replies.filed(request) if not parsed.break_glass else replies.broke_glass(request)
         respond(response_type="ephemeral", text=text, **blocks.NO_UNFURL)
     elif isinstance(parsed, Extend):
         request = service.request_extension(
             parsed.request_id, user_id, parsed.duration, parsed.reason
         )
-        if request.extension_seconds is None:
-            text = f"{request.ref} extended: it now ends {blocks.when(request.expires_at)}."
-        else:
-            text = f"Extension of {request.ref} sent for approval."
-        respond(response_type="ephemeral", text=text)
+        respond(response_type="ephemeral", text=replies.extension(request))
     elif isinstance(parsed, WhoApproves):
         explanation = service.who_approves(user_id, parsed.resource, parsed.role)
         text, body = blocks.who_approves(explanation)
         respond(response_type="ephemeral", text=text, blocks=body, **blocks.NO_UNFURL)
     elif isinstance(parsed, Revoke):
         request = service.revoke(parsed.request_id, user_id)
-        respond(
-            response_type="ephemeral",
-            text=f"Request {request.ref} is {request.state.value}: the role has been removed.",
-        )
-
-
-def _filed(request) -> str:
-    return (
-        f"Request {request.ref} filed: `{escape(request.role_id)}` on "
-        f"{blocks.label(request)}. I'll DM you when it is decided."
-    )
-
-
-def _broke_glass(request) -> str:
-    granted = request.expires_at is not None and request.state is State.ACTIVE
-    return (
-        f":rotating_light: Break-glass {request.ref}: "
-        f"`{escape(request.role_id)}` on {blocks.label(request)} "
-        + (
-            f"is yours until {blocks.when(request.expires_at)}."
-            if granted
-            else "is being granted; I'll DM you."
-        )
-        + " The integration owners have been told."
-    )
+        respond(response_type="ephemeral", text=replies.revoked(request))

@@ -7,13 +7,14 @@ from slack_sdk import WebClient
 from bot.access.service import AuditExport, export_events
 from bot.audit import events_csv
 from bot.slack import blocks
+from bot.slack.blocks import replies
 
 
 def send_export(client: WebClient, runtime, user_id: str, export: AuditExport) -> None:
     content = events_csv(export_events(runtime.service, export))
     opened = client.chat_postMessage(
         channel=user_id,
-        text=f"Audit trail of {export.label} since {export.since:%Y-%m-%d %H:%M} UTC (CSV attached).",
+        text=replies.export_sent(export.label, export.since),
         **blocks.NO_UNFURL,
     )
     client.files_upload_v2(

@@ -7,9 +7,8 @@ from slack_bolt import Ack
 from bot.access.errors import AccessError
 from bot.access.limits import check_reason
 from bot.slack.action_ids import Field
+from bot.slack.blocks import replies
 from bot.slack.listeners.views.fields import inline, metadata, value, values
-
-OUT_OF_DATE = "This form is out of date; use the Deny button again."
 
 
 def check_denial(ack: Ack, body: dict, view: dict, runtime, later) -> None:
@@ -17,7 +16,7 @@ def check_denial(ack: Ack, body: dict, view: dict, runtime, later) -> None:
     try:
         request_id = int(metadata(view)["request_id"])
     except (ValueError, KeyError, TypeError):
-        ack(response_action="errors", errors={Field.REASON: OUT_OF_DATE})
+        ack(response_action="errors", errors={Field.REASON: replies.DENY_FORM_OUT_OF_DATE})
         return
     reason = value(values(view), Field.REASON).strip() or None
     try:

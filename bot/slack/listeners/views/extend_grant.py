@@ -8,6 +8,7 @@ from slack_sdk import WebClient
 from bot.access.durations import DurationError, parse_duration
 from bot.access.errors import AccessError, InvalidRequest
 from bot.slack.action_ids import Field
+from bot.slack.blocks import replies
 from bot.slack.listeners.replies import tell
 from bot.slack.listeners.views.fields import inline, metadata, value, values
 
@@ -19,7 +20,7 @@ def check_extension(ack: Ack, body: dict, view: dict, runtime, later) -> None:
         request_id = int(metadata(view)["request_id"])
         duration = parse_duration(value(state, Field.DURATION))
     except (ValueError, KeyError, TypeError, DurationError):
-        ack(response_action="errors", errors={Field.DURATION: "Pick how much more time you need."})
+        ack(response_action="errors", errors={Field.DURATION: replies.PICK_MORE_TIME})
         return
     reason = value(state, Field.REASON)
     try:

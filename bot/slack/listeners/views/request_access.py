@@ -8,6 +8,7 @@ from bot.access.durations import DurationError, parse_duration
 from bot.access.errors import InvalidRequest
 from bot.access.text import clean
 from bot.slack.action_ids import Field
+from bot.slack.blocks import replies
 from bot.slack.listeners.views.fields import checked, inline, value, values
 
 
@@ -24,11 +25,11 @@ def check_request(ack: Ack, view: dict, body: dict, runtime, later) -> None:
     except DurationError as exc:
         errors[Field.DURATION] = clean(str(exc))[:150]
     if not resource:
-        errors[Field.RESOURCE] = "Pick a resource."
+        errors[Field.RESOURCE] = replies.PICK_RESOURCE
     if not role:
-        errors[Field.ROLE] = "Pick a role."
+        errors[Field.ROLE] = replies.PICK_ROLE
     if not justification:
-        errors[Field.JUSTIFICATION] = "Say why you need this access."
+        errors[Field.JUSTIFICATION] = replies.SAY_WHY
     if not errors:
         try:
             runtime.service.validate(
