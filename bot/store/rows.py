@@ -5,13 +5,14 @@ the other for it."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.access.model import AccessRequest, resource_from_row
 from bot.access.resources import Unit
 from bot.access.states import State
-from bot.clock import from_iso
+from bot.clock import from_iso, to_iso
 
 
 def _dt(value: str | None) -> datetime | None:
@@ -59,3 +60,30 @@ def row_to_request(row: Any) -> AccessRequest:
         parked=row["parked"],
         approver_reasons=json.loads(row["approver_reasons"] or "{}"),
     )
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    request_id: int
+    kind: str
+    user_id: str
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class Approval:
+    approver_id: str
+    decision: str
+    reason: str | None
+    at: datetime
+
+
+def encode(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return to_iso(value)
+    if isinstance(value, State):
+        return value.value
+    if isinstance(value, list):
+        return json.dumps([v.text if isinstance(v, Unit) else v for v in value])
+    return value
