@@ -221,23 +221,33 @@ def _one_line(exc: BaseException) -> str:
     return one_line(exc)
 
 
-def run(args: argparse.Namespace) -> int:
+def window(args: argparse.Namespace, now, until_default=None):
+    """``--since`` and ``--until`` as moments (``until_default`` without ``--until``); a
+    ValueError carries the one line to print (``audit`` and ``review`` share it)."""
     from bot.access.listing import parse_moment
+
+    try:
+        since = parse_moment(args.since, now)
+    except ValueError as exc:
+        raise ValueError(f"--since {exc}") from None
+    try:
+        until = parse_moment(args.until, now, end=True) if args.until else until_default
+    except ValueError as exc:
+        raise ValueError(f"--until {exc}") from None
+    if until is not None and since >= until:
+        raise ValueError("--since must be before --until")
+    return since, until
+
+
+def run(args: argparse.Namespace) -> int:
     from bot.store.audit import export_events
 
     if args.verify:
         return verify(_database(args))
-    now = SystemClock().now()
     try:
-        since = parse_moment(args.since, now)
+        since, until = window(args, SystemClock().now())
     except ValueError as exc:
-        return _error(f"--since {exc}")
-    try:
-        until = parse_moment(args.until, now, end=True) if args.until else None
-    except ValueError as exc:
-        return _error(f"--until {exc}")
-    if until is not None and since >= until:
-        return _error("--since must be before --until")
+        return _error(str(exc))
 
     try:
         db, name = _open(_database(args))

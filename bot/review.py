@@ -91,22 +91,15 @@ def _error(message: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from bot import audit
-    from bot.access.listing import parse_moment
     from bot.access.review import Period, build_review
     from bot.store import audit as read
     from bot.store.repository import Store
 
     now = SystemClock().now()
     try:
-        since = parse_moment(args.since, now)
+        since, until = audit.window(args, now, until_default=now)
     except ValueError as exc:
-        return _error(f"--since {exc}")
-    try:
-        until = parse_moment(args.until, now, end=True) if args.until else now
-    except ValueError as exc:
-        return _error(f"--until {exc}")
-    if since >= until:
-        return _error("--since must be before --until")
+        return _error(str(exc))
 
     elastic = None
     if not args.no_elastic:

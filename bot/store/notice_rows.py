@@ -88,7 +88,7 @@ class NoticeRows:
         process) telling it right now. One conditional write, so of two processes racing to
         send the same notice exactly one does. ``current``: only while the row is still in
         ``state`` (a re-send from a list read earlier must not announce a state gone by)."""
-        prefix = f"{state.value}:"
+        length, prefix = self._notice_prefix(state)
         sql = (
             "UPDATE requests SET notifying = ?, notify_until = ? WHERE id = ? "
             "AND (notified_state IS NULL OR notified_state != ?) "
@@ -99,7 +99,7 @@ class NoticeRows:
             to_iso(now + lease),
             request_id,
             state.value,
-            len(prefix),
+            length,
             prefix,
             to_iso(now),
         ]
