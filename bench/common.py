@@ -28,7 +28,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from fakes import payloads
+from bot.standins import payloads
 
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable

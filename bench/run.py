@@ -304,8 +304,8 @@ def deployment_names(n: int) -> list[str]:
 
 
 def new_slack():
-    from fakes.shared import shared_dir
-    from fakes.slack_api import FakeSlack
+    from bot.standins.shared import shared_dir
+    from bot.standins.slack_api import FakeSlack
 
     root = shared_dir()
     fixtures = root / "slack-fixtures" / "web-api-methods" if root else None
@@ -320,8 +320,8 @@ def new_slack():
 
 
 def new_emulator():
-    from fakes.elastic_emulator import ElasticEmulator
-    from fakes.shared import elastic_spec_dir
+    from bot.standins.elastic_emulator import ElasticEmulator
+    from bot.standins.shared import elastic_spec_dir
 
     spec = elastic_spec_dir()
     if spec is None:

@@ -1,5 +1,4 @@
-"""Fakes shared by the tests and the benchmarks: real HTTP servers on 127.0.0.1 that stand in
-for Slack and Elastic Cloud, and the Slack payloads that drive the bot.
+"""Test infrastructure that is not part of the bot: a throwaway PostgreSQL server.
 
-Not part of the bot: the wheel ships only ``bot`` (``[tool.setuptools.packages.find]``).
+The Slack and Elastic stand-ins moved into the package (``bot.standins``): the sandbox uses them.
 """

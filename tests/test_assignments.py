@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from bot.access.resources import DEPLOYMENT_ROLES, ORGANIZATION_ROLES, PROJECT_ROLES, Unit
 from bot.elastic.assignments import from_assignments, to_body
 from bot.elastic.models import RoleAssignments
-from fakes.shared import elastic_spec_dir, missing_shared
+from bot.standins.shared import elastic_spec_dir, missing_shared
 
 ORG = "1234567890"
 DEP_A, DEP_B = "a" * 32, "b" * 32
@@ -193,7 +193,7 @@ def spec_validator():
     spec_dir = elastic_spec_dir()
     if spec_dir is None:
         missing_shared("elastic-cloud-api (Elastic's published API specs)")
-    from fakes.elastic_emulator import SpecValidator
+    from bot.standins.elastic_emulator import SpecValidator
 
     return SpecValidator(spec_dir)
 

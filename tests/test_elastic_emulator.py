@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from fakes.shared import elastic_spec_dir, in_ci, missing_shared
+from bot.standins.shared import elastic_spec_dir, in_ci, missing_shared
 
 SPEC_DIR = elastic_spec_dir()
 if SPEC_DIR is None:
@@ -23,7 +23,7 @@ if SPEC_DIR is None:
         allow_module_level=True,
     )
 
-from fakes.elastic_emulator import ElasticEmulator, SpecValidator  # noqa: E402
+from bot.standins.elastic_emulator import ElasticEmulator, SpecValidator  # noqa: E402
 
 API_KEY = "essu_test_key"
 ORG = "1234567890"
@@ -735,7 +735,7 @@ def test_searches_refuse_what_they_would_not_evaluate(emu, client, body) -> None
 def test_builtin_routes_match_the_specs(validator: SpecValidator) -> None:
     """The route table a bare clone's emulator uses names exactly the specs' operations for
     every operation the emulator handles."""
-    from fakes.elastic_routes import ROUTES
+    from bot.standins.elastic_routes import ROUTES
 
     documented = {(op.spec, op.method, op.template, op.operation_id) for op in validator.operations}
     assert set(ROUTES) <= documented

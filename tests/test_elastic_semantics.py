@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from fakes.elastic_emulator import ElasticEmulator, Semantics
+from bot.standins.elastic_emulator import ElasticEmulator, Semantics
 from tests.test_elastic_emulator import (  # the module skips without the specs
     API_KEY,
     ORG,

@@ -17,8 +17,8 @@ from datetime import timedelta
 import pytest
 
 from bot.clock import from_iso
+from bot.standins.slack_api import text_of
 from bot.store.postgres import PostgresDatabase
-from fakes.slack_api import text_of
 from tests.harness import OWNER
 from tests.process import BotProcess, expire_now, query, rows, wait_until
 from tests.slack_view import buttons, dms

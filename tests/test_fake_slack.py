@@ -24,8 +24,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
-from fakes.shared import in_ci, missing_shared
-from fakes.slack_api import (
+from bot.standins.shared import in_ci, missing_shared
+from bot.standins.slack_api import (
     BOT_ID,
     ERROR_CODES,
     GENERIC_ERRORS,

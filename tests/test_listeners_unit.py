@@ -25,7 +25,7 @@ from bot.slack.listeners import errors, register
 from bot.slack.listeners.actions.decisions import take_click
 from bot.slack.listeners.commands.elastic_access import answer
 from bot.slack.listeners.wiring import Later, wire
-from fakes import payloads
+from bot.standins import payloads
 
 
 class Recorder:

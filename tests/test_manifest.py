@@ -16,7 +16,7 @@ import yaml
 
 from bot import manifest as m
 from bot.__main__ import main
-from fakes.shared import missing_shared, shared_dir
+from bot.standins.shared import missing_shared, shared_dir
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = "slack-app-manifest/slack-app-manifest.schema.json"

@@ -18,10 +18,10 @@ from bot.__main__ import main
 from bot.access.resources import Resource, ResourceKind, unit_for
 from bot.access.states import State
 from bot.clock import FakeClock
+from bot.standins.slack_api import text_of
 from bot.store import Database, Store, chain
 from bot.store.migrations import migrations
 from bot.store.postgres import PostgresDatabase
-from fakes.slack_api import text_of
 from tests.harness import OWNER, REQUESTER, make_settings, start_bot, stop_bot
 from tests.slack_view import buttons
 

@@ -20,8 +20,8 @@ from bot.clock import FakeClock
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.slack.app import web_client
+from bot.standins.slack_api import text_of
 from bot.web.server import serve_in_thread
-from fakes.slack_api import text_of
 from tests.harness import BOT_TOKEN, OWNER, REQUESTER, Bot, fast_retry, make_settings
 
 LEASE = timedelta(seconds=20)  # production's default work_lease

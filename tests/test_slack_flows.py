@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 import httpx
 
 from bot.access.states import State
-from fakes import payloads
-from fakes.slack_api import text_of
+from bot.standins import payloads
+from bot.standins.slack_api import text_of
 from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER, sign
 from tests.slack_view import buttons
 

@@ -14,7 +14,7 @@ import pytest
 from bot.access.identity import canonical_email, same_person
 from bot.access.ports import Person
 from bot.access.states import State
-from fakes.slack_api import text_of
+from bot.standins.slack_api import text_of
 from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER
 from tests.slack_view import buttons, cards
 
@@ -687,7 +687,7 @@ def test_an_approver_removed_from_the_owner_group_can_no_longer_revoke(make_bot,
 def test_a_forged_request_body_is_not_written_to_the_log(bot, caplog):
     import logging
 
-    from fakes import payloads
+    from bot.standins import payloads
 
     body = payloads.command_body(
         REQUESTER,

@@ -19,9 +19,9 @@ import pytest
 
 from bot.config import Settings
 from bot.runtime import Runtime
+from bot.standins import payloads
 from bot.web.server import serve_in_thread
 from bot.web.wsgi import WebApp
-from fakes import payloads
 from tests.harness import (
     API_KEY,
     BOT_TOKEN,

@@ -270,7 +270,7 @@ def default_fixtures_dir(repo_root: Path | None = None) -> Path | None:
     """
     import os
 
-    root = repo_root or Path(__file__).resolve().parents[1]
+    root = repo_root or Path(__file__).resolve().parents[2]
     shared = Path(os.environ.get("ELASTIC_ACCESS_SHARED", root.parent / "shared"))
     path = shared / "slack-fixtures" / "web-api-methods"
     return path if path.is_dir() else None

@@ -369,7 +369,7 @@ class _Spec:
 
 @dataclass
 class _BuiltinSpec:
-    """Routing for the emulated operations only, from :mod:`fakes.elastic_routes`."""
+    """Routing for the emulated operations only, from :mod:`bot.standins.elastic_routes`."""
 
     operations: list[Operation]
     by_length: dict[int, list[Operation]]
@@ -377,7 +377,7 @@ class _BuiltinSpec:
 
 @functools.cache
 def _builtin_spec() -> _BuiltinSpec:
-    from fakes.elastic_routes import ROUTES
+    from bot.standins.elastic_routes import ROUTES
 
     operations = [
         Operation(
@@ -479,7 +479,7 @@ class SpecValidator:
 
     def __init__(self, spec_dir: Path | str | None) -> None:
         """``spec_dir`` None: no published specs here (a bare clone). Requests are routed by
-        the emulator's own table (:mod:`fakes.elastic_routes`) and nothing is checked
+        the emulator's own table (:mod:`bot.standins.elastic_routes`) and nothing is checked
         against a schema: :attr:`documented` says which of the two this validator does."""
         self.documented = spec_dir is not None
         self.spec_dir = Path(spec_dir).resolve() if spec_dir is not None else None

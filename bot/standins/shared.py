@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import NoReturn
 
-_REPO_ROOT = Path(__file__).resolve().parents[1]
+_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 ELASTIC_SPEC_FILES = ("apidocs-user.json", "serverless-project-api-dereferenced.yml")
 
