@@ -1,5 +1,5 @@
 """Command line: ``python -m bot [run]``, ``check``, ``reconcile``, ``manifest``, ``audit``,
-``review``, ``probe``, ``migrate-to-postgres``.
+``review``, ``probe``, ``migrate-to-postgres``, ``sandbox``.
 
 Configuration problems end the process with exit code 2 and one line per bad setting on
 stderr; never a traceback, never a secret.
@@ -289,10 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     move.set_defaults(func=cmd_migrate_to_postgres)
     from bot import audit, probe, review
+    from bot.sandbox import cli as sandbox
 
     audit.add_parser(sub)
     review.add_parser(sub)
     probe.add_parser(sub)
+    sandbox.add_parser(sub)
     return parser
 
 
