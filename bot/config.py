@@ -36,7 +36,13 @@ from pydantic_settings import (
 from bot.access.durations import DurationError, parse_duration
 from bot.access.policy import AccessPolicy
 from bot.access.routing import OwnerAttribute, ResourceOwnerSetting
-from bot.access.rules import Rule, Rules, validate_pattern, validate_requester
+from bot.access.rules import (
+    Rule,
+    Rules,
+    validate_pattern,
+    validate_requester,
+    validate_stack_role,
+)
 
 CONFIG_ENV = "ELASTIC_ACCESS_CONFIG"
 ACCESS_DETAILS_LIMIT = 400
@@ -101,6 +107,29 @@ class PolicyRuleConfig(BaseModel):
     break_glass: bool = False
     #: Who may use the rule (user IDs, emails, @usergroups, domain:…); unset: everyone.
     requesters: list[str] | None = None
+    #: Stack roles the rule covers (#14 §1): projects' custom roles by name or glob, and
+    #: for deployments the names to offer (granted as deployment-viewer with that role).
+    stack_roles: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _stack_roles(self) -> PolicyRuleConfig:
+        """Each entry a name (or glob) the bot would offer, on a rule whose resources can
+        hold a stack role; the message names the rule."""
+        if not self.stack_roles:
+            return self
+        rule = f"rule '{self.name}'" if self.name else "this rule"
+        problems = [p for p in (validate_stack_role(v) for v in self.stack_roles) if p]
+        if problems:
+            raise ValueError(f"stack_roles of {rule}: " + "; ".join(problems))
+        kinds = {r.strip().partition(":")[0] for r in self.resources}
+        if not kinds & {"*", "deployment", "deployment-tag", "project"}:
+            raise ValueError(
+                f"stack_roles of {rule}: its resources ({', '.join(self.resources)}) hold no "
+                "stack roles; they are granted on a deployment or a serverless project (the "
+                "organization's role assignments have no application_roles, and the bot does "
+                "not grant them on all deployments at once)"
+            )
+        return self
 
     @field_validator("requesters")
     @classmethod
@@ -407,6 +436,7 @@ class Settings(BaseSettings):
                     break_glass=r.break_glass,
                     name=r.name,
                     requesters=tuple(r.requesters or ()),
+                    stack_roles=tuple(r.stack_roles),
                 )
                 for r in self.policy
             )

@@ -64,9 +64,10 @@ CONSEQUENCES = {
         "grants a second organization role beside the first",
     ),
     "delete_needs_application_roles": (
-        "adds no entry with application_roles, so its removals name what it added; entries "
-        "with application_roles are never the bot's",
-        "adds no entry with application_roles either; nothing changes",
+        "removes a stack-role or console-only entry by repeating it, application_roles "
+        "included, and adds none beside another entry of that role on that resource",
+        "does the same: its removals repeat what it added, and it adds no entry beside "
+        "another of that role there (which such a DELETE could take too); nothing changes",
     ),
     "invitation_minutes": (
         "invitations expire with the grant, to the minute",
@@ -306,7 +307,7 @@ class Probe:
             return
         self.elastic.send_assignments("DELETE", self.user_id, {"deployment": [entry]})
         unit = Unit("deployment", "deployment-viewer", self.deployment)
-        stayed = unit in self._units()
+        stayed = any(u.plain == unit for u in self._units())  # with its application_roles
         self._answer(
             "delete_needs_application_roles",
             stayed,

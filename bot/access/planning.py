@@ -35,8 +35,12 @@ class Semantics:
     * ``one_organization_role``: a second organization role replaces the first. Assumed True
       (refused likewise).
     * ``delete_needs_application_roles``: a DELETE leaves an entry carrying
-      ``application_roles`` unless it repeats them. Assumed True: the bot removes only
-      entries it added, and it adds none with ``application_roles``.
+      ``application_roles`` unless it repeats them. Assumed True. The bot adds such entries
+      (stack roles, console-only admin roles: issue #14) and every removal repeats the entry
+      it added, ``application_roles`` included, so it is right either way; and it never adds
+      an entry of a role the member already holds on that resource (:func:`refusal`), so a
+      service that ignores ``application_roles`` in a DELETE cannot take anyone else's entry
+      with the bot's. Nothing branches on the answer; ``probe`` still records it.
     * ``invitation_minutes``: invitation ``expires_in`` accepts minutes (``90m``). Assumed
       False: whole hours, rounded up (the grant's end withdraws the invitation anyway).
     * ``hidden_refuses_named`` / ``hidden_refuses_all``: a stopped (hidden) deployment makes a
@@ -69,13 +73,34 @@ SAFEST = Semantics()
 
 
 def holds(units: Iterable[Unit], unit: Unit) -> bool:
-    """Whether ``units`` already give ``unit`` (directly or through ``all`` of its role)."""
+    """Whether ``units`` already give ``unit`` (directly or through ``all`` of its role).
+
+    ``application_roles`` must be the same: an entry with application roles does not give
+    a plain request its role, and a plain entry does not give a stack role."""
     units = units if isinstance(units, (set, frozenset)) else set(units)
     if unit in units:
         return True
     if unit.scope == ResourceKind.ORGANIZATION or unit.target == "*":
         return False
-    return Unit(unit.scope, unit.role_id, "*") in units
+    return Unit(unit.scope, unit.role_id, "*", unit.application_roles) in units
+
+
+def same_role_there(unit: Unit, held: Iterable[Unit]) -> list[Unit]:
+    """The member's entries of ``unit``'s role on ``unit``'s target (or on all of its kind,
+    or, for a unit on all, on any one) whose ``application_roles`` differ from ``unit``'s.
+
+    Elastic documents neither whether two entries of one role on one resource are kept
+    apart (or merged, or one replaces the other) nor whether a DELETE tells them apart by
+    their ``application_roles``; so the bot never adds an entry beside one of these."""
+    return sorted(
+        u
+        for u in set(held)
+        if u.scope == unit.scope
+        and u.scope != ResourceKind.ORGANIZATION
+        and u.role_id == unit.role_id
+        and u.application_roles != unit.application_roles
+        and (u.target == unit.target or "*" in (u.target, unit.target))
+    )
 
 
 def to_add(held: Iterable[Unit], unit: Unit) -> list[Unit]:
@@ -110,13 +135,17 @@ def to_restore(
     those the member held before (standing) or another live grant needs, of a role whose
     ``all`` was removed, that the member no longer holds."""
     removed = set(removed)
-    wide = {(u.scope, u.role_id) for u in removed if u.target == "*"}
+    wide = {(u.scope, u.role_id, u.application_roles) for u in removed if u.target == "*"}
     if not wide:
         return []
     held = set(held)
     wanted = (set(standing_before) | set(needed_by_others)) - removed
     return sorted(
-        u for u in wanted if (u.scope, u.role_id) in wide and u.target != "*" and not holds(held, u)
+        u
+        for u in wanted
+        if (u.scope, u.role_id, u.application_roles) in wide
+        and u.target != "*"
+        and not holds(held, u)
     )
 
 
@@ -173,6 +202,38 @@ def same_resource_roles(
     )
 
 
+def entry_refusal(
+    unit: Unit, held: Iterable[Unit], owned: Iterable[Unit] = (), you: bool = False
+) -> str | None:
+    """Why adding ``unit``'s entry is refused whatever the service's semantics, or None:
+    the member holds its role on that resource with other ``application_roles``
+    (:func:`same_role_there`), or holds this very stack-role or console-only entry as their
+    own access (the bot did not add it: nothing to grant, and its end must not take theirs).
+    Filing asks first (``you``: worded for the requester), the grant again."""
+    held = set(held)
+    who, has, they = ("You", "hold", "you") if you else ("The member", "holds", "they")
+    held_as = {unit, Unit(unit.scope, unit.role_id, "*", unit.application_roles)} & held
+    if unit.application_roles is not None and held_as and not held_as & set(owned):
+        return (
+            f"{who} already {has} {describe(unit)} there as standing access (the bot did "
+            "not add it), so there is nothing to grant; the bot adds no second entry of a "
+            "role on a resource."
+        )
+    if not to_add(held, unit):
+        return None
+    beside = same_role_there(unit, held)
+    if beside:
+        names = "; ".join(describe(u) for u in beside)
+        return (
+            f"{who} already {has} {unit.role_id} there ({names}). Elastic Cloud does not "
+            f"document how a second {unit.role_id} entry with other application roles on the "
+            "same resource behaves, nor whether removing one leaves the other, so the bot "
+            f"does not add one beside it. Ask an organization owner to change the role {they} "
+            f"hold there, or use the access {they} have."
+        )
+    return None
+
+
 def refusal(
     unit: Unit, held: Iterable[Unit], semantics: Semantics, owned: Iterable[Unit] = ()
 ) -> str | None:
@@ -181,13 +242,19 @@ def refusal(
 
     Where the service keeps one role per resource, adding a second role replaces the first
     (the member's standing access or another live grant's). The bot could put it back when
-    the grant ends, but not exactly: the entry may carry ``application_roles`` the bot never
-    sees or sends, someone may change it meanwhile, and until the end the member goes without
-    it (a viewer grant would demote a standing admin). So instead of guessing, such a grant is
-    refused, in words for the requester and the approvers. Nothing is refused when the grant
-    adds nothing (the member already holds the unit) or the service keeps roles side by side.
+    the grant ends, but not exactly: someone may change it meanwhile, and until the end the
+    member goes without it (a viewer grant would demote a standing admin). So instead of
+    guessing, such a grant is refused, in words for the requester and the approvers.
+
+    Likewise an entry beside one of the same role on the same resource with other
+    ``application_roles`` (:func:`same_role_there`), and a stack-role or console-only entry
+    the member holds already as their own access (nothing to grant, and the end must not
+    take theirs). Nothing else is refused when the grant adds nothing (the member already
+    holds the unit) or the service keeps roles side by side.
     """
     held = set(held)
+    if why := entry_refusal(unit, held, owned):
+        return why
     if not to_add(held, unit):
         return None
     replaced = same_resource_roles(unit, held, semantics, owned)
@@ -207,3 +274,14 @@ def refusal(
         "replace access it cannot be sure to put back exactly. Ask an organization owner to "
         "change the standing role, or request a role on another resource."
     )
+
+
+def describe(unit: Unit) -> str:
+    """``elasticsearch-viewer``, ``elasticsearch-viewer with application roles
+    marketing-reader`` or ``deployment-admin with no application roles (console only)``,
+    as a refusal says it (plain text: the caller escapes)."""
+    if unit.application_roles is None:
+        return unit.role_id
+    if not unit.application_roles:
+        return f"{unit.role_id} with no application roles (console only)"
+    return f"{unit.role_id} with application roles {', '.join(unit.application_roles)}"

@@ -141,6 +141,12 @@ class Catalogue(Protocol):
 
     def all(self) -> tuple[Resource, ...]: ...
 
+    def stack_roles(self, resource: Resource) -> tuple[str, ...]:
+        """A project's custom roles as Elastic lists them now (names the bot would not offer
+        left out; nothing for other resources); raises :class:`UpstreamError` when Elastic
+        does not answer. Filing checks a requested stack role against this, not the cache."""
+        ...
+
 
 class Notifier(Protocol):
     """Tells people what happened. Called only after the store has the new state.

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.access.resources import Resource, ResourceKind
+from bot.access.resources import Resource, ResourceKind, is_cloud_role, stack_role_name_ok
 from bot.access.text import escape
 
 
@@ -36,11 +36,31 @@ class Rule:
     #: Who may use this rule: Slack user IDs, emails, ``@usergroup`` handles,
     #: ``domain:example.com``. Empty: everyone who may request at all.
     requesters: tuple[str, ...] = ()
+    #: The stack roles this rule covers (issue #14 §1), names or globs. On a project: those
+    #: of its custom roles that match (``"*"``: all of them). On a deployment: the names
+    #: listed (no glob: Elastic lists no deployment's roles), granted as
+    #: ``deployment-viewer`` with that application role. ``roles`` never covers a stack
+    #: role, nor ``stack_roles`` a Cloud role: a new custom role in a project becomes
+    #: requestable only where a rule says so.
+    stack_roles: tuple[str, ...] = ()
 
     def matches(self, resource: Resource, role_id: str) -> bool:
-        return any(resource_matches(p, resource) for p in self.resources) and any(
-            fnmatch.fnmatchcase(role_id, r) for r in self.roles
+        if not any(resource_matches(p, resource) for p in self.resources):
+            return False
+        if role_id in resource.roles():
+            return any(fnmatch.fnmatchcase(role_id, r) for r in self.roles)
+        return resource.takes_stack_roles and any(
+            fnmatch.fnmatchcase(role_id, r) for r in self.stack_roles
         )
+
+    def named_stack_roles(self, resource: Resource) -> tuple[str, ...]:
+        """The stack roles this rule names outright for ``resource`` (not globs): what it
+        offers on a deployment, where Elastic lists none."""
+        if resource.kind is not ResourceKind.DEPLOYMENT or not any(
+            resource_matches(p, resource) for p in self.resources
+        ):
+            return ()
+        return tuple(r for r in self.stack_roles if not _GLOB.search(r))
 
     def usable_by(self, may_use: MayUse | None) -> bool:
         """Whether the person ``may_use`` tests is among this rule's requesters (``None``:
@@ -51,7 +71,11 @@ class Rule:
         return self.name or f"resources={list(self.resources)} roles={list(self.roles)}"
 
 
-DEFAULT_RULE = Rule(name="default")
+#: With no rules, everything is allowed: every Cloud role, console-only variant and
+#: project custom role (deployments have no stack roles without a rule naming them).
+DEFAULT_RULE = Rule(name="default", stack_roles=("*",))
+
+_GLOB = re.compile(r"[*?\[]")
 
 #: Tests whether one person is among a rule's ``requesters``; may raise the directory's
 #: :class:`bot.access.ports.UpstreamError` (a user group Slack did not list).
@@ -127,6 +151,19 @@ def resource_matches(pattern: str, resource: Resource) -> bool:
     return False
 
 
+def validate_stack_role(entry: str) -> str | None:
+    """A configuration error for one ``stack_roles`` entry, or None if it is well-formed:
+    a name the bot would offer (:func:`stack_role_name_ok`), or a glob of such names."""
+    if entry == "*" or stack_role_name_ok(_GLOB.sub("x", entry).replace("]", "")):
+        return None
+    if is_cloud_role(entry):
+        return f"'{entry}' is a Cloud role: list it in roles, not stack_roles"
+    return (
+        f"'{entry}' is not a stack role name (letters, digits and _ . @ -, at most 64 "
+        "characters; * and ? as globs)"
+    )
+
+
 def validate_pattern(pattern: str) -> str | None:
     """A configuration error for a resource pattern, or None if it is well-formed."""
     kind = pattern.strip().partition(":")[0]
@@ -171,10 +208,19 @@ class Rules:
         alone (to say who may use it when someone else asks)."""
         return next((r for r in self.rules if r.requesters and r.matches(resource, role_id)), None)
 
+    def stack_candidates(self, resource: Resource) -> tuple[str, ...]:
+        """The stack roles there are on ``resource`` before policy: a project's custom roles
+        (as the catalogue last read them), or the names rules give a deployment."""
+        if resource.kind is ResourceKind.PROJECT:
+            return resource.stack_roles
+        rules = self.rules or (DEFAULT_RULE,)
+        return tuple(dict.fromkeys(n for r in rules for n in r.named_stack_roles(resource)))
+
     def requestable(self, resource: Resource, may_use: MayUse | None) -> list[str]:
         """The roles on ``resource`` some rule lets this person request, in the resource's
-        order."""
-        return [r for r in resource.roles() if self.decide(resource, r, may_use) is not None]
+        order, then its stack roles."""
+        candidates = (*resource.roles(), *self.stack_candidates(resource))
+        return [r for r in candidates if self.decide(resource, r, may_use) is not None]
 
 
 def justification_ok(rule: Rule, justification: str) -> str | None:

@@ -193,6 +193,11 @@ class AccessService:
     def requestable_resources(self, user_id: str, query: str, limit: int = 100) -> list[Resource]:
         return self.core.filing.requestable_resources(user_id, query, limit)
 
+    def typeahead(
+        self, user_id: str, query: str, limit: int = 100
+    ) -> list[tuple[Resource, list[str]]]:
+        return self.core.filing.typeahead(user_id, query, limit)
+
     def form_choices(self, user_id: str, resource_text: str) -> tuple[Resource | None, list[str]]:
         return self.core.filing.form_choices(user_id, resource_text)
 

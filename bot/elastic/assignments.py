@@ -16,49 +16,69 @@ from bot.elastic.models import RoleAssignments
 
 
 def to_body(units: Iterable[Unit], organization_id: str) -> dict[str, Any]:
-    """The smallest ``RoleAssignments`` JSON that names exactly ``units``."""
+    """The smallest ``RoleAssignments`` JSON that names exactly ``units``: one entry per
+    role and ``application_roles`` (sent only when the unit has them; ``[]`` is console
+    only), so a removal repeats exactly the entry its grant added."""
     organization: list[dict[str, Any]] = []
-    deployment_ids: dict[str, list[str]] = defaultdict(list)
-    deployment_all: list[str] = []
-    project_ids: dict[tuple[str, str], list[str]] = defaultdict(list)
-    project_all: list[tuple[str, str]] = []
+    deployment_ids: dict[tuple[str, Apps], list[str]] = defaultdict(list)
+    deployment_all: list[tuple[str, Apps]] = []
+    project_ids: dict[tuple[str, str, Apps], list[str]] = defaultdict(list)
+    project_all: list[tuple[str, str, Apps]] = []
     for unit in sorted(set(units)):
+        apps = unit.application_roles
         if unit.scope == ResourceKind.ORGANIZATION:
+            if apps is not None:
+                raise ValueError("organization role assignments have no application_roles")
             organization.append({"role_id": unit.role_id, "organization_id": organization_id})
         elif unit.scope == "deployment":
             if unit.target == "*":
-                deployment_all.append(unit.role_id)
+                deployment_all.append((unit.role_id, apps))
             else:
-                deployment_ids[unit.role_id].append(unit.target)
+                deployment_ids[(unit.role_id, apps)].append(unit.target)
         elif unit.scope.startswith("project:"):
             kind = unit.scope.split(":", 1)[1]
             if unit.target == "*":
-                project_all.append((kind, unit.role_id))
+                project_all.append((kind, unit.role_id, apps))
             else:
-                project_ids[(kind, unit.role_id)].append(unit.target)
+                project_ids[(kind, unit.role_id, apps)].append(unit.target)
         else:
             raise ValueError(f"unknown unit scope {unit.scope!r}")
     body: dict[str, Any] = {}
     if organization:
         body["organization"] = organization
-    deployments = [
-        {"role_id": r, "organization_id": organization_id, "all": True} for r in deployment_all
-    ] + [
-        {"role_id": r, "organization_id": organization_id, "all": False, "deployment_ids": ids}
-        for r, ids in deployment_ids.items()
+    deployments = [_entry(r, organization_id, apps, all_=True) for r, apps in deployment_all] + [
+        _entry(r, organization_id, apps, ids=("deployment_ids", ids))
+        for (r, apps), ids in deployment_ids.items()
     ]
     if deployments:
         body["deployment"] = deployments
     projects: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for kind, role in project_all:
-        projects[kind].append({"role_id": role, "organization_id": organization_id, "all": True})
-    for (kind, role), ids in project_ids.items():
-        projects[kind].append(
-            {"role_id": role, "organization_id": organization_id, "all": False, "project_ids": ids}
-        )
+    for kind, role, apps in project_all:
+        projects[kind].append(_entry(role, organization_id, apps, all_=True))
+    for (kind, role, apps), ids in project_ids.items():
+        projects[kind].append(_entry(role, organization_id, apps, ids=("project_ids", ids)))
     if projects:
         body["project"] = dict(projects)
     return body
+
+
+Apps = tuple[str, ...] | None
+
+
+def _entry(
+    role: str,
+    organization_id: str,
+    apps: Apps,
+    *,
+    all_: bool = False,
+    ids: tuple[str, list[str]] | None = None,
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"role_id": role, "organization_id": organization_id, "all": all_}
+    if ids is not None:
+        entry[ids[0]] = ids[1]
+    if apps is not None:
+        entry["application_roles"] = list(apps)
+    return entry
 
 
 def from_assignments(assignments: RoleAssignments | None) -> frozenset[Unit]:
@@ -69,18 +89,24 @@ def from_assignments(assignments: RoleAssignments | None) -> frozenset[Unit]:
     for org in assignments.organization or []:
         units.add(Unit(ResourceKind.ORGANIZATION.value, org.role_id, org.organization_id))
     for dep in assignments.deployment or []:
+        apps = _apps(dep.application_roles)
         if dep.all:
-            units.add(Unit("deployment", dep.role_id, "*"))
+            units.add(Unit("deployment", dep.role_id, "*", apps))
         for deployment_id in dep.deployment_ids or []:
-            units.add(Unit("deployment", dep.role_id, deployment_id))
+            units.add(Unit("deployment", dep.role_id, deployment_id, apps))
     if assignments.project:
         for kind in PROJECT_TYPES:
             for proj in getattr(assignments.project, kind) or []:
+                apps = _apps(proj.application_roles)
                 if proj.all:
-                    units.add(Unit(f"project:{kind}", proj.role_id, "*"))
+                    units.add(Unit(f"project:{kind}", proj.role_id, "*", apps))
                 for project_id in proj.project_ids or []:
-                    units.add(Unit(f"project:{kind}", proj.role_id, project_id))
+                    units.add(Unit(f"project:{kind}", proj.role_id, project_id, apps))
     return frozenset(units)
+
+
+def _apps(listed: list[str] | None) -> tuple[str, ...] | None:
+    return None if listed is None else tuple(listed)
 
 
 def holds_nothing(raw: Any) -> bool:
@@ -145,10 +171,24 @@ def read_leniently(raw: Any, organization_id: str) -> tuple[frozenset[Unit], lis
                 every = True
             if every and good_ids:
                 problems.append(f"{where} has all: true and {ids_key}; both are counted")
+            apps = _read_apps(entry, where, problems)
             if every:
-                units.add(Unit(scope, role, "*"))
-            units.update(Unit(scope, role, i) for i in good_ids)
+                units.add(Unit(scope, role, "*", apps))
+            units.update(Unit(scope, role, i, apps) for i in good_ids)
     return frozenset(units), problems
+
+
+def _read_apps(entry: dict[str, Any], where: str, problems: list[str]) -> tuple[str, ...] | None:
+    """An entry's ``application_roles``: None when absent (or null), else its names. One
+    that is not a list of names is read as absent: a plain entry, which satisfies no
+    stack-role request and, like any entry of the role, bars adding one beside it."""
+    apps = entry.get("application_roles")
+    if apps is None:
+        return None
+    if not isinstance(apps, list) or not all(isinstance(a, str) and a for a in apps):
+        problems.append(f"{where}.application_roles is not a list of names; read as absent")
+        return None
+    return tuple(apps)
 
 
 def _entries(listed: Any, where: str, problems: list[str]) -> list[dict[str, Any]]:

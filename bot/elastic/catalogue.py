@@ -11,9 +11,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from bot.access.resources import Resource, ResourceKind
+from bot.access.resources import Resource, ResourceKind, stack_role_name_ok
 from bot.access.vocabulary import ALL_DEPLOYMENTS_ALIASES, ORGANIZATION_ALIASES, PROJECT_TYPES
 from bot.clock import Clock
 from bot.elastic.client import ElasticClient
@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 class _Index:
     resources: tuple[Resource, ...]
     by_text: dict[str, Resource]
-    #: (resource, lower-case name, lower-case ID, lower-case label), built once per refresh so
-    #: that type-ahead over thousands of resources is a plain scan of ready strings.
+    #: (resource, lower-case name, lower-case ID, lower-case label and stack roles), built
+    #: once per refresh so that type-ahead over thousands of resources is a plain scan of
+    #: ready strings (typing ``marketing`` finds the project with ``marketing-reader``).
     searchable: tuple[tuple[Resource, str, str, str], ...]
 
 
@@ -38,7 +39,10 @@ def _index(resources: list[Resource]) -> _Index:
         by_text.setdefault(r.id.lower(), r)
     for r in resources:  # names last: an ID always wins over a same-looking name
         by_text.setdefault(r.name.lower(), r)
-    searchable = tuple((r, r.name.lower(), r.id.lower(), r.label.lower()) for r in resources)
+    searchable = tuple(
+        (r, r.name.lower(), r.id.lower(), " ".join((r.label, *r.stack_roles)).lower())
+        for r in resources
+    )
     return _Index(tuple(resources), by_text, searchable)
 
 
@@ -81,12 +85,17 @@ class ResourceCatalogue:
         resources = self._fixed()
         for deployment_id, name, tags in self.elastic.deployments():
             resources.append(Resource(ResourceKind.DEPLOYMENT, deployment_id, name, tags=tags))
+        known = {r.key: r.stack_roles for r in self._index.resources}
         for project_type in PROJECT_TYPES:
             try:
                 for project_id, name, tags in self.elastic.projects(project_type):
-                    resources.append(
-                        Resource(ResourceKind.PROJECT, project_id, name, project_type, tags)
-                    )
+                    project = Resource(ResourceKind.PROJECT, project_id, name, project_type, tags)
+                    try:
+                        roles = self.stack_roles(project)
+                    except ElasticError as exc:  # keep what was read before, if anything
+                        log.warning("catalogue: could not read %s's roles: %s", name, exc)
+                        roles = known.get(project.key, ())
+                    resources.append(replace(project, stack_roles=roles))
             except ElasticError as exc:
                 log.warning("catalogue: could not list %s projects: %s", project_type, exc)
         self.store.replace_catalogue(resources, self.clock.now())
@@ -134,6 +143,22 @@ class ResourceCatalogue:
                 return None
             found = self.find(text)
         return found
+
+    def stack_roles(self, resource: Resource) -> tuple[str, ...]:
+        """A project's custom roles as Elastic lists them now, those whose names the bot
+        would not offer left out (:func:`bot.access.resources.stack_role_name_ok`); raises
+        :class:`ElasticError` when Elastic does not answer. Nothing else has any."""
+        if resource.kind is not ResourceKind.PROJECT or not resource.project_type:
+            return ()
+        listed = self.elastic.project_roles(resource.project_type, resource.id)
+        refused = sorted({n for n in listed if not stack_role_name_ok(n)})
+        if refused:
+            log.info(
+                "catalogue: %s has roles the bot does not offer (names): %s",
+                resource.name,
+                ", ".join(repr(n[:80]) for n in refused[:10]),
+            )
+        return tuple(dict.fromkeys(n for n in listed if stack_role_name_ok(n)))
 
     def search(self, text: str, limit: int = 100) -> list[Resource]:
         """Type-ahead: names or IDs starting with ``text`` first, then names containing it."""

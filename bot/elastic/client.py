@@ -28,6 +28,7 @@ from bot.elastic.models import (
     Organization,
     OrganizationInvitations,
     ProjectList,
+    ProjectRolesByProjectID,
     RoleMapping,
     RoleMappings,
 )
@@ -430,3 +431,23 @@ class ElasticClient:
             (p.id, p.name, dict((p.metadata.tags if p.metadata else None) or {}))
             for p in data.items
         ]
+
+    def project_roles(self, project_type: str, project_id: str) -> list[str]:
+        """The custom roles defined in a project (``GET …/{type}/{id}/roles``), by name.
+
+        The answer is keyed by project ID; an answer that does not name this project is
+        not taken for "no roles" but refused as unreadable."""
+        data = self._call("GET", f"/api/v1/serverless/projects/{project_type}/{project_id}/roles")
+        try:
+            listed = ProjectRolesByProjectID.model_validate(data).root
+        except ValueError as exc:
+            raise ElasticError(
+                f"Elastic Cloud answered the roles of project {project_id} with {_unreadable(exc)}",
+                status=502,
+            ) from exc
+        if project_id not in listed:
+            raise ElasticError(
+                f"Elastic Cloud's answer for the roles of project {project_id} does not name it",
+                status=502,
+            )
+        return [r.name for r in listed[project_id].roles]

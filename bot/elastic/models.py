@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 
 class _Model(BaseModel):
@@ -25,6 +25,7 @@ class DeploymentRoleAssignment(_Model):
     organization_id: str
     all: bool | None = None
     deployment_ids: list[str] | None = None
+    application_roles: list[str] | None = None
 
     @model_validator(mode="after")
     def _ids_match_all(self) -> DeploymentRoleAssignment:
@@ -39,6 +40,7 @@ class ProjectRoleAssignment(_Model):
     organization_id: str
     all: bool | None = None
     project_ids: list[str] | None = None
+    application_roles: list[str] | None = None
 
 
 class ProjectRoleAssignments(_Model):
@@ -112,6 +114,19 @@ class Project(_Model):
 class ProjectList(_Model):
     items: list[Project] = Field(default_factory=list)
     next_page: str | None = None
+
+
+class ProjectRoleDetails(_Model):
+    name: str
+    description: str | None = None
+
+
+class ProjectRoles(_Model):
+    roles: list[ProjectRoleDetails] = Field(default_factory=list)
+
+
+class ProjectRolesByProjectID(RootModel[dict[str, ProjectRoles]]):
+    """``GET /serverless/projects/{type}/{id}/roles``: ``{<project id>: {"roles": [...]}}``."""
 
 
 class Organization(_Model):

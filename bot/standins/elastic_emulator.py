@@ -28,7 +28,16 @@ for each plausible behaviour, settable at construction (``semantics=``) and at r
   member holds both (False, the default).
 * ``delete_needs_application_roles``: a DELETE entry that does not repeat the held entry's
   ``application_roles`` leaves it in place (True, strict); or removes it (False, lenient,
-  the default).
+  the default: a DELETE then takes the ids from every entry of that role, whatever their
+  ``application_roles``).
+
+``application_roles`` are kept per entry, as the API lists them: a member's assignments are
+entries keyed by role *and* ``application_roles`` (absent, ``[]`` for console only, or the
+stack roles), so a plain ``deployment-viewer`` entry and one with ``application_roles`` are
+listed apart, an add merges ids only into the entry with the same list, and (strict) a
+removal takes ids only from it. Project custom roles (``GET …/{type}/{id}/roles``) are seeded
+per project with ``set_project_roles`` (or ``add_project(roles=…)``); the emulator does not
+check that an entry's application roles exist, since Elastic documents no such check.
 * ``invitation_minutes``: invitation ``expires_in`` accepts minutes and seconds (True, the
   default); or only hours, days and weeks (False: ``30m`` is refused with 400).
 * ``hidden_refuses_named``: a call naming a stopped (hidden) deployment fails with 403
@@ -677,14 +686,24 @@ class Semantics:
     hidden_refuses_all: bool = False
 
 
+#: The application roles an entry carries: None when absent, else the list (sorted).
+Apps = tuple[str, ...] | None
+#: One entry of a member's assignments: (kind, role_id, application roles).
+_Key = tuple[str, str, Apps]
+
+
+def _key_order(key: _Key) -> tuple[str, str, tuple[Any, ...]]:
+    kind, role, apps = key
+    return (kind, role, () if apps is None else (1, *apps))
+
+
 @dataclass
 class _Scope:
-    """What one user holds for one (kind, role_id): all resources and/or a set of ids (both
-    only where ``all`` keeps the specific entries)."""
+    """What one user holds for one (kind, role_id, application roles): all resources and/or
+    a set of ids (both only where ``all`` keeps the specific entries)."""
 
     all: bool = False
     ids: set[str] = field(default_factory=set)
-    application_roles: list[str] | None = None
 
 
 @dataclass
@@ -694,7 +713,7 @@ class _Member:
     name: str
     member_since: str
     org_roles: set[str] = field(default_factory=set)
-    scoped: dict[tuple[str, str], _Scope] = field(default_factory=dict)
+    scoped: dict[_Key, _Scope] = field(default_factory=dict)
 
 
 @dataclass
@@ -758,7 +777,7 @@ def _iter_assignments(ra: Mapping[str, Any] | None) -> Iterator[_Assignment]:
             a["organization_id"],
             a.get("all") is True,
             tuple(a.get(ids_key) or ()),
-            None if app_roles is None else tuple(app_roles),
+            None if app_roles is None else tuple(sorted(set(app_roles))),
         )
 
 
@@ -1089,6 +1108,8 @@ class ElasticEmulator:
         self._members: dict[str, _Member] = {}
         self._deployments: dict[str, _Deployment] = {}
         self._projects: dict[str, _Project] = {}
+        #: Each project's custom roles (name, description), for ``GET …/{id}/roles``.
+        self._project_roles: dict[str, list[tuple[str, str]]] = {}
         self._invitations: dict[str, _Invitation] = {}
         self._cursors: dict[str, _Cursor] = {}
         self._scripts: list[_Script] = []
@@ -1129,6 +1150,9 @@ class ElasticEmulator:
             cap = kind.capitalize()
             self._handlers[f"list{cap}Projects"] = functools.partial(self._list_projects, kind)
             self._handlers[f"get{cap}Project"] = functools.partial(self._get_project, kind)
+            self._handlers[f"get{cap}ProjectRoles"] = functools.partial(
+                self._get_project_roles, kind
+            )
 
     @property
     def one_role_per_resource(self) -> bool:
@@ -1264,12 +1288,19 @@ class ElasticEmulator:
         ``kind`` is organization, deployment, elasticsearch, observability or security;
         ``target`` is a resource id, ``*`` for ``all: true``, or the organization id.
         """
+        return {(kind, role, target) for kind, role, target, _ in self.entries(user_id)}
+
+    def entries(self, user_id: str) -> set[tuple[str, str, str, Apps]]:
+        """:meth:`holdings` with each entry's ``application_roles`` (None: absent; ``()``:
+        console only), so that a plain entry and one with application roles differ."""
         with self._lock:
             member = self._members[user_id]
-            held = {("organization", r, self.organization_id) for r in member.org_roles}
-            for (kind, role), scope in member.scoped.items():
+            held: set[tuple[str, str, str, Apps]] = {
+                ("organization", r, self.organization_id, None) for r in member.org_roles
+            }
+            for (kind, role, apps), scope in member.scoped.items():
                 targets = ({"*"} if scope.all else set()) | scope.ids
-                held |= {(kind, role, t) for t in targets}
+                held |= {(kind, role, t, apps) for t in targets}
             return held
 
     def add_deployment(
@@ -1329,8 +1360,10 @@ class ElasticEmulator:
         name: str,
         tags: Mapping[str, str] | None = None,
         project_id: str | None = None,
+        roles: Iterable[str | tuple[str, str]] = (),
     ) -> str:
-        """Add a serverless project; tags must satisfy the spec's key/value rules."""
+        """Add a serverless project; tags must satisfy the spec's key/value rules. ``roles``:
+        its custom roles (names, or (name, description)), as ``set_project_roles``."""
         if type not in PROJECT_TYPES:
             raise ValueError(f"project type must be one of {PROJECT_TYPES}")
         tags = dict(tags or {})
@@ -1347,7 +1380,15 @@ class ElasticEmulator:
             self._projects[project_id] = _Project(
                 project_id, type, name, alias, tags, _iso(_now()), self._next_seq()
             )
+        self.set_project_roles(project_id, roles)
         return project_id
+
+    def set_project_roles(self, project_id: str, roles: Iterable[str | tuple[str, str]]) -> None:
+        """The custom roles ``GET …/{type}/{id}/roles`` lists for the project from now on."""
+        with self._lock:
+            self._project_roles[project_id] = [
+                (r, f"custom role {r}") if isinstance(r, str) else (r[0], r[1]) for r in roles
+            ]
 
     def add_raw_assignment(self, user_id: str, kind: str, entry: dict[str, Any]) -> None:
         """List ``entry`` verbatim among the member's ``kind`` (``deployment`` or a project
@@ -1702,7 +1743,9 @@ class ElasticEmulator:
             "deployment": [],
             "project": {kind: [] for kind in PROJECT_TYPES},
         }
-        for (kind, role), scope in sorted(member.scoped.items()):
+        for (kind, role, apps), scope in sorted(
+            member.scoped.items(), key=lambda item: _key_order(item[0])
+        ):
             entries: list[dict[str, Any]] = []
             if scope.all:
                 entries.append({"role_id": role, "organization_id": org, "all": True})
@@ -1712,8 +1755,8 @@ class ElasticEmulator:
                     {"role_id": role, "organization_id": org, ids_key: sorted(scope.ids)}
                 )
             for entry in entries:
-                if scope.application_roles is not None:
-                    entry["application_roles"] = list(scope.application_roles)
+                if apps is not None:
+                    entry["application_roles"] = list(apps)
                 if kind == "deployment":
                     out["deployment"].append(entry)
                 else:
@@ -1792,8 +1835,7 @@ class ElasticEmulator:
                 else:
                     member.org_roles.discard(a.role_id)
                 continue
-            key = (a.kind, a.role_id)
-            scope = member.scoped.get(key)
+            key = (a.kind, a.role_id, a.application_roles)
             if add:
                 scope = member.scoped.setdefault(key, _Scope())
                 if a.all:
@@ -1802,20 +1844,20 @@ class ElasticEmulator:
                         scope.ids = set()
                 elif not scope.all or not absorbs:
                     scope.ids |= set(a.ids)
-                if a.application_roles is not None:
-                    scope.application_roles = list(a.application_roles)
                 if not scope.all and not scope.ids:
                     del member.scoped[key]
-            elif scope is not None:
-                held_app = (
-                    None if scope.application_roles is None else tuple(scope.application_roles)
-                )
-                if (
-                    semantics.delete_needs_application_roles
-                    and held_app is not None
-                    and a.application_roles != held_app
-                ):
-                    continue  # strict: an entry with application_roles needs them repeated
+                continue
+            # Strict: only the entry with the same application_roles; lenient: every entry
+            # of the role, whatever application_roles it or the DELETE carries.
+            keys = (
+                [key]
+                if semantics.delete_needs_application_roles
+                else [k for k in member.scoped if k[:2] == key[:2]]
+            )
+            for k in keys:
+                scope = member.scoped.get(k)
+                if scope is None:
+                    continue
                 if a.all and scope.all:
                     scope.all = False
                     if absorbs:
@@ -1823,7 +1865,7 @@ class ElasticEmulator:
                 elif not a.all and (not scope.all or not absorbs):
                     scope.ids -= set(a.ids)
                 if not scope.all and not scope.ids:
-                    del member.scoped[key]
+                    del member.scoped[k]
 
     # -- handlers: account and organization -------------------------------------------------
 
@@ -1890,11 +1932,11 @@ class ElasticEmulator:
                 continue
             if not semantics.one_role_per_resource:
                 continue
-            for (kind, role), scope in list(member.scoped.items()):
+            for (kind, role, apps), scope in list(member.scoped.items()):
                 if kind == a.kind and role != a.role_id and not scope.all:
                     scope.ids -= set(a.ids)
                     if not scope.ids:
-                        del member.scoped[(kind, role)]
+                        del member.scoped[(kind, role, apps)]
 
     def _add_role_assignments(self, req: _Request) -> _Reply:
         return self._change_roles(req, add=True)
@@ -2155,6 +2197,19 @@ class ElasticEmulator:
                 and all(p.tags.get(k) == v for k, v in wanted_tags.items())
             ]
         return _Reply(200, {"items": items})
+
+    def _get_project_roles(self, kind: str, req: _Request) -> _Reply:
+        """``ProjectRolesByProjectID``: ``{<id>: {"roles": [{name, description}]}}``."""
+        project_id = req.path_params["id"]
+        with self._lock:
+            project = self._projects.get(project_id)
+            if project is None or project.type != kind:
+                raise _ApiError(404, "projects.not_found", f"{kind} project not found")
+            roles = [
+                {"name": name, "description": description}
+                for name, description in self._project_roles.get(project_id, [])
+            ]
+        return _Reply(200, {project_id: {"roles": roles}})
 
     def _get_project(self, kind: str, req: _Request) -> _Reply:
         with self._lock:

@@ -78,6 +78,12 @@ ROUTES: tuple[tuple[str, str, str, str], ...] = (
                 f"/api/v1/serverless/projects/{kind}/{{id}}",
                 f"get{cap}Project",
             ),
+            (
+                "serverless",
+                "GET",
+                f"/api/v1/serverless/projects/{kind}/{{id}}/roles",
+                f"get{cap}ProjectRoles",
+            ),
         )
     ),
 )

@@ -296,6 +296,10 @@ class MemoryCatalogue:
             Resource(ResourceKind.ORGANIZATION, organization_id, "organization"),
             Resource(ResourceKind.ALL_DEPLOYMENTS, "*", "all deployments"),
         ]
+        #: A project's roles as Elastic lists them now, when they differ from the cache.
+        self.live: dict[str, tuple[str, ...]] = {}
+        #: Raised by :meth:`stack_roles` (the roles endpoint failing), when set.
+        self.failing: Exception | None = None
 
     def add(self, resource: Resource) -> Resource:
         self.resources.append(resource)
@@ -321,6 +325,13 @@ class MemoryCatalogue:
 
     def all(self) -> tuple[Resource, ...]:
         return tuple(self.resources)
+
+    def stack_roles(self, resource: Resource) -> tuple[str, ...]:
+        """The project's custom roles as Elastic would list them now: those the resource
+        was added with, or ``live[resource.id]``; ``failing`` raises as Elastic down would."""
+        if self.failing is not None:
+            raise self.failing
+        return self.live.get(resource.id, resource.stack_roles)
 
 
 # -- the world: people, resources and the service wired together ----------------------------------

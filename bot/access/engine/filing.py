@@ -10,9 +10,10 @@ import hashlib
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from bot.access import alerts
+from bot.access import alerts, planning
 from bot.access.durations import format_duration
 from bot.access.engine.core import (
     AUTO,
@@ -28,11 +29,11 @@ from bot.access.identity import canonical_email
 from bot.access.limits import check_justification
 from bot.access.model import AccessRequest
 from bot.access.ports import Person, UpstreamError, cannot
-from bot.access.resources import Resource, Unit, unit_for
+from bot.access.resources import Resource, ResourceKind, Unit, unit_for
 from bot.access.routing import Explanation
 from bot.access.rules import MayUse, Rule, describe_requesters, justification_ok
 from bot.access.states import FINAL, State
-from bot.access.text import escape
+from bot.access.text import escape, summary
 from bot.faults import crash_point
 
 log = logging.getLogger(__name__)
@@ -78,12 +79,13 @@ class Filing(Part):
         duration: timedelta,
         justification: str,
         person: Person | None = None,
+        live: bool = False,
     ) -> tuple[Resource, Rule]:
         """Check a request against the catalogue and the policy (for ``person``: the rules
         whose ``requesters`` they are among); raises :class:`InvalidRequest` naming the field
-        to fix."""
+        to fix. ``live``: a project's stack roles are read from Elastic now, not the cache."""
         check_justification(justification)
-        resource, rule = self.covering(resource_text, role, person)
+        resource, rule = self.covering(resource_text, role, person, live)
         if duration < self.policy.min_duration:
             raise InvalidRequest("Duration must be at least 1m.", field="duration")
         limit = self.policy.longest(rule)
@@ -99,10 +101,12 @@ class Filing(Part):
         return resource, rule
 
     def covering(
-        self, resource_text: str, role: str, person: Person | None = None
+        self, resource_text: str, role: str, person: Person | None = None, live: bool = False
     ) -> tuple[Resource, Rule]:
         """The resource and the rule that covers ``role`` on it for ``person``; raises
-        :class:`InvalidRequest` saying why none does."""
+        :class:`InvalidRequest` saying why none does. A stack role must be one the resource
+        has: a project's custom role (``live``: as Elastic lists it now), or one a rule names
+        for the deployment; any other name is refused, whatever it holds."""
         may_use = self.may_use(person) if person is not None else None
         resource = (
             self.find_requestable(person, resource_text)
@@ -116,8 +120,11 @@ class Filing(Part):
                 "request.",
                 field="resource",
             )
+        if live and resource.kind is ResourceKind.PROJECT and role not in resource.roles():
+            resource = replace(resource, stack_roles=self._read_stack_roles(resource, role))
+        role = self.role_named(resource, role)
         roles = resource.roles()
-        if role not in roles:
+        if role not in roles and role not in self.policy.rules.stack_candidates(resource):
             offered = self.policy.rules.requestable(resource, may_use) or roles
             raise InvalidRequest(
                 f"'{escape(role)}' is not a role for {escape(resource.label)}. Valid roles: "
@@ -181,7 +188,10 @@ class Filing(Part):
         # resources from the answer (nor makes the bot ask Elastic for them).
         person = self.eligible_requester(requester_id)
         self.catalogue.find_fresh(resource_text)  # a resource created a moment ago
-        resource, rule = self.validate(resource_text, role, duration, justification, person)
+        resource, rule = self.validate(
+            resource_text, role, duration, justification, person, live=True
+        )
+        role = self.role_named(resource, role)
         if break_glass and not rule.break_glass:
             raise NotAllowed(
                 f"Break-glass is not allowed for `{escape(role)}` on {escape(resource.label)}. "
@@ -191,12 +201,20 @@ class Filing(Part):
         if break_glass and not justification.strip():
             raise InvalidRequest("Break-glass needs a reason.", field="justification")
         justification = justification.strip()
-        unit = unit_for(resource, role, self.policy.organization_id)
+        unit = unit_for(
+            resource, role, self.policy.organization_id, stack=role not in resource.roles()
+        )
         self._check_open_requests(person, unit)
         if break_glass:
             self._check_break_glass(person, now)
         # None: granted as an invitation. A read a few seconds old is fine for routing.
         member = self.elastic.find_member(person.email, max_age=IDENTITY_READ_AGE, consistent=False)
+        if member is not None and (
+            why := planning.entry_refusal(
+                unit, member.units, self.store.owned_units(member.user_id), you=True
+            )
+        ):  # the grant would be refused for this: say so now, privately, filing nothing
+            raise NotAllowed(f"{escape(why)} Nothing was filed.")
         fingerprint = hashlib.sha256(
             f"{requester_id}|{unit.text}|{int(duration.total_seconds())}|{justification}".encode()
         ).hexdigest()
@@ -252,10 +270,32 @@ class Filing(Part):
     def requestable_resources(self, user_id: str, query: str, limit: int = 100) -> list[Resource]:
         """The type-ahead: resources matching ``query`` on which ``user_id`` may request some
         role (none at all for someone who may not request)."""
+        return [r for r, _ in self.typeahead(user_id, query, limit)]
+
+    def typeahead(
+        self, user_id: str, query: str, limit: int = 100
+    ) -> list[tuple[Resource, list[str]]]:
+        """:meth:`requestable_resources`, each with the stack roles ``query`` names part of
+        that the person may request there (``marketing`` finds ``marketing-reader`` on
+        search-prod). A resource found only through a stack role they may not request is
+        left out: its roles' names are not theirs to learn."""
         person = self.eligible_requester(user_id)
         may_use = self.may_use(person)  # one test: each user group read once per answer
-        found = self.catalogue.search(query, limit=max(limit, 500))
-        return [r for r in found if self.policy.rules.requestable(r, may_use)][:limit]
+        needle = (query or "").strip().lower()
+        found: list[tuple[Resource, list[str]]] = []
+        for resource in self.catalogue.search(query, limit=max(limit, 500)):
+            roles = self.policy.rules.requestable(resource, may_use)
+            if not roles:
+                continue
+            plain = not needle or any(
+                needle in text for text in (resource.name.lower(), resource.id.lower())
+            )
+            stack = [
+                r for r in roles if needle and r not in resource.roles() and needle in r.lower()
+            ]
+            if plain or stack or needle in resource.label.lower():
+                found.append((resource, [] if plain else stack))
+        return found[:limit]
 
     def form_choices(self, user_id: str, resource_text: str) -> tuple[Resource | None, list[str]]:
         """The resource the form picked (None when ``user_id`` may not request on it) and the
@@ -286,6 +326,7 @@ class Filing(Part):
         filing it would be (who may ask, what they may ask for), so it tells nobody more."""
         person = self.eligible_requester(user_id)
         resource, rule = self.covering(resource_text, role.strip().lower(), person)
+        role = self.role_named(resource, role.strip().lower())
         routing = self.core.people.routing(
             resource, self.core.people.is_requester(user_id, person.email)
         )
@@ -293,7 +334,7 @@ class Filing(Part):
         escalate = self.policy.escalate_after
         return Explanation(
             resource=resource,
-            role=role.strip().lower(),
+            role=role,
             rule_name=rule.name if rules else "",
             rule_index=rules.index(rule) + 1 if rules else 0,
             requesters=rule.requesters,
@@ -307,6 +348,30 @@ class Filing(Part):
             if escalate is not None and routing.source == "resource_owner"
             else None,
         )
+
+    def role_named(self, resource: Resource, role: str) -> str:
+        """``role`` as the resource names it: a Cloud role as typed; a stack role as Elastic
+        or the policy spells it, when ``role`` matches one exactly or, failing that, exactly
+        one case-insensitively (commands arrive lower-cased); else as typed."""
+        if role in resource.roles():
+            return role
+        stack = self.policy.rules.stack_candidates(resource)
+        if role in stack:
+            return role
+        same = [s for s in stack if s.lower() == role.lower()]
+        return same[0] if len(same) == 1 else role
+
+    def _read_stack_roles(self, resource: Resource, role: str) -> tuple[str, ...]:
+        """A project's custom roles, read now; Elastic not answering is said as such (never
+        "not a role"), and nothing is filed."""
+        try:
+            return self.catalogue.stack_roles(resource)
+        except UpstreamError as exc:
+            raise AccessError(
+                f"Elastic Cloud did not answer when I read the roles of "
+                f"{escape(resource.label)} ({escape(summary(str(exc), 200))}), so I cannot "
+                f"check `{escape(role)}` there. Nothing was filed; try again in a few minutes."
+            ) from exc
 
     def _rule_name(self, rule: Rule) -> str:
         """How a refusal names a rule: its ``name``, else its place in the policy."""

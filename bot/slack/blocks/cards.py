@@ -9,6 +9,7 @@ from typing import Any
 
 from bot.access.durations import format_duration
 from bot.access.model import AccessRequest
+from bot.access.resources import is_console_only
 from bot.access.routing import NO_OWNER_LEFT, NO_OWNER_SETTING, NO_TAG, NO_TAGS
 from bot.access.states import State
 from bot.access.text import escape
@@ -72,8 +73,26 @@ _BECAUSE = {
 }
 
 
-def role_warning(role_id: str) -> str | None:
-    """A short warning of what ``role_id`` can do, for admin and organization roles."""
+#: A console-only admin role (``…:console-only``): no stack role, but not nothing.
+CONSOLE_ONLY_WARNING = (
+    "Console only: the Cloud console's admin pages, with no stack role (no data access "
+    "through Elastic's sign-in). An admin can still change the resource's settings, and may "
+    "be able to reset a hosted deployment's `elastic` password, which is data access."
+)
+#: A stack role: what it allows is the project's (or deployment's) own definition.
+STACK_ROLE_WARNING = (
+    "A stack role replaces the viewer's default stack access inside the resource: it allows "
+    "exactly what the role is defined to allow there (see its definition in Kibana)."
+)
+
+
+def role_warning(role_id: str, stack: bool = False) -> str | None:
+    """A short warning of what ``role_id`` can do, for admin and organization roles, their
+    console-only variants and (``stack``) stack roles."""
+    if stack:
+        return STACK_ROLE_WARNING
+    if is_console_only(role_id):
+        return CONSOLE_ONLY_WARNING
     return ROLE_WARNINGS.get(role_id)
 
 
@@ -106,7 +125,7 @@ def _why_you(request: AccessRequest, viewer: str | None) -> Blocks:
     reason = approver_reason(request.approver_reasons.get(viewer or ""))
     if reason:
         lines.append(context(f":bust_in_silhouette: {reason}."))
-    warning = role_warning(request.role_id)
+    warning = role_warning(request.role_id, stack=bool(request.unit.application_roles))
     if warning:
         lines.append(context(f":warning: {warning}"))
     return lines

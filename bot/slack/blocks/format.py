@@ -14,7 +14,7 @@ from typing import Any
 
 from bot.access.durations import format_duration
 from bot.access.model import AccessRequest
-from bot.access.resources import role_label
+from bot.access.resources import access_label
 from bot.access.states import State
 from bot.access.text import clean, escape, summary
 from bot.access.vocabulary import Actor
@@ -106,7 +106,8 @@ def summary_fields(request: AccessRequest) -> dict[str, Any]:
     fields = [
         f"*Requester*\n<@{request.requester_id}>",
         f"*Resource*\n{label(request)}",
-        f"*Role*\n`{escape(request.role_id)}` ({escape(role_label(request.role_id))})",
+        f"*Role*\n`{escape(request.role_id)}` "
+        f"({escape(access_label(request.role_id, request.unit))})",
         f"*Duration*\n{format_duration(request.duration)}",
     ]
     return {"type": "section", "fields": [text_object(f) for f in fields]}

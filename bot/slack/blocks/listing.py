@@ -96,7 +96,9 @@ HELP = """*/elastic-access* — just-in-time access to Elastic Cloud
 • `/elastic-access` — open the request form
 • `/elastic-access request <resource> <role> <duration> <justification…>` — request without the form
     _resource_: a deployment name or ID, or `organization`
-    _role_: `deployment-viewer`, `deployment-editor`, `deployment-admin` (deployments); `billing-admin`, `organization-admin` (organization)
+    _role_: `deployment-viewer`, `deployment-editor`, `deployment-admin` (deployments); `billing-admin`, `organization-admin` (organization); `elasticsearch-viewer` and the like (projects)
+    console only, no data access: an admin role with `:console-only`, e.g. `deployment-admin:console-only`, `elasticsearch-admin:console-only`
+    stack roles: a project's custom role by its name (e.g. `marketing-reader` on project `search-prod`), or one policy names for a deployment; the form lists those you may request
     _duration_: `30m`, `2h`, `1d`, `1h30m` (at most {max})
 • `/elastic-access break-glass <resource> <role> <duration> <reason…>` — take access now, where policy allows it; the integration owners are alerted
 • `/elastic-access list [active|pending|mine|all]` — requests you may see, newest first
@@ -155,7 +157,7 @@ def who_approves(explained: Explanation) -> tuple[str, Blocks]:
     if explained.escalate_after_seconds and not explained.auto_approve:
         after = format_duration(timedelta(seconds=explained.escalate_after_seconds))
         lines.append(f"If nobody decides within {after}, the integration owners are asked too.")
-    warning = role_warning(explained.role)
+    warning = role_warning(explained.role, stack=explained.role not in resource.roles())
     if warning:
         lines.append(f":warning: {warning}")
     text = "\n".join(lines)

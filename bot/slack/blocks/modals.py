@@ -20,11 +20,30 @@ from bot.slack.blocks.format import Blocks, context, option, plain, section, sum
 DURATION_PRESETS = ("15m", "30m", "1h", "2h", "4h", "8h", "12h", "1d", "3d", "7d")
 
 
-def resource_option(resource: Resource) -> dict[str, Any]:
+def resource_option(resource: Resource, stack_roles: Sequence[str] = ()) -> dict[str, Any]:
+    """A resource in the type-ahead; ``stack_roles``, the stack roles the person typed
+    part of, are named first (``marketing-reader on search-prod``): picking it offers them."""
+    if stack_roles:
+        return option(_cut(f"{', '.join(stack_roles)} on {resource.name}", resource), resource.key)
     return option(resource.label, resource.key)
 
 
-def _role_option(role: str) -> dict[str, Any]:
+def _cut(text: str, resource: Resource, limit: int = 75) -> str:
+    """``text`` then the resource's kind, within Slack's option text limit."""
+    kind = f" ({resource.project_type} project)" if resource.project_type else ""
+    if len(text) + len(kind) > limit:
+        text = text[: limit - len(kind) - 1] + "…"
+    return text + kind
+
+
+def _role_option(role: str, resource: Resource | None = None) -> dict[str, Any]:
+    """A Cloud role as ``Viewer (deployment-viewer)``; a stack role as ``marketing-reader on
+    search-prod (stack role)``."""
+    if resource is not None and role not in resource.roles():
+        text = f"{role} on {resource.name}"
+        if len(text) > 62:
+            text = text[:61] + "…"
+        return option(f"{text} (stack role)", role)
     return option(f"{role_label(role)} ({role})", role)
 
 
@@ -37,9 +56,9 @@ def _role_options(
         offered = list(resource.roles() if roles is None else roles)
         if not offered:  # Slack refuses a select without options; the submit explains
             offered = list(resource.roles())
-        found: dict[str, Any] = {"options": [_role_option(r) for r in offered]}
+        found: dict[str, Any] = {"options": [_role_option(r, resource) for r in offered]}
         if role in offered:
-            found["initial_option"] = _role_option(role)
+            found["initial_option"] = _role_option(role, resource)
         return found
     groups = [
         ("Organization", roles_for(ResourceKind.ORGANIZATION)),
