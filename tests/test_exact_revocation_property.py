@@ -7,7 +7,9 @@ the order AccessService calls them. Where Elastic's behaviour is not documented 
 the model runs under every combination that matters: ``all`` absorbs a role's specific
 assignments (removing it takes them too) or keeps them beside it; a second role on the same
 deployment replaces the first or is added beside it; a second organization role replaces
-the first or not. Under each, the bot either believes the safest combination
+the first or not; a DELETE removes only the entry with the same ``application_roles``
+(strict) or every entry of that role there, whatever their ``application_roles`` (lenient).
+Grants and standing access include stack roles and console-only entries (issue #14 §1). Under each, the bot either believes the safest combination
 (``planning.SAFEST``, what it assumes before a probe) or what a probe measured (the truth).
 Thousands of examples run on every test run; the end-to-end tests in test_elastic_grants.py
 and test_grant_ownership.py cover the same steps through the real service, database and
@@ -28,6 +30,7 @@ from bot.access.resources import Unit
 
 ORG_ID = "1234567890"
 PROD, STAGING = "d" * 32, "e" * 32
+PROJECT = "p" * 32
 CHOICES = [
     Unit("deployment", "deployment-viewer", PROD),
     Unit("deployment", "deployment-editor", PROD),
@@ -36,17 +39,36 @@ CHOICES = [
     Unit("deployment", "deployment-editor", "*"),
     Unit("organization", "billing-admin", ORG_ID),
     Unit("organization", "organization-admin", ORG_ID),
+    # Stack roles and console-only entries (issue #14 §1): the same role and target as plain
+    # entries above, told apart only by their application_roles.
+    Unit("deployment", "deployment-viewer", PROD, ("ops_readonly",)),
+    Unit("deployment", "deployment-viewer", STAGING, ("ops_readonly",)),
+    Unit("deployment", "deployment-admin", PROD, ()),
+    Unit("deployment", "deployment-admin", "*", ()),
+    Unit("project:elasticsearch", "elasticsearch-viewer", PROJECT),
+    Unit("project:elasticsearch", "elasticsearch-viewer", PROJECT, ("marketing-reader",)),
+    Unit("project:elasticsearch", "elasticsearch-viewer", PROJECT, ("team-writer",)),
 ]
-#: (all absorbs, one role per deployment, one organization role): every combination.
-SERVICES = list(itertools.product([True, False], repeat=3))
+#: (all absorbs, one role per deployment, one organization role, strict DELETE): every
+#: combination.
+SERVICES = list(itertools.product([True, False], repeat=4))
 
 
 class Elastic:
     """One member's role assignments, merged and subtracted as Elastic Cloud may."""
 
-    def __init__(self, absorbs: bool = True, replace: bool = False, one_org: bool = False):
+    def __init__(
+        self,
+        absorbs: bool = True,
+        replace: bool = False,
+        one_org: bool = False,
+        strict: bool = True,
+    ):
         self.units: set[Unit] = set()
         self.absorbs, self.replace, self.one_org = absorbs, replace, one_org
+        #: A DELETE takes only the entry with the same application_roles (else every entry
+        #: of that role on that target, as the emulator's lenient mode).
+        self.strict = strict
 
     def add(self, units) -> None:
         for u in units:
@@ -62,9 +84,12 @@ class Elastic:
                     if (h.scope, h.target) == (u.scope, u.target) and h.role_id != u.role_id
                 }
             if u.target == "*":
-                if self.absorbs:
+                if self.absorbs:  # within one entry: the same role and application_roles
                     self.units -= {
-                        h for h in self.units if (h.scope, h.role_id) == (u.scope, u.role_id)
+                        h
+                        for h in self.units
+                        if (h.scope, h.role_id, h.application_roles)
+                        == (u.scope, u.role_id, u.application_roles)
                     }
                 self.units.add(u)
             elif not (self.absorbs and planning.holds(self.units, u)):
@@ -72,7 +97,10 @@ class Elastic:
 
     def remove(self, units) -> None:
         for u in units:
-            self.units.discard(u)  # absorbing: a specific id under an ``all`` changes nothing
+            if self.strict:
+                self.units.discard(u)  # absorbing: a specific id under an ``all`` changes nothing
+            else:
+                self.units -= {h for h in self.units if h.plain == u.plain}
 
 
 @dataclass
@@ -144,22 +172,28 @@ scenario = st.tuples(
 
 @pytest.mark.parametrize("measured", [False, True], ids=["assumed-safest", "measured"])
 @pytest.mark.parametrize(
-    "absorbs,replace,one_org",
+    "absorbs,replace,one_org,strict",
     SERVICES,
     ids=[
-        f"{'absorb' if a else 'keep'}-{'replace' if r else 'union'}-{'oneorg' if o else 'orgunion'}"
-        for a, r, o in SERVICES
+        f"{'absorb' if a else 'keep'}-{'replace' if r else 'union'}-"
+        f"{'oneorg' if o else 'orgunion'}-{'strict' if d else 'lenient'}"
+        for a, r, o, d in SERVICES
     ],
 )
 # 150 examples each, or more where the loaded profile asks for more (CI's: 300, tests/conftest.py)
 @settings(max_examples=max(150, settings().max_examples), deadline=None)
 @given(case=scenario)
-def test_grants_end_leaving_exactly_the_standing_access(absorbs, replace, one_org, measured, case):
+def test_grants_end_leaving_exactly_the_standing_access(
+    absorbs, replace, one_org, strict, measured, case
+):
     standing, grants, ends_first = case
-    elastic, ledger = Elastic(absorbs, replace, one_org), Ledger()
+    elastic, ledger = Elastic(absorbs, replace, one_org, strict), Ledger()
     belief = (
         planning.Semantics(
-            all_absorbs=absorbs, one_role_per_resource=replace, one_organization_role=one_org
+            all_absorbs=absorbs,
+            one_role_per_resource=replace,
+            one_organization_role=one_org,
+            delete_needs_application_roles=strict,
         )
         if measured
         else planning.SAFEST
@@ -271,3 +305,46 @@ def test_safest_semantics_are_the_documented_assumptions():
     )
     assert not measured.one_role_per_resource and measured.hidden_refuses_all
     assert measured.measured_at == "2026-12-02T10:00:00+00:00"
+
+
+# -- stack roles and console-only entries (issue #14 §1) ----------------------------------------
+STACK_PROD, CONSOLE_ADMIN_PROD = CHOICES[7], CHOICES[9]
+PLAIN_PROJECT, MARKETING, TEAM = CHOICES[11], CHOICES[12], CHOICES[13]
+
+
+def test_an_entry_with_application_roles_and_a_plain_one_do_not_stand_for_each_other():
+    assert not planning.holds({MARKETING}, PLAIN_PROJECT)
+    assert not planning.holds({PLAIN_PROJECT}, MARKETING)
+    assert not planning.holds({CONSOLE_ADMIN_PROD}, Unit("deployment", "deployment-admin", PROD))
+    assert planning.to_add({PLAIN_PROJECT}, MARKETING) == [MARKETING]
+
+
+@pytest.mark.parametrize("strict", [True, False], ids=["strict", "lenient"])
+def test_a_stack_role_grant_is_removed_exactly_and_never_beside_the_same_role(strict):
+    elastic, ledger = Elastic(strict=strict), Ledger()
+    elastic.add([VIEWER_PROD])  # standing, on another resource
+    assert start(elastic, ledger, 1, MARKETING)
+    assert elastic.units == {VIEWER_PROD, MARKETING}
+    end(elastic, ledger, 1)
+    assert elastic.units == {VIEWER_PROD}
+    # Beside a plain entry of the same role there (a lenient DELETE would take both): refused.
+    elastic.add([PLAIN_PROJECT])
+    why = planning.refusal(MARKETING, elastic.units, planning.SAFEST)
+    assert why and "elasticsearch-viewer" in why and "application roles" in why
+    assert not start(elastic, ledger, 2, MARKETING)
+    # Nor a plain entry beside a stack-role one, nor one stack role beside another.
+    elastic.units = {TEAM}
+    assert planning.refusal(PLAIN_PROJECT, elastic.units, planning.SAFEST)
+    assert planning.refusal(MARKETING, elastic.units, planning.SAFEST)
+
+
+def test_a_stack_role_held_as_standing_access_is_refused_one_the_bot_added_is_shared():
+    why = planning.entry_refusal(MARKETING, {MARKETING}, owned=(), you=True)
+    assert why and why.startswith("You already hold elasticsearch-viewer with application")
+    elastic, ledger = Elastic(), Ledger()
+    assert start(elastic, ledger, 1, STACK_PROD)
+    assert start(elastic, ledger, 2, STACK_PROD)  # overlapping grants share the entry
+    end(elastic, ledger, 1)
+    assert STACK_PROD in elastic.units
+    end(elastic, ledger, 2)
+    assert elastic.units == set()
