@@ -19,7 +19,6 @@ import httpx
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot import priority
 from bot.access.service import AccessService
 from bot.access.states import State
 from bot.clock import Clock, SystemClock
@@ -74,12 +73,9 @@ class Runtime:
             settings.elastic_cloud_organization_id or "",
             transport=elastic_transport,
             retry=elastic_retry,
-            before_request=priority.pause,
         )
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else ""
-        self.slack = slack_client or web_client(
-            token, settings.slack_api_url, before_call=priority.pause
-        )
+        self.slack = slack_client or web_client(token, settings.slack_api_url)
         self.directory = SlackDirectory(self.slack)
         self.catalogue = ResourceCatalogue(self.store, self.elastic, self.clock)
         self.notifier = SlackNotifier(
@@ -113,6 +109,12 @@ class Runtime:
         if role != "web":  # the front end alone keeps no timers: the workers do
             self.service.on_expiry_set = self.scheduler.schedule_expiry
             self.service.on_ended = self.scheduler.cancel
+            # An approval's grant runs on this process's grant threads, not on the thread
+            # that recorded the click; a front end alone leaves it to the workers, whose
+            # claim tick (CLAIM_INTERVAL) finds the approved row in the database.
+            self.service.on_grant_due = self.scheduler.grant_soon
+        else:
+            self.service.on_grant_due = _left_to_the_workers
         secret = (
             settings.slack_signing_secret.get_secret_value()
             if settings.slack_signing_secret
@@ -189,7 +191,7 @@ class Runtime:
             except Exception:
                 log.exception("background work failed")
 
-        self.work.submit(priority.background(run))
+        self.work.submit(run)
 
     def stop(self) -> None:
         self.stopping = True
@@ -259,3 +261,9 @@ def describe(settings: Settings) -> dict[str, Any]:
         "organization": settings.elastic_cloud_organization_id,
         "integration": settings.integration_name,
     }
+
+
+def _left_to_the_workers(request_id: int) -> None:
+    """A front end alone grants nothing itself: the approved row waits in the database for a
+    worker's claim tick (``CLAIM_INTERVAL``)."""
+    log.info("request #%s approved: a worker grants it", request_id)

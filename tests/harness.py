@@ -12,7 +12,6 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bot import priority
 from bot.clock import FakeClock
 from bot.config import Settings
 from bot.elastic.client import RetryPolicy
@@ -125,6 +124,28 @@ class Bot:
     def options(self, user: str, action_id: str, value: str) -> httpx.Response:
         return self.interact(payloads.block_suggestion(user, action_id, value, "V0TEST"))
 
+    # -- the core, called directly (as a click's lazy part would) ---------------------------
+    def decide(self, request_id: int, actor: str, **kwargs: Any):
+        """``service.decide``, then wait for what it handed over (an approval's grant runs on
+        the worker's threads, not on the caller's)."""
+        try:
+            return self.runtime.service.decide(request_id, actor, **kwargs)
+        finally:
+            self.settle()
+
+    def decide_extension(self, request_id: int, actor: str, **kwargs: Any):
+        try:
+            return self.runtime.service.decide_extension(request_id, actor, **kwargs)
+        finally:
+            self.settle()
+
+    def file_request(self, *args: Any, **kwargs: Any):
+        """``service.file_request``, then wait for an auto-approved or break-glass grant."""
+        try:
+            return self.runtime.service.file_request(*args, **kwargs)
+        finally:
+            self.settle()
+
     # -- time and waiting ------------------------------------------------------------------
     def advance(self, delta: timedelta) -> None:
         """Move the bot's clock and let the sweep act (as a sweep tick would)."""
@@ -134,7 +155,8 @@ class Bot:
 
     def settle(self, timeout: float = 30) -> None:
         """Wait until everything the requests sent so far set going has finished: Bolt's
-        listeners, the work they handed off, and the notifications that work queued.
+        listeners, the work they handed off, the grants handed to the worker
+        (``Scheduler.idle``), and the notifications that work queued.
 
         The positive signal to wait for before asserting that nothing else happened (a fixed
         sleep passes vacuously on a slow machine). Bolt submits a listener before it answers,
@@ -143,6 +165,7 @@ class Bot:
         first out)."""
         _idle(self.runtime.bolt.listener_runner.listener_executor, timeout)
         _idle(self.runtime.work, timeout)
+        assert self.runtime.scheduler.idle(timeout), "a handed-over grant did not finish"
         self.runtime.service.drain()
 
     def request(self, request_id: int):
@@ -203,7 +226,7 @@ def make_settings(
 
 def start_bot(settings: Settings, slack: Any, clock: FakeClock | None = None) -> Bot:
     clock = clock or FakeClock()
-    client = web_client(BOT_TOKEN, slack.api_url, rate_limit_retries=2, before_call=priority.pause)
+    client = web_client(BOT_TOKEN, slack.api_url, rate_limit_retries=2)
     runtime = Runtime(
         settings,
         clock=clock,

@@ -46,7 +46,7 @@ def _reviews(slack, user: str) -> list[str]:
 
 
 def _decide(bot, request_id: int, approver: str) -> None:
-    bot.runtime.service.decide(request_id, approver, approve=True)
+    bot.decide(request_id, approver, approve=True)
 
 
 def _world(make_bot, slack, elastic, **settings):

@@ -20,13 +20,9 @@ def seed(bot, slack, elastic, count=3):
     elastic.add_member("other@example.com", user_id="1000000009")
     roles = ("deployment-viewer", "deployment-admin", "deployment-editor")  # one open each
     for i in range(count):
-        bot.runtime.service.file_request(
-            REQUESTER, "prod-search", roles[i], timedelta(hours=1), f"INC-{i}"
-        )
+        bot.file_request(REQUESTER, "prod-search", roles[i], timedelta(hours=1), f"INC-{i}")
         bot.clock.advance(timedelta(minutes=1))
-    bot.runtime.service.file_request(
-        OTHER, "staging-logs", "deployment-editor", timedelta(hours=1), "load test"
-    )
+    bot.file_request(OTHER, "staging-logs", "deployment-editor", timedelta(hours=1), "load test")
 
 
 def lines(reply: dict) -> str:
@@ -36,8 +32,8 @@ def lines(reply: dict) -> str:
 def test_filters_combine(make_bot, slack, elastic):
     bot = make_bot(integration_owners=[OWNER, OWNER2], auditors=[STRANGER])
     seed(bot, slack, elastic)
-    bot.runtime.service.decide(1, OWNER, approve=True)
-    bot.runtime.service.decide(2, OWNER, approve=False, reason="no")
+    bot.decide(1, OWNER, approve=True)
+    bot.decide(2, OWNER, approve=False, reason="no")
     everything = lines(bot.command(OWNER, "list").json())
     assert "4 requests" in everything
     assert "1 request " in lines(bot.command(OWNER, "list active").json())
@@ -75,7 +71,7 @@ def test_paging_with_next_and_previous(bot, slack, elastic):
     slack.add_user(OTHER, email="other@example.com", name="other")
     for i in range(45):  # one person may have only a few open requests: 45 people ask
         slack.add_user(f"U0PAGE{i:02d}", email=f"page{i}@example.com")
-        bot.runtime.service.file_request(
+        bot.file_request(
             f"U0PAGE{i:02d}", "prod-search", "deployment-viewer", timedelta(hours=1), f"INC-{i}"
         )
     first = bot.command(OWNER, "list pending").json()
@@ -122,7 +118,7 @@ def test_paging_with_next_and_previous(bot, slack, elastic):
 def test_export_uploads_a_csv_to_the_auditors_dm(make_bot, slack, elastic):
     bot = make_bot(integration_owners=[OWNER], auditors=[STRANGER])
     seed(bot, slack, elastic, count=2)
-    bot.runtime.service.decide(1, OWNER, approve=True)
+    bot.decide(1, OWNER, approve=True)
     bot.advance(timedelta(hours=2))
     reply = bot.command(STRANGER, "list export").json()
     assert "export" in reply["text"].lower()
@@ -138,8 +134,8 @@ def test_export_uploads_a_csv_to_the_auditors_dm(make_bot, slack, elastic):
 def test_anyone_can_export_what_they_may_list_and_nothing_more(make_bot, slack, elastic):
     bot = make_bot(integration_owners=[OWNER], auditors=[STRANGER])
     seed(bot, slack, elastic, count=2)  # #1, #2 by REQUESTER; #3 by OTHER
-    bot.runtime.service.decide(1, OWNER, approve=True)
-    bot.runtime.service.decide(3, OWNER, approve=True)
+    bot.decide(1, OWNER, approve=True)
+    bot.decide(3, OWNER, approve=True)
     bot.command(REQUESTER, "list export")
     upload = slack.wait_for(lambda: slack.uploaded_files())[0]
     rows = list(csv.DictReader(io.StringIO(upload["content"].decode())))

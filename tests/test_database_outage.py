@@ -33,7 +33,7 @@ def test_a_lost_database_is_reported_and_the_bot_carries_on_when_it_is_back(
     try:
         bot.command(REQUESTER, "request prod-search deployment-viewer 1h outage drill")
         slack.wait_for(lambda: bot.state(1) is not None and bot.state(1).value == "pending")
-        bot.runtime.service.decide(1, OWNER, approve=True)
+        bot.decide(1, OWNER, approve=True)
         assert bot.state(1).value == "active"
 
         own_server.halt()

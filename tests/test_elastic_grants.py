@@ -20,7 +20,7 @@ VIEWER_ON_PROD = ("deployment", "deployment-viewer", PROD)
 
 
 def approve(bot, request_id: int) -> None:
-    bot.runtime.service.decide(request_id, OWNER, approve=True)
+    bot.decide(request_id, OWNER, approve=True)
 
 
 def ask(bot, text: str, who: str = REQUESTER) -> int:

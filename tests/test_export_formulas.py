@@ -76,9 +76,7 @@ def test_list_export_in_slack_quotes_formula_cells(make_bot, slack, elastic):
     name = HOSTILE_NAMES[0]
     elastic.add_deployment(name, deployment_id="f" * 32)
     bot.runtime.catalogue.refresh()
-    bot.runtime.service.file_request(
-        REQUESTER, "f" * 32, "deployment-viewer", timedelta(hours=1), "INC-7 =2+2"
-    )
+    bot.file_request(REQUESTER, "f" * 32, "deployment-viewer", timedelta(hours=1), "INC-7 =2+2")
     bot.command(REQUESTER, "list export")
     upload = slack.wait_for(lambda: slack.uploaded_files())[0]
     rows = _rows(upload["content"].decode())

@@ -200,7 +200,7 @@ def test_a_process_that_lost_its_lease_changes_nothing_in_elastic(bot, slack, el
     makes no Elastic change and writes nothing, on both stores."""
     bot.command("U0REQUEST", "request prod-search deployment-viewer 1h fence drill")
     slack.wait_for(lambda: bot.state(1) is not None and bot.state(1).value == "pending")
-    bot.runtime.service.decide(1, OWNER, approve=True)
+    bot.decide(1, OWNER, approve=True)
     assert bot.state(1).value == "active"
     real = bot.runtime.elastic.member
 
@@ -254,8 +254,9 @@ def test_the_database_adapter_serialises_writers_across_connections(postgres_url
 def test_a_front_end_and_a_worker_apart_grant_and_revoke_on_time(
     tmp_path, slack, elastic, postgres_url
 ):
-    """``run --front-end-only`` takes Slack's requests and keeps no timers;
-    ``python -m bot worker`` serves no Slack requests and ends the front end's grants on time."""
+    """``run --front-end-only`` takes Slack's requests, records the approval and keeps no
+    timers; ``python -m bot worker`` serves no Slack requests, makes the grant and ends it on
+    time."""
 
     def process(name: str, *args: str) -> BotProcess:
         return replica(tmp_path, slack, elastic, postgres_url, name, args=args)
@@ -279,7 +280,8 @@ def test_a_front_end_and_a_worker_apart_grant_and_revoke_on_time(
         late = (from_iso(row["ended_at"]) - from_iso(row["expires_at"])).total_seconds()
         assert late < 3, f"revoked {late:.2f}s late"
         assert deletes_of(elastic, member_id) == 1
-        # The worker ended it; the front end, which made the grant, keeps no timers.
+        # The worker made the grant (the front end only recorded the approval) and ended it.
+        assert "request #1 granted" in worker.log() and "request #1 granted" not in web.log()
         assert "request #1 expired" in worker.log() and "request #1 expired" not in web.log()
 
 
@@ -316,7 +318,7 @@ def test_a_slow_sweep_does_not_hold_up_the_claims_of_due_work(bot, slack, elasti
     slow Slack call leaves the claim tick free to revoke what fell due."""
     bot.command("U0REQUEST", "request prod-search deployment-viewer 1h slow sweep drill")
     slack.wait_for(lambda: bot.state(1) is not None and bot.state(1).value == "pending")
-    bot.runtime.service.decide(1, OWNER, approve=True)
+    bot.decide(1, OWNER, approve=True)
     assert bot.state(1).value == "active"
     stuck, release = threading.Event(), threading.Event()
 

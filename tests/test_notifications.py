@@ -22,7 +22,7 @@ def test_grant_survives_slack_outage_and_the_dm_is_resent(bot, slack, elastic, m
     slack.script(
         "chat.postMessage", status=503, body={"ok": False, "error": "service_unavailable"}, times=20
     )
-    bot.runtime.service.decide(1, OWNER, approve=True)
+    bot.decide(1, OWNER, approve=True)
     assert bot.state(1) is State.ACTIVE  # Slack's trouble never blocks the grant
     assert VIEWER_ON_PROD in elastic.holdings("1000000001")
     assert granted_dms(slack) == []
@@ -57,7 +57,7 @@ def test_a_permanently_unreachable_requester_is_not_retried_for_ever(bot, slack)
         body={"ok": False, "error": "messages_tab_disabled"},
         times=50,
     )
-    bot.runtime.service.decide(1, OWNER, approve=True)
+    bot.decide(1, OWNER, approve=True)
     sent = len(slack.calls_to("chat.postMessage"))
     bot.advance(timedelta(seconds=31))
     bot.advance(timedelta(seconds=31))

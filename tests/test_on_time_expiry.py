@@ -43,7 +43,7 @@ def granted(bot, slack, duration: str = "1h") -> int:
         REQUESTER, f"request prod-search deployment-viewer {duration} INC-3"
     ).is_success
     slack.wait_for(lambda: bot.state(1) is State.PENDING)
-    bot.runtime.service.decide(1, OWNER, approve=True)
+    bot.decide(1, OWNER, approve=True)
     assert bot.state(1) is State.ACTIVE
     return 1
 

@@ -23,7 +23,7 @@ def test_a_rejected_key_pauses_grants_and_they_go_on_when_it_works_again(make_bo
     bot = make_bot(notify_channel=CHANNEL)
     rid = ask(bot, "prod-search deployment-viewer 1h investigating")
     elastic.api_key = "essu_rotated_elsewhere_0000"  # the bot's key is now refused
-    bot.runtime.service.decide(rid, OWNER, approve=True)
+    bot.decide(rid, OWNER, approve=True)
     waiting = (State.APPROVED, State.GRANTING)  # the row waits in its state; not FAILED
     assert bot.state(rid) in waiting
     slack.wait_for(lambda: key_alerts(slack, OWNER), message="owner alert")
@@ -48,7 +48,7 @@ def test_a_rejected_key_pauses_grants_and_they_go_on_when_it_works_again(make_bo
 
 def test_revocations_keep_retrying_while_the_key_is_rejected(bot, slack, elastic):
     rid = ask(bot, "prod-search deployment-viewer 1h investigating")
-    bot.runtime.service.decide(rid, OWNER, approve=True)
+    bot.decide(rid, OWNER, approve=True)
     assert bot.state(rid) is State.ACTIVE
     elastic.api_key = "essu_rotated_elsewhere_0000"
     bot.advance(timedelta(hours=1, seconds=1))

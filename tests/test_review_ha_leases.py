@@ -15,7 +15,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot import priority
 from bot.clock import FakeClock
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
@@ -28,7 +27,7 @@ LEASE = timedelta(seconds=20)  # production's default work_lease
 
 
 def _start(settings, slack, role: str, clock: FakeClock) -> Bot:
-    client = web_client(BOT_TOKEN, slack.api_url, rate_limit_retries=2, before_call=priority.pause)
+    client = web_client(BOT_TOKEN, slack.api_url, rate_limit_retries=2)
     runtime = Runtime(
         settings,
         role=role,
@@ -69,10 +68,17 @@ def pair(tmp_path, slack, elastic, postgres_url):
         bot.close()
 
 
-def _active_grant(front: Bot, slack) -> None:
+def _active_grant(front: Bot, slack, worker: Bot | None = None) -> None:
+    """A grant made through ``front``; a front end alone only records the approval, and
+    ``worker``'s claim tick makes the grant."""
     front.command(REQUESTER, "request prod-search deployment-viewer 1h review drill")
     slack.wait_for(lambda: front.state(1) is not None and front.state(1).value == "pending")
-    front.runtime.service.decide(1, OWNER, approve=True)
+    front.decide(1, OWNER, approve=True)
+    if front.runtime.role == "web":
+        assert front.state(1).value == "approved"  # the front end granted nothing itself
+        assert worker is not None
+        worker.runtime.scheduler.claim_due()
+        worker.settle()
     assert front.state(1).value == "active"
 
 
@@ -100,7 +106,7 @@ def test_review_ha_a_revocation_slower_than_the_lease_is_not_repeated_by_another
     pair, slack, elastic, role
 ):
     front, worker = pair(role)
-    _active_grant(front, slack)
+    _active_grant(front, slack, worker)
     member_id = front.request(1).elastic_user_id
     real_remove = front.runtime.elastic.remove_units
 
@@ -242,7 +248,7 @@ def test_review_ha_a_stale_notice_is_not_sent_after_the_state_moved_on(bot, slac
     slack.wait_for(lambda: bot.state(1) is not None and bot.state(1).value == "pending")
     # The "granted" DM is lost (a crash between the grant and its message).
     bot.runtime.notifier.request_granted = lambda request: False  # type: ignore[method-assign]
-    bot.runtime.service.decide(1, OWNER, approve=True)
+    bot.decide(1, OWNER, approve=True)
     assert bot.state(1).value == "active"
     # Another replica's renotify lists it (state active, never told) ...
     listed = bot.runtime.store.unnotified(bot.clock.now() + timedelta(minutes=5))
@@ -258,3 +264,23 @@ def test_review_ha_a_stale_notice_is_not_sent_after_the_state_moved_on(bot, slac
     texts = [text_of(m) for m in slack.messages_to(REQUESTER)]
     granted = [t for t in texts if "granted" in t.lower()]
     assert not granted, f"told 'granted' after the grant ended: {texts}"
+
+
+def test_an_expiry_right_after_another_process_granted_removes_the_role(pair, slack, elastic):
+    """Found when the grants moved to the worker (#15): a process whose last member read is
+    a second old must not plan a removal on it when another process added the role since:
+    it would find nothing to remove and end the grant with the role still held."""
+    first, second = pair("all")
+    first.runtime.elastic.members(max_age=0)  # the first process's read, before the grant
+    first.command(REQUESTER, "request prod-search deployment-viewer 1m quick look")
+    slack.wait_for(lambda: first.state(1) is not None and first.state(1).value == "pending")
+    second.decide(1, OWNER, approve=True)  # the second process adds the role
+    assert second.state(1).value == "active"
+    member_id = first.request(1).elastic_user_id
+    assert any(role == "deployment-viewer" for _, role, _ in elastic.holdings(member_id))
+    first.clock.advance(timedelta(minutes=1, seconds=1))
+    first.runtime.service.expire(1)  # the first process's timer, within a second of the grant
+    first.settle()
+    assert first.state(1).value == "expired"
+    assert len(elastic.calls_to("DELETE", f"/users/{member_id}/role_assignments")) == 1
+    assert not any(role == "deployment-viewer" for _, role, _ in elastic.holdings(member_id))

@@ -153,8 +153,8 @@ def test_quorum_needs_two_distinct_approvers_and_one_deny_ends_it(make_bot, slac
     # A second request: one Deny ends it even after an approval.
     request(bot, slack, why="second one")
     slack.wait_for(lambda: bot.request(2) is not None)
-    bot.runtime.service.decide(2, OWNER, approve=True)
-    bot.runtime.service.decide(2, STRANGER, approve=False, reason="no")
+    bot.decide(2, OWNER, approve=True)
+    bot.decide(2, STRANGER, approve=False, reason="no")
     assert bot.state(2) is State.DENIED
 
 
@@ -379,6 +379,7 @@ def test_break_glass_grants_at_once_where_a_rule_allows_it_and_alerts_the_owners
     )
     said = reply(slack, REQUESTER)
     assert "Break-glass #1" in said and "integration owners have been told" in said
+    bot.settle()  # the grant runs on the worker's threads, after the reply
     assert bot.state(1) is State.ACTIVE
     assert ("deployment", "deployment-admin", DEPLOYMENT) in elastic.holdings("1000000001")
     request = bot.request(1)

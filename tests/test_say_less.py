@@ -48,7 +48,7 @@ def _failed_grant(make_bot, slack, elastic, **script):
     elastic.script("POST", r"/role_assignments$", 400, **script)
     bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-8")
     slack.wait_for(lambda: bot.state(1) is State.PENDING)
-    bot.runtime.service.decide(1, OWNER, approve=True)
+    bot.decide(1, OWNER, approve=True)
     assert bot.state(1) is State.FAILED
     failed = slack.wait_for(
         lambda: [m for m in slack.messages_to(REQUESTER) if "failed" in json.dumps(m)]
@@ -87,7 +87,7 @@ def test_the_channel_shows_a_denial_but_not_its_reason(make_bot, slack, elastic)
     bot = make_bot(notify_channel=CHANNEL)
     bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-9")
     slack.wait_for(lambda: bot.state(1) is State.PENDING)
-    bot.runtime.service.decide(1, OWNER, approve=False, reason="your manager said no")
+    bot.decide(1, OWNER, approve=False, reason="your manager said no")
     slack.wait_for(lambda: "Denied" in json.dumps(slack.messages_in(CHANNEL)))
     assert "manager" not in json.dumps(slack.messages_in(CHANNEL))
     told = slack.wait_for(

@@ -17,7 +17,7 @@ def test_a_whole_lifecycle_leaks_no_secret(bot, slack, elastic, caplog, tmp_path
     elastic.script("POST", r"/role_assignments$", 503, times=1)  # errors get logged too
     bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-5 secrets drill")
     slack.wait_for(lambda: bot.state(1) is State.PENDING)
-    bot.runtime.service.decide(1, OWNER, approve=True)
+    bot.decide(1, OWNER, approve=True)
     bot.advance(timedelta(hours=1, seconds=1))
     assert bot.state(1) is State.EXPIRED
     lines = [caplog.handler.format(r) for r in caplog.records] + [
@@ -59,7 +59,7 @@ def test_json_logs_carry_the_request_reference(bot, slack, capsys):
     try:
         bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-8 log drill")
         slack.wait_for(lambda: bot.state(1) is State.PENDING)
-        bot.runtime.service.decide(1, OWNER, approve=True)
+        bot.decide(1, OWNER, approve=True)
     finally:
         logging.getLogger().handlers.clear()
     records = [

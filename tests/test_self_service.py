@@ -20,7 +20,7 @@ VIEWER_ON_PROD = ("deployment", "deployment-viewer", PROD)
 def active_grant(bot, slack, duration="1h") -> int:
     bot.command(REQUESTER, f"request prod-search deployment-viewer {duration} INC-9 work")
     slack.wait_for(lambda: bot.state(1) is State.PENDING)
-    bot.runtime.service.decide(1, OWNER, approve=True)
+    bot.decide(1, OWNER, approve=True)
     assert bot.state(1) is State.ACTIVE
     return 1
 
@@ -174,8 +174,8 @@ def test_an_extension_needs_the_same_quorum_as_the_request(make_bot, slack, elas
     bot = make_bot(integration_owners=[OWNER, OWNER2, STRANGER], policy=[{"approvals": 2}])
     bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-9 work")
     slack.wait_for(lambda: bot.state(1) is State.PENDING)
-    bot.runtime.service.decide(1, OWNER, approve=True)
-    bot.runtime.service.decide(1, OWNER2, approve=True)
+    bot.decide(1, OWNER, approve=True)
+    bot.decide(1, OWNER2, approve=True)
     assert bot.state(1) is State.ACTIVE
     end = bot.request(1).expires_at
     assert "sent for approval" in bot.say(REQUESTER, "extend 1 1h still on INC-9")
@@ -217,20 +217,19 @@ def test_approvals_of_a_denied_extension_do_not_count_for_the_next(make_bot, sla
     bot = make_bot(integration_owners=[OWNER, OWNER2, STRANGER], policy=[{"approvals": 2}])
     bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-9 work")
     slack.wait_for(lambda: bot.state(1) is State.PENDING)
-    service = bot.runtime.service
-    service.decide(1, OWNER, approve=True)
-    service.decide(1, OWNER2, approve=True)
+    bot.decide(1, OWNER, approve=True)
+    bot.decide(1, OWNER2, approve=True)
     end = bot.request(1).expires_at
     bot.say(REQUESTER, "extend 1 1h first try")
     slack.wait_for(lambda: bot.request(1).extension_seconds == 3600)
-    service.decide_extension(1, OWNER, approve=True)
-    service.decide_extension(1, STRANGER, approve=False, reason="not now")
+    bot.decide_extension(1, OWNER, approve=True)
+    bot.decide_extension(1, STRANGER, approve=False, reason="not now")
     assert bot.request(1).extension_seconds is None
     bot.say(REQUESTER, "extend 1 1h second try")
     slack.wait_for(lambda: bot.request(1).extension_seconds == 3600)
-    service.decide_extension(1, OWNER2, approve=True)
+    bot.decide_extension(1, OWNER2, approve=True)
     assert bot.request(1).expires_at == end  # OWNER's approval was for the denied one
-    service.decide_extension(1, OWNER, approve=True)
+    bot.decide_extension(1, OWNER, approve=True)
     assert bot.request(1).expires_at == end + timedelta(hours=1)
 
 
@@ -240,17 +239,17 @@ def test_extension_decisions_are_stored_like_those_on_the_request(make_bot, slac
     bot = make_bot(integration_owners=[OWNER, OWNER2, STRANGER], policy=[{"approvals": 2}])
     bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-9 work")
     slack.wait_for(lambda: bot.state(1) is State.PENDING)
-    service, store = bot.runtime.service, bot.runtime.store
-    service.decide(1, OWNER, approve=True)
-    service.decide(1, OWNER2, approve=True)
+    store = bot.runtime.store
+    bot.decide(1, OWNER, approve=True)
+    bot.decide(1, OWNER2, approve=True)
     bot.say(REQUESTER, "extend 1 1h still on INC-9")
     slack.wait_for(lambda: bot.request(1).extension_seconds == 3600)
     asked = store.extension_asked(1)
-    service.decide_extension(1, OWNER, approve=True)
+    bot.decide_extension(1, OWNER, approve=True)
     with pytest.raises(AlreadyDecided, match="already approved the extension"):
-        service.decide_extension(1, OWNER, approve=False, reason="changed my mind")
+        bot.decide_extension(1, OWNER, approve=False, reason="changed my mind")
     assert bot.request(1).extension_seconds == 3600
-    service.decide_extension(1, STRANGER, approve=False, reason="not now")
+    bot.decide_extension(1, STRANGER, approve=False, reason="not now")
     assert bot.request(1).extension_seconds is None
     assert sorted(
         (a.approver_id, a.decision, a.reason) for a in store.extension_approvals(1, asked)

@@ -418,7 +418,7 @@ def test_a_requester_deactivated_while_the_grant_waits_is_not_granted(make_bot, 
     bot = make_bot(integration_owners=[OWNER])
     pending(bot, slack)
     elastic.script("POST", "/role_assignments", status=503, times=50)
-    bot.runtime.service.decide(1, OWNER, approve=True)
+    bot.decide(1, OWNER, approve=True)
     assert bot.state(1) is State.GRANTING
     elastic.clear_scripts()
     slack.set_user_deleted(REQUESTER)
@@ -650,7 +650,7 @@ def test_the_leaver_recheck_is_spread_over_sweeps(make_bot, slack, elastic):
     people = [f"U0MANY{i:02d}" for i in range(RECHECK_BATCH + 5)]
     for user in people:
         slack.add_user(user, email=f"{user.lower()}@example.com")
-        bot.runtime.service.file_request(
+        bot.file_request(
             user, "staging-logs", "deployment-viewer", timedelta(hours=1), "INC-1 load"
         )
     slack.set_user_deleted(people[-1])

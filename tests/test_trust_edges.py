@@ -254,16 +254,16 @@ def test_core_refuses_over_long_text_whatever_path_it_came_by(bot, slack) -> Non
 
     service = bot.runtime.service
     with pytest.raises(InvalidRequest, match="at most 1000"):
-        service.file_request(
+        bot.file_request(
             REQUESTER, "prod-search", "deployment-viewer", timedelta(hours=1), LONG_JUSTIFICATION
         )
     assert bot.runtime.store.list_requests()[1] == 0
     bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-9 work")
     slack.wait_for(lambda: bot.state(1) is State.PENDING)
     with pytest.raises(InvalidRequest, match="at most 500"):
-        service.decide(1, OWNER, approve=False, reason=LONG_REASON)
+        bot.decide(1, OWNER, approve=False, reason=LONG_REASON)
     assert bot.state(1) is State.PENDING
-    service.decide(1, OWNER, approve=True)
+    bot.decide(1, OWNER, approve=True)
     assert bot.state(1) is State.ACTIVE
     with pytest.raises(InvalidRequest, match="at most 500"):
         service.request_extension(1, REQUESTER, timedelta(minutes=30), LONG_REASON)
@@ -544,7 +544,7 @@ def test_invitation_tokens_are_kept_only_as_hashes(bot, slack, elastic) -> None:
     slack.add_user("U0NEWBIE1", email="newbie@example.com", name="newbie")
     bot.command("U0NEWBIE1", "request prod-search deployment-viewer 2h onboarding")
     slack.wait_for(lambda: bot.state(1) is State.PENDING)
-    bot.runtime.service.decide(1, OWNER, approve=True)
+    bot.decide(1, OWNER, approve=True)
     assert bot.state(1) is State.ACTIVE
     [invitation] = elastic.invitations()
     token = invitation["token"]

@@ -51,15 +51,15 @@ def test_one_approver_with_two_accounts_cannot_make_an_extension_quorum(make_bot
         policy=[{"roles": ["*"], "approvals": 2}],
     )
     pending(bot, slack, "request staging-logs deployment-viewer 1h INC-1 need logs")
-    bot.runtime.service.decide(1, OWNER, approve=True)
-    bot.runtime.service.decide(1, OWNER2, approve=True)
+    bot.decide(1, OWNER, approve=True)
+    bot.decide(1, OWNER2, approve=True)
     assert bot.state(1) is State.ACTIVE
     end = bot.request(1).expires_at
     assert "sent for approval" in bot.say(REQUESTER, "extend 1 1h still on INC-1")
-    bot.runtime.service.decide_extension(1, OWNER, approve=True)
-    bot.runtime.service.decide_extension(1, "U0OLIVALT", approve=True)
+    bot.decide_extension(1, OWNER, approve=True)
+    bot.decide_extension(1, "U0OLIVALT", approve=True)
     assert bot.request(1).expires_at == end  # one person, one approval
-    bot.runtime.service.decide_extension(1, OWNER2, approve=True)
+    bot.decide_extension(1, OWNER2, approve=True)
     assert bot.request(1).expires_at == end + timedelta(hours=1)
 
 
@@ -145,7 +145,7 @@ def test_an_approval_reads_the_clicker_from_slack_once(bot, slack):
     bot.command(REQUESTER, "request prod-search deployment-viewer 1h one read per decision")
     slack.wait_for(lambda: bot.state(1) is not None and bot.state(1).value == "pending")
     before = len(slack.calls)
-    bot.runtime.service.decide(1, OWNER, approve=True)
+    bot.decide(1, OWNER, approve=True)
     reads = [c["args"].get("user") for c in slack.calls[before:] if c["method"] == "users.info"]
     assert bot.state(1).value == "active"
     assert reads.count(OWNER) == 1, reads

@@ -1,1 +1,1 @@
-"""What-if launchers: run the bot with a proposed fix patched in at start, without editing bot/."""
+"""One measurement of bench.run alone, for trying a change to bot/ quickly."""

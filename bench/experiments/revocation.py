@@ -1,7 +1,9 @@
 """Measurement 3 alone, for trying fixes: ``python -m bench.experiments.revocation``.
 
-    BENCH_PATCHES=members,notify BENCH_BOT_LAUNCHER=bench/experiments/launcher.py \\
-        .venv/bin/python -m bench.experiments.revocation --grants 1000 [--restart]
+    .venv/bin/python -m bench.experiments.revocation --grants 1000 [--restart]
+
+(``BENCH_BOT_LAUNCHER=path/to/script.py`` runs a script of yours instead of ``-m bot``, to
+profile the bot without editing it; see bench/common.py.)
 
 Runs the bot (never the floor) on the same seeded grants as ``bench.run`` and prints
 lateness (expiry runs) or process-start → DELETE (``--restart``) with the same statistics.

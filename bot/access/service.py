@@ -122,6 +122,20 @@ class AccessService:
         self.core.on_ended = hook
 
     @property
+    def on_grant_due(self) -> Callable[[int], None] | None:
+        """Called with a request's ID when its grant is due (the runtime wakes its worker)."""
+        return self.core.on_grant_due
+
+    @on_grant_due.setter
+    def on_grant_due(self, hook: Callable[[int], None] | None) -> None:
+        self.core.on_grant_due = hook
+
+    def grant_due(self, request_id: int) -> None:
+        """The worker's half of a hand-off: claim the approved request and grant it (a row
+        another process already took, or that is no longer approved, is left alone)."""
+        self.core.granting.grant(request_id)
+
+    @property
     def api_key_id(self) -> str | None:
         """The API key's ID (``ELASTIC_CLOUD_API_KEY_ID``): set, its expiry is watched."""
         return self.core.api_key_id

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -139,10 +139,7 @@ class ElasticClient:
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
         transport: httpx.BaseTransport | None = None,
-        before_request: Callable[[], None] | None = None,
     ) -> None:
-        """``before_request`` runs before every HTTP request, retries included (the runtime
-        passes ``bot.priority.pause``)."""
         self.organization_id = organization_id
         self.retry = retry or RetryPolicy()
         self._members: _Snapshot | None = None
@@ -162,9 +159,6 @@ class ElasticClient:
             timeout=timeout,
             transport=transport,
             follow_redirects=False,
-            event_hooks={"request": [lambda _request: before_request()]}
-            if before_request
-            else None,
         )
 
     def close(self) -> None:

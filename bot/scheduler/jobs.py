@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 #: whose clock runs ahead would revoke early and hold a dead replica's rows too long, one
 #: running behind would have its live leases taken. Keep the hosts on NTP.
 MAX_CLOCK_SKEW = 5.0
+#: Grants handed over by the front end that run at once; more wait their turn in order.
+GRANT_THREADS = 4
 
 
 class Scheduler:
@@ -52,14 +54,19 @@ class Scheduler:
         self.reconcile_interval = reconcile_interval
         self.last_sweep: float | None = None
         self._sweep_lock = threading.Lock()
+        #: Grants handed over and not finished yet (:meth:`grant_soon`), for :meth:`idle`.
+        self._grants_pending = 0
+        self._grants_done = threading.Condition()
         self._aps = BackgroundScheduler(
             timezone=UTC,
-            # Three pools, so no kind of job waits behind another: the revocation timers (a
-            # burst of grants ending together), the periodic work (sweep, claims, catalogue,
+            # Four pools, so no kind of job waits behind another: the revocation timers (a
+            # burst of grants ending together), the grants handed over by the front end (a
+            # burst of approvals), the periodic work (sweep, claims, catalogue,
             # reconciliation) and the heartbeat, which must renew this process's leases even
             # while every timer thread is stuck in a slow Elastic call.
             executors={
                 "default": ThreadPoolExecutor(8),
+                "grants": ThreadPoolExecutor(GRANT_THREADS),
                 "work": ThreadPoolExecutor(3),
                 "heartbeat": ThreadPoolExecutor(1),
             },
@@ -142,9 +149,12 @@ class Scheduler:
     #: How far ahead :meth:`claim_due` sets timers for grants other processes made.
     TIMER_HORIZON = timedelta(minutes=1)
     #: Those timers fire this much after the end: the process that made the grant (its own
-    #: timer, on the dot) normally ends it first, and the others find it done with one read
-    #: instead of racing it; if that process is gone, this is all the delay it costs.
-    OTHERS_DELAY = timedelta(seconds=1)
+    #: timer, on the dot) normally has the row claimed by then, and the others' claims pass
+    #: it over; if that process is gone (or the grant came from a front end alone, a copy,
+    #: a migration), this is all the delay it costs. Short, because a lost race costs one
+    #: conditional UPDATE and a late revocation is the one thing the product promises not
+    #: to make (2 processes, 1,000 grants ending in 20 s: docs/benchmarks.md row 7).
+    OTHERS_DELAY = timedelta(seconds=0.25)
 
     def claim_due(self) -> None:
         """Look in the database for work that fell due (another replica's grants included),
@@ -300,6 +310,44 @@ class Scheduler:
 
     def wakeup(self) -> None:
         self._aps.wakeup()
+
+    def grant_soon(self, request_id: int) -> None:
+        """An approval is recorded: grant it now on this process's grant threads. The job
+        claims the row like any due work (``service.grant_due``), so if this process dies
+        first, another one's claim tick takes the row over once nobody holds it."""
+        if not self._aps.running:
+            return  # stopping: the row stays approved, and the next start's catch-up grants it
+        with self._grants_done:
+            self._grants_pending += 1
+        try:
+            self._aps.add_job(
+                self._grant,
+                "date",
+                run_date=datetime.now(UTC),
+                args=[request_id],
+                executor="grants",
+            )
+        except Exception:
+            self._grant_finished()
+            raise
+
+    def _grant(self, request_id: int) -> None:
+        try:
+            self.service.grant_due(request_id)
+        except Exception:  # the row stays approved: the claim tick or the sweep retries it
+            log.exception("grant of request #%s failed; it stays due", request_id)
+        finally:
+            self._grant_finished()
+
+    def _grant_finished(self) -> None:
+        with self._grants_done:
+            self._grants_pending -= 1
+            self._grants_done.notify_all()
+
+    def idle(self, timeout: float) -> bool:
+        """Wait until every grant handed over so far has finished (tests, benchmarks)."""
+        with self._grants_done:
+            return self._grants_done.wait_for(lambda: self._grants_pending <= 0, timeout)
 
     def stop(self, wait: bool = True) -> None:
         if self._aps.running:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 from slack_bolt import App, BoltResponse
 from slack_sdk import WebClient
@@ -22,32 +20,14 @@ from bot.slack.listeners import register
 log = logging.getLogger(__name__)
 
 
-class _WebClient(WebClient):
-    """A WebClient that runs a hook before each API call (its retries happen inside)."""
-
-    def __init__(self, *args: Any, before_call: Callable[[], None] | None = None, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self._before_call = before_call
-
-    def api_call(self, *args: Any, **kwargs: Any):
-        if self._before_call is not None:
-            self._before_call()
-        return super().api_call(*args, **kwargs)
-
-
 def web_client(
     token: str,
     base_url: str,
     *,
     rate_limit_retries: int = 3,
-    before_call: Callable[[], None] | None = None,
 ) -> WebClient:
-    """A WebClient that rides out rate limits (Retry-After) and dropped connections.
-
-    ``before_call``: the runtime passes ``bot.priority.pause``, so work done after an ack
-    lets the next acks go first."""
-    return _WebClient(
-        before_call=before_call,
+    """A WebClient that rides out rate limits (Retry-After) and dropped connections."""
+    return WebClient(
         token=token,
         base_url=base_url if base_url.endswith("/") else base_url + "/",
         timeout=10,

@@ -12,8 +12,6 @@ from typing import Any
 
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-from bot import priority
-
 SLACK_PATH = "/slack/events"
 #: Slack's payloads are a few kilobytes; nothing legitimate comes near this. A body is
 #: refused at this size before anyone parses (or signs, or even reads all of) it.
@@ -61,7 +59,7 @@ class WebApp:
                     "503 Service Unavailable",
                     {"ok": False, "error": "shutting down"},
                 )
-            return _answer(self.slack, environ, start_response)
+            return self.slack(environ, start_response)
         return _json(start_response, "404 Not Found", {"ok": False, "error": "not found"})
 
 
@@ -88,34 +86,3 @@ def _bounded_body(environ: dict[str, Any]) -> str | None:
     environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
     return None
-
-
-class _Answered:
-    """A response body that ends the request's "in flight" time when the server closes it,
-    that is after the bytes went out, not when the handler returned."""
-
-    def __init__(self, body: Iterable[bytes], done: Callable[[], None]) -> None:
-        self._body = body
-        self._done = done
-
-    def __iter__(self):
-        return iter(self._body)
-
-    def close(self) -> None:
-        try:
-            close = getattr(self._body, "close", None)
-            if close:
-                close()
-        finally:
-            self._done()
-
-
-def _answer(handler, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-    """Answer a Slack request counted as in flight (bot/priority.py)."""
-    priority.begin()
-    try:
-        body = handler(environ, start_response)
-    except BaseException:
-        priority.end()
-        raise
-    return _Answered(body, priority.end)

@@ -107,6 +107,11 @@ class Core:
         self.on_expiry_set: Callable[[int, datetime], None] | None = None
         #: Called with request_id when a grant ends early (to drop its timer).
         self.on_ended: Callable[[int], None] | None = None
+        #: Called with request_id when an approved request is ready to grant: the runtime
+        #: wakes its worker, which claims the row from the database like any due work (so
+        #: the process that took the click only recorded it). None: grant at once, here
+        #: (the in-memory unit tests, a caller that wants the facade synchronous).
+        self.on_grant_due: Callable[[int], None] | None = None
         #: The API key's ID (``ELASTIC_CLOUD_API_KEY_ID``): set, its expiry is watched.
         self.api_key_id: str | None = None
         #: How Elastic behaves where it documents nothing: what ``python -m bot probe``
@@ -173,6 +178,10 @@ class Part:
     @property
     def on_ended(self) -> Callable[[int], None] | None:
         return self.core.on_ended
+
+    @property
+    def on_grant_due(self) -> Callable[[int], None] | None:
+        return self.core.on_grant_due
 
 
 def not_yours(request_id: int) -> str:

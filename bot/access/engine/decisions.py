@@ -201,7 +201,7 @@ class Decisions(Part):
             crash_point("after_approval_stored")
         self.core.outbox.tell(moved)
         if approve:  # the requester's standing was checked above, before recording
-            self.core.granting.grant(request_id, requester_checked=True)
+            self.core.granting.due(request_id, requester_checked=True)
         return self.core.people.get(request_id)
 
     @about_request

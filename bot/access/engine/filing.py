@@ -533,5 +533,5 @@ class Filing(Part):
         if announce:
             announce(moved)
         self.core.outbox.tell(moved)
-        self.core.granting.grant(moved.id)
+        self.core.granting.due(moved.id)
         return self.core.people.get(moved.id)

@@ -29,6 +29,17 @@ log = logging.getLogger(__name__)
 
 
 class Granting(Part):
+    def due(self, request_id: int, requester_checked: bool = False) -> None:
+        """An approved request is ready to grant: hand it to the worker (which claims it from
+        the database, as it would after a crash), or grant it here when nobody takes
+        hand-offs. Why: the process that recorded a click answers Slack; the Elastic calls,
+        the retries and the DMs behind a grant belong to the worker, which may be another
+        process (``python -m bot worker``)."""
+        if self.on_grant_due is not None:
+            self.on_grant_due(request_id)
+        else:
+            self.grant(request_id, requester_checked=requester_checked)
+
     @about_request
     def grant(self, request_id: int, requester_checked: bool = False) -> None:
         """Take an approved request to an active grant (or to a retry, or to failed).

@@ -7,7 +7,7 @@ roles that appeared during an admin grant are reported, never removed.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from bot.access import alerts, planning
 from bot.access.durations import format_duration
@@ -26,10 +26,17 @@ from bot.access.resources import Unit
 from bot.access.states import State
 from bot.access.text import escape
 from bot.access.vocabulary import Outcome
+from bot.clock import from_iso
 from bot.faults import crash_point
 from bot.logs import about_request
 
 log = logging.getLogger(__name__)
+
+#: A grant whose role was added within this long ago is planned for removal on a member read
+#: that starts after the revocation asks (:meth:`Revocation._read_age`). Covers the clock
+#: skew between processes (at most 5 s, scheduler.MAX_CLOCK_SKEW) and an add that took
+#: Elastic's retries to land after its event's time, with room to spare.
+RECENT_ELASTIC_CHANGE = timedelta(minutes=5)
 
 #: Roles that can give themselves or others more: what appears during their grants is
 #: reported to the integration owners when they end.
@@ -148,6 +155,21 @@ class Revocation(Part):
         )
         return self.elastic.member(user_id) or member
 
+    def _read_age(self, request: AccessRequest, now: datetime) -> float:
+        """How old the member read that plans this removal may be.
+
+        A shared read a few seconds old is enough for a grant made long ago (a burst of
+        expiries then costs one read, not one each). It is not for a grant whose role was
+        added recently: another process may have added it (HA, or a front end alone with
+        its workers), after this process's last read, and the client's own-change guard
+        knows only this process's changes. Planning on that read would find nothing to
+        remove and end the grant with the role still held."""
+        added = [
+            from_iso(e["at"]) for e in self.store.events(request.id) if e["kind"] == "elastic_add"
+        ]
+        last = max([request.granted_at or now, *added])
+        return PLANNING_READ_AGE if now - last > RECENT_ELASTIC_CHANGE else 0.0
+
     def _removals_sent(self, request_id: int) -> set[Unit]:
         """The units this grant's revocation has asked Elastic to remove, as recorded."""
         return self.recorded_units(request_id, "elastic_remove_sent", "units")
@@ -209,7 +231,7 @@ class Revocation(Part):
                     self.store.owned_units(user_id),
                     self.store.units_needed_by_others(user_id, request.id),
                 )
-                member = self.elastic.member(user_id, max_age=PLANNING_READ_AGE)
+                member = self.elastic.member(user_id, max_age=self._read_age(request, now))
                 if member is not None:
                     to_remove = planning.to_remove(candidates, member.units)
                     # Removals sent by earlier passes (a crash or a failure may have come

@@ -13,8 +13,8 @@ A listener with slow work is registered as ``app.<kind>(id)(ack=fast, lazy=[slow
 starts the lazy part at once, alongside the ack part, whatever the ack part decides; here
 the lazy part (:class:`WorkRunner`) waits until the ack part has *returned* (so its ack, and
 any ``trigger_id`` it used, came first) and runs only if the ack part called ``later``. It
-runs on ``runtime.work`` through :meth:`Runtime.background` (marked as background work for
-:mod:`bot.priority`, and ``Runtime.stop`` waits for it); a failure goes to the app's one
+runs on ``runtime.work`` through :meth:`Runtime.background` (``Runtime.stop`` waits for it;
+an approval's grant is not made there but handed to the worker, ``Granting.due``); a failure goes to the app's one
 error handler (:mod:`bot.slack.listeners.errors`), as an ack part's failure does.
 
 Bolt deep-copies a request's context for its lazy part: both objects are shared, not copied.

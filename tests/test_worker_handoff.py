@@ -1,0 +1,79 @@
+"""The front end only records; the worker grants (#15: the database is the work queue).
+
+An approval's lazy part writes the decision and tells people; the Elastic calls behind the
+grant run on the worker's grant threads (``Scheduler.grant_soon``), which claim the approved
+row like any due work. These tests hold Elastic's answer back and look at what the approver
+sees meanwhile, and at what happens when the process that took the click cannot grant."""
+
+from __future__ import annotations
+
+import threading
+
+from bot.access.states import State
+from bot.standins.slack_api import text_of
+from tests.harness import OWNER, REQUESTER
+from tests.slack_view import buttons
+
+DEPLOYMENT = "d" * 32
+ALICE = "1000000001"
+
+
+def _card(slack, user):
+    return slack.wait_for(
+        lambda: [m for m in slack.messages_to(user) if "approve" in buttons(m)],
+        message="approval card",
+    )[0]
+
+
+def test_the_approval_is_recorded_and_shown_while_elastic_is_still_answering(bot, slack, elastic):
+    """A slow Elastic never holds up the click: the card says who approved and the click's
+    own work is over before the role assignment has been answered."""
+    release = threading.Event()
+    real_add = bot.runtime.elastic.add_units
+    granting_threads: list[str] = []
+
+    def slow_add(user_id, units):
+        granting_threads.append(threading.current_thread().name)
+        assert release.wait(20), "the test never released the grant"
+        return real_add(user_id, units)
+
+    bot.runtime.elastic.add_units = slow_add  # type: ignore[method-assign]
+    bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-7 slow elastic")
+    card = _card(slack, OWNER)
+    assert bot.click(OWNER, "approve", "1", card).status_code == 200
+    slack.wait_for(lambda: granting_threads, message="the grant under way")
+    slack.wait_for(
+        lambda: any("Approved by" in text_of(m) for m in slack.messages_to(OWNER)),
+        message="the card updated while the grant waits on Elastic",
+    )
+    assert bot.state(1) is State.GRANTING
+    # The click's work is done: the Bolt threads and the work pool are idle, only the
+    # worker's grant waits on Elastic.
+    assert not any(t.startswith(("work", "slack_bolt")) for t in granting_threads)
+    assert ("deployment", "deployment-viewer", DEPLOYMENT) not in elastic.holdings(ALICE)
+    release.set()
+    bot.settle()
+    assert bot.state(1) is State.ACTIVE
+    assert ("deployment", "deployment-viewer", DEPLOYMENT) in elastic.holdings(ALICE)
+    assert len(elastic.calls_to("POST", "/role_assignments")) == 1
+
+
+def test_an_approval_whose_hand_off_was_lost_is_granted_by_the_claim_tick(bot, slack, elastic):
+    """The hand-off is only a wake-up: if it never runs (the process died right after
+    recording the click), the approved row is due work, and a claim tick grants it once."""
+    bot.runtime.service.on_grant_due = lambda request_id: None  # the wake-up is lost
+    bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-8 lost wake-up")
+    card = _card(slack, OWNER)
+    assert bot.click(OWNER, "approve", "1", card).status_code == 200
+    bot.settle()
+    assert bot.state(1) is State.APPROVED
+    assert elastic.calls_to("POST", "/role_assignments") == []
+    bot.runtime.scheduler.claim_due()
+    bot.settle()
+    assert bot.state(1) is State.ACTIVE
+    assert ("deployment", "deployment-viewer", DEPLOYMENT) in elastic.holdings(ALICE)
+    bot.runtime.scheduler.claim_due()  # a second tick finds nothing to do
+    bot.settle()
+    assert len(elastic.calls_to("POST", "/role_assignments")) == 1
+    granted = [m for m in slack.messages_to(REQUESTER) if "granted" in text_of(m).lower()]
+    assert len(granted) == 1, [text_of(m) for m in slack.messages_to(REQUESTER)]
