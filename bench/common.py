@@ -28,8 +28,6 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from bot.standins import payloads
-
 REPO = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 #: Where ``bot`` is imported from, here and in every subprocess (see snapshot_bot).
@@ -363,11 +361,21 @@ def _trigger_id() -> str:
     return f"{uuid.uuid4().int % 10**12}.{uuid.uuid4().hex}"
 
 
+def _payloads():
+    """The Slack payload builders, imported at first use: they live in the bot package
+    (``bot.standins``), which must be imported only after :func:`snapshot_bot`."""
+    from bot.standins import payloads
+
+    return payloads
+
+
 def command_body(user: str, text: str, response_url: str) -> str:
+    payloads = _payloads()
     return payloads.command_body(user, text, response_url=response_url, trigger_id=_trigger_id())
 
 
 def click_body(user: str, action_id: str, value: str, response_url: str) -> str:
+    payloads = _payloads()
     return payloads.interaction_body(
         payloads.block_actions(
             user, action_id, value, response_url=response_url, trigger_id=_trigger_id()
@@ -376,6 +384,7 @@ def click_body(user: str, action_id: str, value: str, response_url: str) -> str:
 
 
 def options_body(user: str, action_id: str, value: str) -> str:
+    payloads = _payloads()
     return payloads.interaction_body(payloads.block_suggestion(user, action_id, value, "V0BENCH"))
 
 
