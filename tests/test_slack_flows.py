@@ -405,11 +405,72 @@ def _form_values(role: str, why: str, break_glass: bool) -> dict:
     return values
 
 
+def pick_resource(bot, slack, user: str, value: str) -> dict:
+    """Open the form as ``user``, pick the resource ``value`` in it, and return the form as
+    Slack then holds it (updated by the bot: the roles, and break-glass where allowed)."""
+    before = len(slack.calls_to("views.update"))
+    bot.command(user, "")
+    opened = slack.wait_for(
+        lambda: [c for c in slack.calls_to("views.open") if c.get("response")], message="form"
+    )[-1]
+    view = slack.view(opened["response"]["view"]["id"])
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user},
+        "team": {"id": "T0001"},
+        "api_app_id": "A0APP",
+        "token": "t",
+        "trigger_id": slack.new_trigger_id(),
+        "container": {"type": "view", "view_id": view["id"]},
+        "view": view,
+        "actions": [
+            {
+                "action_id": "resource",
+                "block_id": "resource",
+                "type": "external_select",
+                "selected_option": {
+                    "value": value,
+                    "text": {"type": "plain_text", "text": value},
+                },
+            }
+        ],
+    }
+    assert bot.interact(payload).status_code == 200
+    slack.wait_for(
+        lambda: len([c for c in slack.calls_to("views.update") if c.get("response")]) > before,
+        message="the form updated",
+    )
+    return slack.view(view["id"])
+
+
+def block_ids(view: dict) -> list[str]:
+    return [b.get("block_id") for b in view["blocks"]]
+
+
 def test_the_form_offers_break_glass_only_where_policy_allows_it(make_bot, slack, elastic):
     plain = make_bot()
-    plain.command(REQUESTER, "")
-    opened = slack.wait_for(lambda: slack.calls_to("views.open"))[0]["args"]["view"]
-    assert "break_glass" not in [b.get("block_id") for b in opened["blocks"]]
+    shown = pick_resource(plain, slack, REQUESTER, f"deployment:{DEPLOYMENT}")
+    assert "role" in block_ids(shown) and "break_glass" not in block_ids(shown)
+
+
+def test_the_form_offers_break_glass_only_to_whom_a_rule_gives_it(make_bot, slack, elastic):
+    """#14: a rule's break-glass is for its requesters; nobody else sees the option, and
+    nobody sees it before picking a resource it applies to."""
+    slack.add_usergroup("S0ONCALL", "oncall", [OWNER2])
+    bot = make_bot(
+        integration_owners=[OWNER],
+        policy=[
+            {"roles": ["deployment-admin"], "break_glass": True, "requesters": ["@oncall"]},
+            {"roles": ["deployment-viewer"]},
+        ],
+    )
+    bot.command(OWNER2, "")
+    opened = slack.wait_for(lambda: slack.calls_to("views.open"))[-1]["args"]["view"]
+    assert "break_glass" not in block_ids(opened)  # no resource picked yet
+    assert "break_glass" in block_ids(pick_resource(bot, slack, OWNER2, f"deployment:{DEPLOYMENT}"))
+    assert "break_glass" not in block_ids(
+        pick_resource(bot, slack, REQUESTER, f"deployment:{DEPLOYMENT}")
+    )
 
 
 def test_break_glass_from_the_form(make_bot, slack, elastic):
@@ -417,9 +478,8 @@ def test_break_glass_from_the_form(make_bot, slack, elastic):
         integration_owners=[OWNER2],
         policy=[{"roles": ["deployment-admin"], "break_glass": True}, {"roles": ["*"]}],
     )
-    bot.command(REQUESTER, "")
-    opened = slack.wait_for(lambda: slack.calls_to("views.open"))[-1]["args"]["view"]
-    assert "break_glass" in [b.get("block_id") for b in opened["blocks"]]
+    opened = pick_resource(bot, slack, REQUESTER, f"deployment:{DEPLOYMENT}")
+    assert "break_glass" in block_ids(opened)
     # Ticked for a role the policy does not allow it for: an inline error, nothing filed.
     refused = bot.submit_view(
         REQUESTER, opened, _form_values("deployment-viewer", "curious", break_glass=True)

@@ -186,11 +186,6 @@ def validate_pattern(pattern: str) -> str | None:
 class Rules:
     rules: tuple[Rule, ...] = field(default_factory=tuple)
 
-    @property
-    def any_break_glass(self) -> bool:
-        """Whether any rule lets a requester take access at once (the form shows the option)."""
-        return any(r.break_glass for r in self.rules)
-
     def decide(
         self, resource: Resource, role_id: str, may_use: MayUse | None = None
     ) -> Rule | None:
@@ -215,6 +210,15 @@ class Rules:
             return resource.stack_roles
         rules = self.rules or (DEFAULT_RULE,)
         return tuple(dict.fromkeys(n for r in rules for n in r.named_stack_roles(resource)))
+
+    def break_glass_on(self, resource: Resource, may_use: MayUse | None) -> bool:
+        """Whether this person may take some role on ``resource`` at once: the rule that
+        covers it for them allows break-glass (the form shows the option only then)."""
+        candidates = (*resource.roles(), *self.stack_candidates(resource))
+        return any(
+            (rule := self.decide(resource, role, may_use)) is not None and rule.break_glass
+            for role in candidates
+        )
 
     def requestable(self, resource: Resource, may_use: MayUse | None) -> list[str]:
         """The roles on ``resource`` some rule lets this person request, in the resource's

@@ -215,6 +215,9 @@ class AccessService:
     def form_choices(self, user_id: str, resource_text: str) -> tuple[Resource | None, list[str]]:
         return self.core.filing.form_choices(user_id, resource_text)
 
+    def break_glass_offered(self, user_id: str, resource: Resource | None) -> bool:
+        return self.core.filing.break_glass_offered(user_id, resource)
+
     def request_again(
         self, request_id: int, user_id: str
     ) -> tuple[AccessRequest, Resource | None, list[str]]:

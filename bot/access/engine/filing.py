@@ -306,6 +306,16 @@ class Filing(Part):
             return None, []
         return resource, self.requestable(person, resource)
 
+    def break_glass_offered(self, user_id: str, resource: Resource | None) -> bool:
+        """Whether the form offers ``user_id`` break-glass on ``resource``: only where the
+        rule that covers one of its roles for them allows it (none before a resource is
+        picked). Submitting still checks the role they chose."""
+        if resource is None:
+            return False
+        return self.policy.rules.break_glass_on(
+            resource, self.may_use(self.eligible_requester(user_id))
+        )
+
     def request_again(
         self, request_id: int, user_id: str
     ) -> tuple[AccessRequest, Resource | None, list[str]]:

@@ -33,6 +33,9 @@ def open_request_form(
     refusal = runtime.service.refusal_to_request(user_id)
     if refusal:
         raise NotAllowed(refusal)
+    # Break-glass is offered once a resource is picked, and only where a rule lets this
+    # person take a role there at once (Request again has one already).
+    break_glass = runtime.service.break_glass_offered(user_id, resource) if resource else False
     policy = runtime.policy
     client.views_open(
         trigger_id=trigger_id,
@@ -42,7 +45,7 @@ def open_request_form(
             max_duration=policy.max_duration,
             default_duration=policy.default_duration,
             metadata=metadata,
-            break_glass=policy.rules.any_break_glass,
+            break_glass=break_glass,
             resource=resource,
             roles=roles,
             role=role,

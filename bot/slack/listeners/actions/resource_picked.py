@@ -22,8 +22,9 @@ def resource_picked(ack: Ack, body: dict, client: WebClient, runtime) -> None:
     policy = runtime.policy
     try:  # only a resource they may request on, and only the roles they may request there
         resource, roles = runtime.service.form_choices(body["user"]["id"], selected)
+        break_glass = runtime.service.break_glass_offered(body["user"]["id"], resource)
     except AccessError:  # who they are, or their user groups, unknown now: the submit says
-        resource, roles = None, []
+        resource, roles, break_glass = None, [], False
     try:
         metadata = json.loads(view.get("private_metadata") or "{}")
     except ValueError:
@@ -40,7 +41,7 @@ def resource_picked(ack: Ack, body: dict, client: WebClient, runtime) -> None:
                 resource=resource,
                 roles=roles,
                 metadata=metadata,
-                break_glass=policy.rules.any_break_glass,
+                break_glass=break_glass,
             ),
         )
     except SlackApiError as exc:  # hash_conflict: the user is typing; the submit re-checks
