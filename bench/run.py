@@ -320,7 +320,7 @@ def new_slack():
 
 
 def new_emulator():
-    from bot.standins.elastic_emulator import ElasticEmulator
+    from bot.standins.elastic.emulator import ElasticEmulator
     from bot.standins.shared import elastic_spec_dir
 
     spec = elastic_spec_dir()

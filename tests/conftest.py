@@ -10,7 +10,7 @@ from urllib.parse import quote
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from bot.standins.elastic_emulator import ElasticEmulator
+from bot.standins.elastic.emulator import ElasticEmulator
 from bot.standins.shared import elastic_spec_dir, in_ci, missing_shared, shared_dir
 from bot.standins.slack_api import FakeSlack
 from fakes import throwaway_postgres

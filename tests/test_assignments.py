@@ -193,7 +193,7 @@ def spec_validator():
     spec_dir = elastic_spec_dir()
     if spec_dir is None:
         missing_shared("elastic-cloud-api (Elastic's published API specs)")
-    from bot.standins.elastic_emulator import SpecValidator
+    from bot.standins.elastic.validator import SpecValidator
 
     return SpecValidator(spec_dir)
 

@@ -23,7 +23,8 @@ if SPEC_DIR is None:
         allow_module_level=True,
     )
 
-from bot.standins.elastic_emulator import ElasticEmulator, SpecValidator  # noqa: E402
+from bot.standins.elastic.emulator import ElasticEmulator  # noqa: E402
+from bot.standins.elastic.validator import SpecValidator  # noqa: E402
 
 API_KEY = "essu_test_key"
 ORG = "1234567890"
@@ -735,7 +736,7 @@ def test_searches_refuse_what_they_would_not_evaluate(emu, client, body) -> None
 def test_builtin_routes_match_the_specs(validator: SpecValidator) -> None:
     """The route table a bare clone's emulator uses names exactly the specs' operations for
     every operation the emulator handles."""
-    from bot.standins.elastic_routes import ROUTES
+    from bot.standins.elastic.routes import ROUTES
 
     documented = {(op.spec, op.method, op.template, op.operation_id) for op in validator.operations}
     assert set(ROUTES) <= documented

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from bot.standins.elastic_emulator import ElasticEmulator, Semantics
+from bot.standins.elastic.emulator import ElasticEmulator
+from bot.standins.elastic.semantics import Semantics
 from tests.test_elastic_emulator import (  # the module skips without the specs
     API_KEY,
     ORG,

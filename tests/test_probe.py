@@ -17,7 +17,7 @@ import pytest
 from bot.check import semantics_report
 from bot.elastic.client import ElasticClient
 from bot.probe import Probe, ProbeRefused, run_cli
-from bot.standins.elastic_emulator import Semantics
+from bot.standins.elastic.semantics import Semantics
 from bot.store import Database
 from bot.store import semantics as stored
 from tests.harness import API_KEY, ORG_ID, fast_retry, make_settings

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bot.standins.elastic_emulator import VALID_ROLE_IDS
+from bot.standins.elastic.state import VALID_ROLE_IDS
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 DEMO_SEED = DEMO_DIR / "seed.toml"

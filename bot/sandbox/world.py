@@ -34,7 +34,7 @@ from bot.runtime import Runtime
 from bot.sandbox.seed import ALL_DEPLOYMENTS, DEMO_POLICY, Seed
 from bot.slack.app import web_client
 from bot.standins import payloads
-from bot.standins.elastic_emulator import ElasticEmulator
+from bot.standins.elastic.emulator import ElasticEmulator
 from bot.standins.slack_api import FakeSlack
 
 log = logging.getLogger(__name__)
