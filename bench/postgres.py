@@ -241,7 +241,7 @@ class Postgres:
                     per_unit[(uid, f"{entry.get('role_id')}|{dep}")] += 1
         emulator.stop()
         told: Counter[int] = Counter()
-        from bot.standins.slack_api import text_of
+        from bot.standins.slack.text import text_of
 
         for g in grants:
             messages = s.slack.messages_to(gen.user_id(g.requester))

@@ -305,7 +305,7 @@ def deployment_names(n: int) -> list[str]:
 
 def new_slack():
     from bot.standins.shared import shared_dir
-    from bot.standins.slack_api import FakeSlack
+    from bot.standins.slack.fake import FakeSlack
 
     root = shared_dir()
     fixtures = root / "slack-fixtures" / "web-api-methods" if root else None

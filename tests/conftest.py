@@ -12,7 +12,7 @@ from hypothesis import settings as hypothesis_settings
 
 from bot.standins.elastic.emulator import ElasticEmulator
 from bot.standins.shared import elastic_spec_dir, in_ci, missing_shared, shared_dir
-from bot.standins.slack_api import FakeSlack
+from bot.standins.slack.fake import FakeSlack
 from fakes import throwaway_postgres
 from tests.harness import (
     API_KEY,

@@ -18,7 +18,7 @@ from bot.elastic.client import RetryPolicy
 from bot.runtime import Runtime
 from bot.slack.app import web_client
 from bot.standins import payloads
-from bot.standins.slack_api import answer_errors
+from bot.standins.slack.answers import answer_errors
 from bot.web.server import serve_in_thread
 
 SIGNING_SECRET = "test-signing-secret-8f2d1c"
@@ -84,7 +84,7 @@ class Bot:
 
     def interact(self, payload: dict[str, Any]) -> httpx.Response:
         """Send an interaction; the bot's answer must be one Slack takes (see
-        :func:`bot.standins.slack_api.answer_errors`): a view submission's errors name input
+        :func:`bot.standins.slack.answers.answer_errors`): a view submission's errors name input
         blocks of the submitted view, type-ahead answers are valid option lists."""
         response = self.post(
             payloads.interaction_body(payload), "application/x-www-form-urlencoded"

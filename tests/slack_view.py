@@ -3,7 +3,7 @@ the direct messages someone was sent."""
 
 from __future__ import annotations
 
-from bot.standins.slack_api import text_of
+from bot.standins.slack.text import text_of
 from tests.harness import REQUESTER
 
 

@@ -8,7 +8,7 @@ import json
 from datetime import timedelta
 
 from bot.access.states import State
-from bot.standins.slack_api import text_of
+from bot.standins.slack.text import text_of
 from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER
 
 OTHER = "U0OTHER01"

@@ -27,7 +27,7 @@ import pytest
 
 from bot.clock import from_iso
 from bot.faults import POINTS
-from bot.standins.slack_api import text_of
+from bot.standins.slack.text import text_of
 from tests.harness import OWNER, REQUESTER
 from tests.process import BotProcess, expire_now, pass_time, rows, states, wait_until
 from tests.slack_view import buttons, dms

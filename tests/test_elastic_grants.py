@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from bot.access.states import State
-from bot.standins.slack_api import text_of
+from bot.standins.slack.text import text_of
 from tests.harness import API_KEY, ORG_ID, OWNER, OWNER2, REQUESTER
 from tests.slack_view import dms
 

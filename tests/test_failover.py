@@ -17,7 +17,7 @@ from datetime import timedelta
 import pytest
 
 from bot.clock import from_iso
-from bot.standins.slack_api import text_of
+from bot.standins.slack.text import text_of
 from bot.store.postgres import PostgresDatabase
 from tests.harness import OWNER
 from tests.process import BotProcess, expire_now, query, rows, wait_until

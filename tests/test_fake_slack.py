@@ -25,15 +25,10 @@ from slack_sdk.http_retry import builtin_handlers
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from bot.standins.shared import in_ci, missing_shared
-from bot.standins.slack_api import (
-    BOT_ID,
-    ERROR_CODES,
-    GENERIC_ERRORS,
-    TRIGGER_TTL_SECONDS,
-    FakeSlack,
-    answer_errors,
-    text_of,
-)
+from bot.standins.slack.answers import answer_errors
+from bot.standins.slack.fake import FakeSlack
+from bot.standins.slack.knowledge import BOT_ID, ERROR_CODES, GENERIC_ERRORS, TRIGGER_TTL_SECONDS
+from bot.standins.slack.text import text_of
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SLACK_FIXTURES = (

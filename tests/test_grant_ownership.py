@@ -10,7 +10,7 @@ import pytest
 
 from bot.access.resources import Unit
 from bot.access.states import State
-from bot.standins.slack_api import text_of
+from bot.standins.slack.text import text_of
 from bot.store import semantics as measured
 from tests.harness import ORG_ID, OWNER, STRANGER
 from tests.test_elastic_grants import ALICE, PROD, STAGING, VIEWER_ON_PROD, approve, ask, dms

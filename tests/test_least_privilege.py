@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.access.states import State
-from bot.standins.slack_api import text_of
+from bot.standins.slack.text import text_of
 from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER
 from tests.slack_view import buttons, cards
 

@@ -18,7 +18,7 @@ from bot.__main__ import main
 from bot.access.resources import Resource, ResourceKind, unit_for
 from bot.access.states import State
 from bot.clock import FakeClock
-from bot.standins.slack_api import text_of
+from bot.standins.slack.text import text_of
 from bot.store import Database, Store, chain
 from bot.store.migrations import migrations
 from bot.store.postgres import PostgresDatabase

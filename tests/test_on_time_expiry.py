@@ -12,7 +12,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from bot.access.states import State
-from bot.standins.slack_api import text_of
+from bot.standins.slack.text import text_of
 from tests.harness import OWNER, REQUESTER, make_settings, start_bot, stop_bot
 
 PROD = "d" * 32

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.access.states import State
-from bot.standins.slack_api import text_of
+from bot.standins.slack.text import text_of
 from tests.harness import API_KEY, OWNER
 from tests.test_elastic_grants import VIEWER_ON_PROD, ask
 

@@ -19,7 +19,7 @@ from bot.clock import FakeClock
 from bot.runtime import Runtime
 from bot.scheduler import Scheduler
 from bot.slack.app import web_client
-from bot.standins.slack_api import text_of
+from bot.standins.slack.text import text_of
 from bot.web.server import serve_in_thread
 from tests.harness import BOT_TOKEN, OWNER, REQUESTER, Bot, fast_retry, make_settings
 

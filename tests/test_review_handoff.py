@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 
 from bot.access.states import State
-from bot.standins.slack_api import text_of
+from bot.standins.slack.text import text_of
 from tests.harness import ORG_ID, OWNER, REQUESTER
 from tests.slack_view import buttons
 

@@ -9,7 +9,7 @@ import pytest
 from bot.access.states import State
 from bot.clock import FakeClock
 from bot.config import ConfigError, load_settings
-from bot.standins.slack_api import text_of
+from bot.standins.slack.text import text_of
 from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER, make_settings, start_bot, stop_bot
 from tests.slack_view import buttons, cards
 

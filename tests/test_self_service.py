@@ -9,7 +9,7 @@ import pytest
 
 from bot.access.errors import AlreadyDecided
 from bot.access.states import State
-from bot.standins.slack_api import text_of
+from bot.standins.slack.text import text_of
 from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER
 from tests.slack_view import buttons
 

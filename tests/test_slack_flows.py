@@ -11,7 +11,7 @@ import httpx
 
 from bot.access.states import State
 from bot.standins import payloads
-from bot.standins.slack_api import text_of
+from bot.standins.slack.text import text_of
 from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER, sign
 from tests.slack_view import buttons
 

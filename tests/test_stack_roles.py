@@ -16,7 +16,7 @@ from bot.access.states import State
 from bot.config import PolicyRuleConfig
 from bot.elastic.client import ElasticClient, RetryPolicy
 from bot.elastic.errors import ElasticError
-from bot.standins.slack_api import text_of
+from bot.standins.slack.text import text_of
 from tests.harness import API_KEY, ORG_ID, OWNER, REQUESTER
 from tests.slack_view import cards
 

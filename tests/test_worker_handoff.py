@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 
 from bot.access.states import State
-from bot.standins.slack_api import text_of
+from bot.standins.slack.text import text_of
 from tests.harness import OWNER, REQUESTER
 from tests.slack_view import buttons
 

@@ -35,7 +35,7 @@ from bot.sandbox.seed import ALL_DEPLOYMENTS, DEMO_POLICY, Seed
 from bot.slack.app import web_client
 from bot.standins import payloads
 from bot.standins.elastic.emulator import ElasticEmulator
-from bot.standins.slack_api import FakeSlack
+from bot.standins.slack.fake import FakeSlack
 
 log = logging.getLogger(__name__)
 

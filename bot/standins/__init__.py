@@ -3,6 +3,6 @@
 Product code, not only test code: the sandbox (``python -m bot sandbox``) runs the real bot
 against them, and the tests and the benchmarks use the same servers. ``elastic``
 refuses what Elastic Cloud refuses (checked against the published specs when they are at
-hand, routed by its own table otherwise); ``slack_api`` answers the Slack Web API
+hand, routed by its own table otherwise); ``slack`` answers the Slack Web API
 methods the bot calls; ``payloads`` builds the signed requests Slack would send.
 """
