@@ -10,8 +10,6 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
-import pytest
-
 from bot.access.states import State
 from bot.standins.slack.text import text_of
 from tests.harness import ORG_ID, OWNER, REQUESTER
@@ -102,14 +100,6 @@ def test_the_hand_off_and_the_claim_tick_racing_grant_once(bot, slack, elastic):
     assert len(granted) == 1, [text_of(m) for m in slack.messages_to(REQUESTER)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Granting.grant writes owned_units and the APPROVED -> GRANTING move in one "
-    "transaction but keeps the ownership row when the move fails (a leaver's cancellation "
-    "landed between the claim's re-check and the move). The cancelled request then 'owns' "
-    "deployment-viewer for the member, so later standing access of that role is taken for "
-    "the bot's and removed at the end of the member's next grant of it.",
-)
 def test_a_cancellation_racing_the_grant_leaves_no_ownership_behind(bot, slack, elastic):
     core = bot.runtime.service.core
     real_read = core.granting._planning_read

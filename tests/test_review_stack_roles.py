@@ -160,14 +160,6 @@ def test_a_console_only_grant_listed_without_application_roles_is_still_removed(
 # -- who may request what ------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Rule.matches applies stack_roles globs on deployments too, while stack_candidates "
-    "gathers the deployment names every rule gives, whoever may use it. A rule restricted by "
-    "requesters that names a deployment stack role is bypassed by any later rule with a "
-    "glob in stack_roles (meant for projects' custom roles, and documented as covering "
-    "nothing on deployments).",
-)
 def test_a_deployment_stack_role_named_for_some_requesters_is_not_given_by_a_later_glob(
     make_bot, slack, elastic
 ):

@@ -49,9 +49,14 @@ class Rule:
             return False
         if role_id in resource.roles():
             return any(fnmatch.fnmatchcase(role_id, r) for r in self.roles)
-        return resource.takes_stack_roles and any(
-            fnmatch.fnmatchcase(role_id, r) for r in self.stack_roles
-        )
+        if not resource.takes_stack_roles:
+            return False
+        if resource.kind is ResourceKind.DEPLOYMENT:
+            # Elastic lists no stack roles for a deployment: a rule gives only the names it
+            # lists outright. A glob meant for projects' custom roles must not hand out a
+            # name another rule keeps for its own requesters.
+            return role_id in self.named_stack_roles(resource)
+        return any(fnmatch.fnmatchcase(role_id, r) for r in self.stack_roles)
 
     def named_stack_roles(self, resource: Resource) -> tuple[str, ...]:
         """The stack roles this rule names outright for ``resource`` (not globs): what it

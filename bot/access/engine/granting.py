@@ -73,7 +73,6 @@ class Granting(Part):
             return
         to_add = planning.to_add(member.units, request.unit)
         with self.store.write():
-            self.store.own_units(member.user_id, to_add, request.id, now)
             moved = self.to_granting(
                 request,
                 now,
@@ -86,6 +85,11 @@ class Granting(Part):
                     planning.standing(member.units, self.store.owned_units(member.user_id))
                 ),
             )
+            # Owned only by a grant that did move: a request cancelled meanwhile (its
+            # requester left while the member was read) must own nothing, or a later grant
+            # of the same role would take the member's own access for the bot's.
+            if moved is not None:
+                self.store.own_units(member.user_id, to_add, request.id, now)
         self.granting_written(moved, expires_at, self.apply_grant)
 
     def to_granting(
@@ -125,12 +129,15 @@ class Granting(Part):
         """The requester as a member, read recently enough to plan a grant on.
 
         Who they are (email to user ID) may come from an older read; what they hold comes
-        from a read no older than PLANNING_READ_AGE that shows the bot's own last change to
-        them, as everywhere else a change is planned. Someone not found is looked for again
-        in a fresh read: joining a moment ago is no reason to be sent an invitation."""
+        from a read that starts now. A read even two seconds old may miss access given a
+        moment ago (by an owner, or by another replica's revocation or put-back): the bot
+        would add that role again, take it for its own, and remove it at the end. Approvals
+        come at a person's pace, so this costs one read per grant (shared by concurrent
+        grants). Someone not found is looked for again in a fresh read: joining a moment ago
+        is no reason to be sent an invitation."""
         known = self.elastic.find_member(email, max_age=IDENTITY_READ_AGE, consistent=False)
         if known is not None:
-            member = self.elastic.member(known.user_id, max_age=PLANNING_READ_AGE)
+            member = self.elastic.member(known.user_id, max_age=0)
             if member is not None:
                 return member
         return self.elastic.find_member(email)
