@@ -139,7 +139,9 @@ def test_a_cancellation_racing_the_grant_leaves_no_ownership_behind(bot, slack, 
     )
     bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-5 again")
     card = slack.wait_for(
-        lambda: [m for m in slack.messages_to(OWNER) if "approve" in buttons(m) and "#2" in text_of(m)],
+        lambda: [
+            m for m in slack.messages_to(OWNER) if "approve" in buttons(m) and "#2" in text_of(m)
+        ],
         message="second card",
     )[0]
     bot.click(OWNER, "approve", "2", card)
@@ -147,5 +149,8 @@ def test_a_cancellation_racing_the_grant_leaves_no_ownership_behind(bot, slack, 
     slack.wait_for(lambda: bot.state(2) is State.ACTIVE)
     bot.advance(timedelta(hours=1, minutes=1))
     slack.wait_for(lambda: bot.state(2) is State.EXPIRED)
-    assert VIEWER in elastic.holdings(ALICE), (owned, elastic.calls_to("DELETE", "/role_assignments"))
+    assert VIEWER in elastic.holdings(ALICE), (
+        owned,
+        elastic.calls_to("DELETE", "/role_assignments"),
+    )
     assert owned == set()

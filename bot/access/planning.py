@@ -125,6 +125,45 @@ def to_remove(released: Iterable[Unit], held: Iterable[Unit]) -> set[Unit]:
     return {u for u in released if u in held}
 
 
+def shown_otherwise(
+    released: Iterable[Unit],
+    held: Iterable[Unit],
+    standing_before: Iterable[Unit],
+    needed_by_others: Iterable[Unit],
+) -> set[Unit]:
+    """Released units with ``application_roles`` that Elastic lists without them (an empty
+    list, or the whole field, left out of the answer): the entry is still the bot's, and its
+    exact DELETE is still due, or the grant would be called ended while the role is held.
+    Only where the unit itself is not listed, and the look-alike was neither the member's
+    own access before the grant nor another live grant's. A plain unit never has one: its
+    look-alikes are entries somebody else added."""
+    held = set(held)
+    not_ours = set(standing_before) | set(needed_by_others)
+    return {
+        u
+        for u in released
+        if u.application_roles is not None
+        and u not in held
+        and any(
+            v.scope == u.scope
+            and v.role_id == u.role_id
+            and v.target == u.target
+            and v.application_roles is None
+            and v not in not_ours
+            for v in held
+        )
+    }
+
+
+def beside_removed(removing: Iterable[Unit], held: Iterable[Unit]) -> set[Unit]:
+    """The member's other entries of a removed unit's role on its resource (other
+    ``application_roles``): a DELETE that does not tell entries apart by their
+    ``application_roles`` (Elastic documents neither way) takes them too, and the bot puts
+    back whichever is gone. Only beside units Elastic lists as they are."""
+    held, removing = set(held), set(removing)
+    return {s for u in removing if u in held for s in same_role_there(u, held)} - removing
+
+
 def to_restore(
     removed: Iterable[Unit],
     held: Iterable[Unit],

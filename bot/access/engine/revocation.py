@@ -7,12 +7,11 @@ roles that appeared during an admin grant are reported, never removed.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.access import alerts, planning
 from bot.access.durations import format_duration
 from bot.access.engine.core import (
-    PLANNING_READ_AGE,
     SLACK_DOWN,
     SYSTEM,
     LeaseLost,
@@ -26,17 +25,11 @@ from bot.access.resources import Unit
 from bot.access.states import State
 from bot.access.text import escape
 from bot.access.vocabulary import Outcome
-from bot.clock import from_iso
 from bot.faults import crash_point
 from bot.logs import about_request
 
 log = logging.getLogger(__name__)
 
-#: A grant whose role was added within this long ago is planned for removal on a member read
-#: that starts after the revocation asks (:meth:`Revocation._read_age`). Covers the clock
-#: skew between processes (at most 5 s, scheduler.MAX_CLOCK_SKEW) and an add that took
-#: Elastic's retries to land after its event's time, with room to spare.
-RECENT_ELASTIC_CHANGE = timedelta(minutes=5)
 
 #: Roles that can give themselves or others more: what appears during their grants is
 #: reported to the integration owners when they end.
@@ -155,20 +148,52 @@ class Revocation(Part):
         )
         return self.elastic.member(user_id) or member
 
-    def _read_age(self, request: AccessRequest, now: datetime) -> float:
-        """How old the member read that plans this removal may be.
+    def _put_back(
+        self, request: AccessRequest, user_id: str, beside: set[Unit], member: Member, now: datetime
+    ) -> Member | None:
+        """Add back the entries of the removed role that were there beside the grant's and
+        are gone now: the bot did not add them, so its removal must not take them."""
+        lost = sorted(beside - member.units)
+        if not lost:
+            return member
+        self.hold_lease(request)
+        self.elastic.add_units(user_id, lost)
+        self.store.event(
+            request.id,
+            now,
+            SYSTEM,
+            "elastic_put_back",
+            {
+                "units": [u.text for u in lost],
+                "why": "the removal also took these entries of the same role",
+            },
+        )
+        log.warning(
+            "%s: the removal also took %s; put back", request.ref, ", ".join(u.text for u in lost)
+        )
+        return self.elastic.member(user_id) or member
 
-        A shared read a few seconds old is enough for a grant made long ago (a burst of
-        expiries then costs one read, not one each). It is not for a grant whose role was
-        added recently: another process may have added it (HA, or a front end alone with
-        its workers), after this process's last read, and the client's own-change guard
-        knows only this process's changes. Planning on that read would find nothing to
-        remove and end the grant with the role still held."""
-        added = [
-            from_iso(e["at"]) for e in self.store.events(request.id) if e["kind"] == "elastic_add"
-        ]
-        last = max([request.granted_at or now, *added])
-        return PLANNING_READ_AGE if now - last > RECENT_ELASTIC_CHANGE else 0.0
+    def _still_held(
+        self,
+        request: AccessRequest,
+        removed: set[Unit],
+        held: set[Unit],
+        needed: set[Unit],
+        confirmed: bool,
+    ) -> bool:
+        """Whether Elastic still shows a removed entry, as it was sent or (for a grant whose
+        entry Elastic never listed as sent) without its ``application_roles``."""
+        if removed & held:
+            return True
+        return not confirmed and bool(
+            planning.shown_otherwise(removed - held, held, request.held_before, needed)
+        )
+
+    def _confirmed(self, request_id: int) -> bool:
+        """Whether a read once showed this grant's entry exactly as sent (it became active):
+        then Elastic lists its ``application_roles`` faithfully, and an entry of the same
+        role without them is somebody else's, not this one shown otherwise."""
+        return any(e["kind"] == "granted" for e in self.store.events(request_id))
 
     def _removals_sent(self, request_id: int) -> set[Unit]:
         """The units this grant's revocation has asked Elastic to remove, as recorded."""
@@ -226,14 +251,23 @@ class Revocation(Part):
             if request.invitation_hash and not user_id:
                 user_id, gone = self.core.inviting.settle(request, now)
             if user_id:
-                candidates = planning.release(
-                    request.unit,
-                    self.store.owned_units(user_id),
-                    self.store.units_needed_by_others(user_id, request.id),
-                )
-                member = self.elastic.member(user_id, max_age=self._read_age(request, now))
+                needed = self.store.units_needed_by_others(user_id, request.id)
+                candidates = planning.release(request.unit, self.store.owned_units(user_id), needed)
+                # A read that starts now: one even two seconds old may miss a role another
+                # process added (the grant, or a put-back), so the removal would find
+                # nothing to remove; or an entry of the same role someone added by hand,
+                # which the removal must not take. Concurrent revocations share each read.
+                member = self.elastic.member(user_id, max_age=0)
+                confirmed = self._confirmed(request.id)
                 if member is not None:
                     to_remove = planning.to_remove(candidates, member.units)
+                    if not confirmed:
+                        to_remove |= planning.shown_otherwise(
+                            candidates - to_remove, member.units, request.held_before, needed
+                        )
+                    # Entries of the same role there that are not the grant's: a DELETE
+                    # that ignores application_roles takes them too; they are put back.
+                    beside = planning.beside_removed(to_remove, member.units)
                     # Removals sent by earlier passes (a crash or a failure may have come
                     # between the DELETE and the restore): their restores are due on every
                     # pass, against a read that starts after the removal.
@@ -244,7 +278,8 @@ class Revocation(Part):
                             now,
                             SYSTEM,
                             "elastic_remove_sent",
-                            {"units": [u.text for u in to_remove]},
+                            {"units": [u.text for u in to_remove]}
+                            | ({"beside": [u.text for u in sorted(beside)]} if beside else {}),
                         )
                         self.hold_lease(request)
                         gone = self._remove(user_id, to_remove)
@@ -256,16 +291,28 @@ class Revocation(Part):
                             "elastic_remove",
                             {"units": [u.text for u in to_remove]},
                         )
+                    put_back = beside | self.recorded_units(
+                        request.id, "elastic_remove_sent", "beside"
+                    )
                     if (
                         to_remove
+                        or put_back
                         or any(u.target == "*" for u in removed)
                         or self.recorded_units(request.id, "granted", "displaced")
                     ):
                         member = self.elastic.member(user_id)
+                    if member is not None and not gone:
+                        member = self._put_back(request, user_id, put_back, member, now)
                     if member is not None:
                         member = self.restore_shadowed(request, user_id, removed, member, now)
                         # A deleted deployment's assignment may linger (harmless); skip the check.
-                        if member is not None and not gone and to_remove & member.units:
+                        if (
+                            member is not None
+                            and not gone
+                            and self._still_held(
+                                request, to_remove, member.units - put_back, needed, confirmed
+                            )
+                        ):
                             raise UpstreamError(
                                 "Elastic Cloud accepted the removal but the member still holds the role.",
                                 retryable=True,
