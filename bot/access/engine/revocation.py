@@ -12,6 +12,7 @@ from datetime import datetime
 from bot.access import alerts, planning
 from bot.access.durations import format_duration
 from bot.access.engine.core import (
+    PLANNING_READ_AGE,
     SLACK_DOWN,
     SYSTEM,
     LeaseLost,
@@ -253,11 +254,13 @@ class Revocation(Part):
             if user_id:
                 needed = self.store.units_needed_by_others(user_id, request.id)
                 candidates = planning.release(request.unit, self.store.owned_units(user_id), needed)
-                # A read that starts now: one even two seconds old may miss a role another
-                # process added (the grant, or a put-back), so the removal would find
-                # nothing to remove; or an entry of the same role someone added by hand,
-                # which the removal must not take. Concurrent revocations share each read.
-                member = self.elastic.member(user_id, max_age=0)
+                # A read up to PLANNING_READ_AGE old (a burst of revocations shares it). If
+                # it does not show everything this grant owns, it may predate another
+                # process's change (its grant, or a put-back): read again, fresh, rather
+                # than end the grant with the role still held.
+                member = self.elastic.member(user_id, max_age=PLANNING_READ_AGE)
+                if member is not None and candidates - member.units:
+                    member = self.elastic.member(user_id, max_age=0)
                 confirmed = self._confirmed(request.id)
                 if member is not None:
                     to_remove = planning.to_remove(candidates, member.units)
