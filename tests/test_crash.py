@@ -258,6 +258,11 @@ def test_twenty_overdue_grants_are_revoked_within_30s_of_restart(run_bot, slack,
         what="20 active grants",
     )
     assert calls(elastic, "POST") == 20
+    for slack_id, _ in people:  # told, as the grants are on the worker's threads (#15)
+        slack.wait_for(
+            lambda slack_id=slack_id: count(dms(slack, slack_id), "Access granted") == 1,
+            message=f"granted DM to {slack_id}",
+        )
     bot.stop()  # kill -9, no crash point: the bot simply dies with 20 live grants
 
     pass_time(db, timedelta(hours=2))  # every grant (1h) fell due while the bot was down
