@@ -182,3 +182,30 @@ def test_a_malformed_assignment_is_read_leniently_and_blocks_no_one(elastic, cap
     logged = " ".join(r.getMessage() for r in caplog.records)
     assert "member 2 with malformed role assignments" in logged
     assert "has all: true and deployment_ids" in logged
+
+
+def test_a_burst_of_checks_shares_member_reads(client, elastic):
+    """A thousand grants ending together each need a read that starts after they ask; reads
+    start at most one per READ_GAP (50 ms), so a burst costs a few reads, each serving many."""
+    import threading
+    import time
+
+    alice = "1000000001"
+    client.member(alice, max_age=0)
+    before = len(elastic.calls_to("GET", "/members"))
+    results: list[object] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(client.member(alice, max_age=0)))
+        for _ in range(40)
+    ]
+    began = time.monotonic()
+    for thread in threads:  # one check every 5 ms, as revocations come in a burst
+        thread.start()
+        time.sleep(0.005)
+    for thread in threads:
+        thread.join(10)
+    spread = time.monotonic() - began
+    assert len(results) == 40 and all(r is not None for r in results)
+    reads = len(elastic.calls_to("GET", "/members")) - before
+    # One read per gap at most (plus the first and the last), not one per check or two.
+    assert 1 <= reads <= spread / 0.05 + 2, f"{reads} reads for 40 checks in {spread:.2f}s"
