@@ -746,8 +746,15 @@ def test_builtin_routes_match_the_specs(validator: SpecValidator) -> None:
 
 
 def test_without_the_specs_the_emulator_routes_by_its_own_table() -> None:
+    """And checks by its own request models (tests/test_emulator_models.py has the rest)."""
     bare = SpecValidator(None)
     assert not bare.documented
-    verdict = bare.check("POST", "/api/v1/users/1/role_assignments", None, {"anything": 1})
+    body = {"organization": [{"role_id": "billing-admin", "organization_id": ORG}]}
+    verdict = bare.check("POST", "/api/v1/users/1/role_assignments", None, body)
     assert verdict.status == 200 and verdict.operation.operation_id == "add-role-assignments"
+    refused = bare.check("POST", "/api/v1/users/1/role_assignments", None, {"anything": 1})
+    assert (refused.status, refused.errors) == (
+        400,
+        ["body: 'anything' is not a declared property"],
+    )
     assert bare.check("GET", "/api/v1/nowhere", None, None).status == 404

@@ -3,6 +3,7 @@
 Product code, not only test code: the sandbox (``python -m bot sandbox``) runs the real bot
 against them, and the tests and the benchmarks use the same servers. ``elastic``
 refuses what Elastic Cloud refuses (checked against the published specs when they are at
-hand, routed by its own table otherwise); ``slack`` answers the Slack Web API
+hand; otherwise routed by its own table and checked against its own request models, so a
+malformed request is refused on a bare clone too); ``slack`` answers the Slack Web API
 methods the bot calls; ``payloads`` builds the signed requests Slack would send.
 """

@@ -2,8 +2,9 @@
 
 * :mod:`.emulator`: :class:`~.emulator.ElasticEmulator`, the server to run, seed and inspect;
 * :mod:`.semantics`: :class:`~.semantics.Semantics`, the switches for undocumented behaviour;
-* :mod:`.validator`: :class:`~.validator.SpecValidator`, a request checked against the specs;
+* :mod:`.validator`: :class:`~.validator.SpecValidator`, a request checked (specs or models);
 * :mod:`.spec`, :mod:`.schema`, :mod:`.routes`: the specs (or the builtin route table) loaded;
+* :mod:`.models`: the request models a bare clone checks against, without the specs;
 * :mod:`.state`, :mod:`.assignments`: the organization and its role-assignment rules;
 * :mod:`.handlers`, :mod:`.render`, :mod:`.search`: the operations and their JSON;
 * :mod:`.server`, :mod:`.replies`, :mod:`.faults`: HTTP, and faults on purpose.

@@ -8,6 +8,10 @@ against the two published specs, loaded at run time from ``spec_dir``:
 * ``apidocs-user.json`` (Swagger 2.0, basePath ``/api/v1``), and
 * ``serverless-project-api-dereferenced.yml`` (OpenAPI 3.0.1, paths start with ``/api/v1``).
 
+With ``spec_dir`` None (a bare clone) it is checked against the emulator's own request models
+instead (:mod:`.models`: the bodies, query and path parameters of the operations it serves),
+and refused with the same statuses, codes and wording.
+
 Why: a hand-written fake that accepts anything lets client bugs (a misspelt field, a
 missing ``deployment_ids``, a body dropped from a DELETE) pass the tests and fail in
 production. Here the spec decides what is well-formed, and the semantics follow the

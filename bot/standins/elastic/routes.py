@@ -4,8 +4,10 @@ With ``../shared/elastic-cloud-api`` beside the checkout, the emulator routes an
 every request by Elastic's own specs. Without it (a developer's bare clone) the emulator still
 has to answer, so that the project's own tests run fully: it routes by this table, which
 names each emulated operation's method, path template and operation ID (facts from the
-specs), and it validates nothing against schemas. The test `test_builtin_routes_match_the_specs`
-keeps this table in step with the specs wherever they are present.
+specs), and checks each request's body, query and path parameters against its own request
+models (:mod:`.models`, keyed by the same operation IDs). The tests
+`test_builtin_routes_match_the_specs` and `tests/test_emulator_models.py` keep this table and
+the models in step with the specs wherever they are present.
 """
 
 from __future__ import annotations

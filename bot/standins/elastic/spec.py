@@ -4,7 +4,8 @@ With ``../shared/elastic-cloud-api`` at hand both specs are parsed once per proc
 (``apidocs-user.json``, Swagger 2.0 with basePath ``/api/v1``;
 ``serverless-project-api-dereferenced.yml``, OpenAPI 3.0.1) into :class:`Operation` records
 that carry what a request must satisfy. Without them (a bare clone) the emulator routes by
-:mod:`.routes` and checks no schema. Why apart: this is the only module that reads spec files.
+:mod:`.routes` and checks requests against its own models (:mod:`.models`) instead. Why
+apart: this is the only module that reads spec files.
 """
 
 from __future__ import annotations

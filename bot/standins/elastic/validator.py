@@ -1,8 +1,10 @@
-"""Checking one request against the specs: :class:`SpecValidator` and its :class:`Verdict`.
+"""Checking one request: :class:`SpecValidator` and its :class:`Verdict`.
 
-Usable on its own: ``validate(method, path, query, body)`` returns the list of spec violations
-of a request, empty when it conforms. The project's tests use it to prove that every request the
-client builds conforms; the emulator uses it to refuse what the real service refuses.
+Usable on its own: ``validate(method, path, query, body)`` returns the list of violations of a
+request, empty when it conforms. With Elastic's published specs at hand it checks against them;
+without them (a bare clone) against the emulator's own request models (:mod:`.models`), in the
+same words and with the same statuses. The project's tests use it to prove that every request
+the client builds conforms; the emulator uses it to refuse what the real service refuses.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from bot.standins.elastic.models import request_errors
 from bot.standins.elastic.schema import _schema_errors
 from bot.standins.elastic.spec import Operation, _builtin_spec, _load_spec
 
@@ -77,7 +80,8 @@ def _coerce(raw: str, schema: Mapping[str, Any]) -> tuple[Any, str | None]:
 
 
 class SpecValidator:
-    """Checks requests against the two published Elastic Cloud specs.
+    """Checks requests against the two published Elastic Cloud specs, or without them
+    against the emulator's own request models.
 
     The project's own tests use it to prove that every request the client builds
     conforms; the emulator uses it to refuse what the real service refuses.
@@ -85,8 +89,10 @@ class SpecValidator:
 
     def __init__(self, spec_dir: Path | str | None) -> None:
         """``spec_dir`` None: no published specs here (a bare clone). Requests are routed by
-        the emulator's own table (:mod:`bot.standins.elastic.routes`) and nothing is checked
-        against a schema: :attr:`documented` says which of the two this validator does."""
+        the emulator's own table (:mod:`bot.standins.elastic.routes`) and checked against its
+        own request models (:mod:`bot.standins.elastic.models`): bodies, query and path
+        parameters of the operations it serves. :attr:`documented` says which of the two this
+        validator does. Responses are checked only against the specs."""
         self.documented = spec_dir is not None
         self.spec_dir = Path(spec_dir).resolve() if spec_dir is not None else None
         self._spec = _load_spec(str(self.spec_dir)) if spec_dir is not None else _builtin_spec()
@@ -148,11 +154,14 @@ class SpecValidator:
         if verdict.operation is None:
             return verdict
         op = verdict.operation
-        if not self.documented:
-            return verdict  # routed; no published schema to check it against
-        param_errors = self._check_path(op, verdict.path_params)
-        param_errors += self._check_query(op, merged_query)
-        body_errors = self._check_body(op, body)
+        if self.documented:
+            param_errors = self._check_path(op, verdict.path_params)
+            param_errors += self._check_query(op, merged_query)
+            body_errors = self._check_body(op, body)
+        else:  # no published specs here: the emulator's own request models
+            param_errors, body_errors = request_errors(
+                op.operation_id, verdict.path_params, merged_query, body
+            )
         if body_errors:
             verdict.status, verdict.code = 400, "root.invalid_json_request"
         elif param_errors:
