@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.access.states import State
+from bot.standins import payloads
 from bot.standins.slack.text import text_of
 from tests.harness import OWNER, OWNER2, REQUESTER, STRANGER
 from tests.slack_view import buttons, cards
@@ -124,24 +125,9 @@ def test_the_form_and_the_type_ahead_offer_only_what_the_person_may_request(
 def pick(bot, slack, view, value):
     """Pick ``value`` in the form's resource select; the form as Slack then shows it."""
     before = len(slack.calls_to("views.update"))
-    payload = {
-        "type": "block_actions",
-        "user": {"id": REQUESTER},
-        "team": {"id": "T0001"},
-        "api_app_id": "A0APP",
-        "token": "t",
-        "trigger_id": slack.new_trigger_id(),
-        "container": {"type": "view", "view_id": view["id"]},
-        "view": view,
-        "actions": [
-            {
-                "action_id": "resource",
-                "block_id": "resource",
-                "type": "external_select",
-                "selected_option": {"value": value, "text": {"type": "plain_text", "text": "x"}},
-            }
-        ],
-    }
+    payload = payloads.view_action(
+        REQUESTER, view, payloads.picked("resource", value), trigger_id=slack.new_trigger_id()
+    )
     assert bot.interact(payload).status_code == 200
     update = slack.wait_for(
         lambda: [c for c in slack.calls_to("views.update")[before:] if c.get("response")],

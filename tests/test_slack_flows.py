@@ -209,27 +209,12 @@ def test_picking_a_resource_narrows_the_roles(bot, slack):
     view = slack.view(opened["response"]["view"]["id"])  # as Slack holds it: id, hash, state
     before = next(b for b in view["blocks"] if b.get("block_id") == "role")["element"]
     assert "billing-admin" not in [o["value"] for o in before.get("options", [])]
-    payload = {
-        "type": "block_actions",
-        "user": {"id": REQUESTER},
-        "team": {"id": "T0001"},
-        "api_app_id": "A0APP",
-        "token": "t",
-        "trigger_id": slack.new_trigger_id(),
-        "container": {"type": "view", "view_id": view["id"]},
-        "view": view,
-        "actions": [
-            {
-                "action_id": "resource",
-                "block_id": "resource",
-                "type": "external_select",
-                "selected_option": {
-                    "value": "organization:1234567890",
-                    "text": {"type": "plain_text", "text": "Org"},
-                },
-            }
-        ],
-    }
+    payload = payloads.view_action(
+        REQUESTER,
+        view,
+        payloads.picked("resource", "organization:1234567890", "Org"),
+        trigger_id=slack.new_trigger_id(),
+    )
     assert bot.interact(payload).status_code == 200
     update = slack.wait_for(
         lambda: [c for c in slack.calls_to("views.update") if c.get("response")], message="update"
@@ -414,27 +399,9 @@ def pick_resource(bot, slack, user: str, value: str) -> dict:
         lambda: [c for c in slack.calls_to("views.open") if c.get("response")], message="form"
     )[-1]
     view = slack.view(opened["response"]["view"]["id"])
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user},
-        "team": {"id": "T0001"},
-        "api_app_id": "A0APP",
-        "token": "t",
-        "trigger_id": slack.new_trigger_id(),
-        "container": {"type": "view", "view_id": view["id"]},
-        "view": view,
-        "actions": [
-            {
-                "action_id": "resource",
-                "block_id": "resource",
-                "type": "external_select",
-                "selected_option": {
-                    "value": value,
-                    "text": {"type": "plain_text", "text": value},
-                },
-            }
-        ],
-    }
+    payload = payloads.view_action(
+        user, view, payloads.picked("resource", value), trigger_id=slack.new_trigger_id()
+    )
     assert bot.interact(payload).status_code == 200
     slack.wait_for(
         lambda: len([c for c in slack.calls_to("views.update") if c.get("response")]) > before,

@@ -209,17 +209,9 @@ class Actions:
             "action_ts": f"{time.time():.6f}",
             **{k: v for k, v in chosen.items() if k != "type"},
         }
-        payload = {
-            "type": "block_actions",
-            "user": {"id": user, "username": user.lower(), "team_id": payloads.TEAM["id"]},
-            "team": dict(payloads.TEAM),
-            "api_app_id": "A0APP",
-            "token": "legacy-verification-token",
-            "trigger_id": self._trigger(user),
-            "container": {"type": "view", "view_id": view["id"]},
-            "view": view | {"state": {"values": state}},
-            "actions": [action],
-        }
+        payload = payloads.view_action(
+            user, view, action, trigger_id=self._trigger(user), state=state
+        )
         self._interact(payload)
         self.world.settle()
 

@@ -91,6 +91,40 @@ def block_actions(
     return payload
 
 
+def view_action(
+    user: str,
+    view: dict[str, Any],
+    action: dict[str, Any],
+    *,
+    trigger_id: str,
+    state: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An element used in an open modal (``view`` as Slack holds it: ``id``, ``hash``), with
+    ``state`` (its entered values) when given."""
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": TEAM["id"]},
+        "team": dict(TEAM),
+        "api_app_id": "A0APP",
+        "token": "legacy-verification-token",
+        "trigger_id": trigger_id,
+        "container": {"type": "view", "view_id": view["id"]},
+        "view": view if state is None else view | {"state": {"values": state}},
+        "actions": [action],
+    }
+
+
+def picked(action_id: str, value: str, text: str = "") -> dict[str, Any]:
+    """The action of choosing ``value`` in an external select (the form's resource)."""
+    return {
+        "action_id": action_id,
+        "block_id": action_id,
+        "type": "external_select",
+        "selected_option": {"value": value, "text": {"type": "plain_text", "text": text or value}},
+        "action_ts": f"{time.time():.6f}",
+    }
+
+
 def block_suggestion(user: str, action_id: str, value: str, view_id: str) -> dict[str, Any]:
     """An external select asking for options as the user types."""
     return {
