@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
+from bot.access.planning import describe
+from bot.access.resources import Unit
 from bot.clock import SystemClock
 
 FORMATS = ("text", "json", "csv")
@@ -303,6 +305,7 @@ def as_data(review: Any) -> dict[str, Any]:
                         "user_id": s.user_id,
                         "email": s.email,
                         "role": s.unit.role_id,
+                        "application_roles": _app_roles(s.unit),
                         "scope": s.unit.scope,
                         "target": s.unit.target,
                     }
@@ -361,7 +364,7 @@ def rows(review: Any) -> list[dict[str, Any]]:
                     "section": "standing",
                     "user_id": s.user_id,
                     "email": s.email,
-                    "role": s.unit.role_id,
+                    "role": describe(s.unit),
                     "note": f"{s.unit.scope} {s.unit.target}",
                 }
             )
@@ -422,7 +425,7 @@ def write_text(review: Any, out: IO[str]) -> None:
         if item.standing:
             say("  standing access (not granted by the bot):")
         for s in item.standing:
-            say(f"    {s.email or '(no email)'} ({s.user_id}) {s.unit.role_id}")
+            say(f"    {s.email or '(no email)'} ({s.user_id}) {describe(s.unit)}")
         if item.attention:
             say("  needs attention:")
         for a in item.attention:
@@ -445,3 +448,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))
+
+
+def _app_roles(unit: Unit) -> list[str] | None:
+    """A unit's ``application_roles`` as JSON shows them: null for a plain entry, [] for
+    console only, else the stack roles."""
+    return None if unit.application_roles is None else list(unit.application_roles)

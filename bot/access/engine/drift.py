@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from bot.access import alerts
+from bot.access import alerts, planning
 from bot.access.engine.core import (
     SYSTEM,
     Part,
@@ -105,7 +105,7 @@ class Drift(Part):
 def _finding(kind: str, request: AccessRequest, user_id: str, unit: Unit) -> dict:
     """One drift finding: its key (reported once), the audit record (``what``: the finding
     in a sentence, kept with the event) and the finding the owners are told about."""
-    role = f"`{escape(unit.role_id)}` ({escape(unit.scope)}, {escape(unit.target)})"
+    role = f"`{escape(planning.describe(unit))}` ({escape(unit.scope)}, {escape(unit.target)})"
     who = f"Elastic Cloud member {escape(user_id)} (<@{request.requester_id}>)"
     if kind == "vanished":
         what = f"{request.ref} is live but {who} no longer holds {role} the bot added"

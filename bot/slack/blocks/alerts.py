@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from bot.access import alerts
 from bot.access.durations import format_duration
 from bot.access.model import AccessRequest
+from bot.access.planning import describe
 from bot.access.resources import ResourceKind, Unit
 from bot.access.text import escape
 from bot.slack.action_ids import Action
@@ -99,7 +100,7 @@ def alert_text(alert: alerts.Alert) -> str:
 def _finding(finding: alerts.DriftFinding) -> str:
     r = finding.request
     unit = finding.unit
-    role = f"`{escape(unit.role_id)}` ({escape(unit.scope)}, {escape(unit.target)})"
+    role = f"`{escape(describe(unit))}` ({escape(unit.scope)}, {escape(unit.target)})"
     member = f"Elastic Cloud member {escape(finding.user_id)} (<@{r.requester_id}>)"
     if finding.kind == "vanished":
         return (
@@ -125,7 +126,7 @@ def _units(units: Iterable[Unit], names: dict[str, str]) -> str:
             kind = "deployment" if unit.scope == "deployment" else unit.scope.split(":")[-1]
             name = names.get(unit.target, unit.target)
             where = f"{kind}{'' if kind == 'deployment' else ' project'} {name}"
-        said.append(f"`{escape(unit.role_id)}` on {escape(where)}")
+        said.append(f"`{escape(describe(unit))}` on {escape(where)}")
     return ", ".join(said)
 
 

@@ -9,7 +9,7 @@ it left out and points to ``python -m bot review`` for the whole list.
 from __future__ import annotations
 
 from bot.access.durations import format_duration
-from bot.access.resources import ResourceKind, Unit, role_label
+from bot.access.resources import ResourceKind, Unit, access_label, role_label
 from bot.access.review import Attention, Grant, ResourceReview, Review, Standing
 from bot.access.states import State
 from bot.access.text import escape, summary
@@ -138,7 +138,10 @@ def grant_line(grant: Grant) -> str:
 def _unit_words(unit: Unit, item: ResourceReview) -> str:
     role = f"`{escape(unit.role_id)}`"
     label = role_label(unit.role_id)
-    if label != unit.role_id:
+    if unit.application_roles is not None:  # a stack-role or console-only entry
+        role += f" ({escape(access_label(unit.role_id, unit))}"
+        role += f": {escape(', '.join(unit.application_roles))})" if unit.application_roles else ")"
+    elif label != unit.role_id:
         role += f" ({escape(label)})"
     if item.resource.kind is ResourceKind.ALL_DEPLOYMENTS:
         role += " on all deployments"
