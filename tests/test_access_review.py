@@ -313,3 +313,16 @@ def test_the_setting_takes_weekly_daily_or_an_interval(monkeypatch):
         assert len(exc.lines) == 1 and "access_review" in exc.lines[0], exc.lines
     else:
         raise AssertionError("monthly was taken")
+
+
+def test_a_standing_console_only_entry_is_named_as_such_in_the_review(make_bot, slack, elastic):
+    """#14 §1: a standing entry with application_roles is not plain access; the owner's
+    digest and `review --format json` say which it is."""
+    bot = _world(make_bot, slack, elastic)
+    console_only = _deployment_role("deployment-admin", PROD)
+    console_only["deployment"][0]["application_roles"] = []
+    elastic.add_member("frank@example.com", role_assignments=console_only)
+    bot.advance(timedelta(days=7))
+    [olivia] = _reviews(slack, OWNER)
+    line = next(t for t in olivia.splitlines() if "frank@example.com" in t)
+    assert "deployment-admin" in line and "console only" in line.lower(), line
