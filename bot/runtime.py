@@ -113,8 +113,9 @@ class Runtime:
             # that recorded the click; a front end alone leaves it to the workers, whose
             # claim tick (CLAIM_INTERVAL) finds the approved row in the database.
             self.service.on_grant_due = self.scheduler.grant_soon
+            self.service.on_revoke_due = self.scheduler.revoke_soon
         else:
-            self.service.on_grant_due = _left_to_the_workers
+            self.service.on_grant_due = self.service.on_revoke_due = _left_to_the_workers
         secret = (
             settings.slack_signing_secret.get_secret_value()
             if settings.slack_signing_secret
@@ -264,6 +265,6 @@ def describe(settings: Settings) -> dict[str, Any]:
 
 
 def _left_to_the_workers(request_id: int) -> None:
-    """A front end alone grants nothing itself: the approved row waits in the database for a
-    worker's claim tick (``CLAIM_INTERVAL``)."""
-    log.info("request #%s approved: a worker grants it", request_id)
+    """A front end alone grants and removes nothing itself: the approved or revoking row
+    waits in the database for a worker's claim tick (``CLAIM_INTERVAL``)."""
+    log.info("request #%s recorded: a worker takes it from here", request_id)

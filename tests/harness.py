@@ -139,6 +139,13 @@ class Bot:
         finally:
             self.settle()
 
+    def revoke(self, request_id: int, actor: str):
+        """``service.revoke`` (Revoke now), then wait for the removal handed to the worker."""
+        try:
+            return self.runtime.service.revoke(request_id, actor)
+        finally:
+            self.settle()
+
     def file_request(self, *args: Any, **kwargs: Any):
         """``service.file_request``, then wait for an auto-approved or break-glass grant."""
         try:

@@ -77,3 +77,59 @@ def test_an_approval_whose_hand_off_was_lost_is_granted_by_the_claim_tick(bot, s
     assert len(elastic.calls_to("POST", "/role_assignments")) == 1
     granted = [m for m in slack.messages_to(REQUESTER) if "granted" in text_of(m).lower()]
     assert len(granted) == 1, [text_of(m) for m in slack.messages_to(REQUESTER)]
+
+
+def _grant_dm(slack):
+    return slack.wait_for(
+        lambda: [m for m in slack.messages_to(REQUESTER) if "revoke_now" in buttons(m)],
+        message="the grant DM",
+    )[0]
+
+
+def test_revoke_now_is_recorded_at_once_and_the_worker_removes_the_role(bot, slack, elastic):
+    """The click ends the grant in the database and answers; the DELETE runs on the
+    worker's revocation threads, and the requester is told once it is done."""
+    bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-9 revoke drill")
+    bot.click(OWNER, "approve", "1", _card(slack, OWNER))
+    bot.settle()
+    assert bot.state(1) is State.ACTIVE
+    release = threading.Event()
+    real_remove = bot.runtime.elastic.remove_units
+    removing_threads: list[str] = []
+
+    def slow_remove(user_id, units):
+        removing_threads.append(threading.current_thread().name)
+        assert release.wait(20), "the test never released the removal"
+        return real_remove(user_id, units)
+
+    bot.runtime.elastic.remove_units = slow_remove  # type: ignore[method-assign]
+    assert bot.click(REQUESTER, "revoke_now", "1", _grant_dm(slack)).status_code == 200
+    said = slack.wait_for(
+        lambda: slack.webhook_posts(f"click-{REQUESTER}"), message="the click's answer"
+    )[-1]["text"]
+    assert "being removed now" in said, said
+    slack.wait_for(lambda: removing_threads, message="the removal under way")
+    assert bot.state(1) is State.REVOKING and bot.request(1).ended_by == REQUESTER
+    assert not any(t.startswith(("work", "slack_bolt")) for t in removing_threads)
+    release.set()
+    bot.settle()
+    assert bot.state(1) is State.REVOKED
+    assert ("deployment", "deployment-viewer", DEPLOYMENT) not in elastic.holdings(ALICE)
+    assert len(elastic.calls_to("DELETE", "/role_assignments")) == 1
+    ended = [m for m in slack.messages_to(REQUESTER) if "revoked" in text_of(m).lower()]
+    assert len(ended) == 1, [text_of(m) for m in slack.messages_to(REQUESTER)]
+
+
+def test_a_revocation_whose_hand_off_was_lost_is_finished_by_the_claim_tick(bot, slack, elastic):
+    bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-9 lost removal")
+    bot.click(OWNER, "approve", "1", _card(slack, OWNER))
+    bot.settle()
+    bot.runtime.service.on_revoke_due = lambda request_id: None  # the wake-up is lost
+    bot.revoke(1, REQUESTER)
+    assert bot.state(1) is State.REVOKING
+    assert ("deployment", "deployment-viewer", DEPLOYMENT) in elastic.holdings(ALICE)
+    bot.runtime.scheduler.claim_due()
+    bot.settle()
+    assert bot.state(1) is State.REVOKED
+    assert ("deployment", "deployment-viewer", DEPLOYMENT) not in elastic.holdings(ALICE)
+    assert len(elastic.calls_to("DELETE", "/role_assignments")) == 1

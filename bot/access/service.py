@@ -130,6 +130,20 @@ class AccessService:
     def on_grant_due(self, hook: Callable[[int], None] | None) -> None:
         self.core.on_grant_due = hook
 
+    @property
+    def on_revoke_due(self) -> Callable[[int], None] | None:
+        """Called with a request's ID when a person ended its grant (the runtime wakes its
+        worker)."""
+        return self.core.on_revoke_due
+
+    @on_revoke_due.setter
+    def on_revoke_due(self, hook: Callable[[int], None] | None) -> None:
+        self.core.on_revoke_due = hook
+
+    def finish_due(self, request_id: int) -> None:
+        """The worker's half of a Revoke now: claim the revoking row and remove the role."""
+        self.core.revocation.finish(request_id)
+
     def grant_due(self, request_id: int) -> None:
         """The worker's half of a hand-off: claim the approved request and grant it (a row
         another process already took, or that is no longer approved, is left alone)."""

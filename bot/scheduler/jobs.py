@@ -54,9 +54,10 @@ class Scheduler:
         self.reconcile_interval = reconcile_interval
         self.last_sweep: float | None = None
         self._sweep_lock = threading.Lock()
-        #: Grants handed over and not finished yet (:meth:`grant_soon`), for :meth:`idle`.
-        self._grants_pending = 0
-        self._grants_done = threading.Condition()
+        #: Work handed over and not finished yet (:meth:`grant_soon`, :meth:`revoke_soon`),
+        #: for :meth:`idle`.
+        self._handed_pending = 0
+        self._handed_done = threading.Condition()
         self._aps = BackgroundScheduler(
             timezone=UTC,
             # Four pools, so no kind of job waits behind another: the revocation timers (a
@@ -315,39 +316,48 @@ class Scheduler:
         """An approval is recorded: grant it now on this process's grant threads. The job
         claims the row like any due work (``service.grant_due``), so if this process dies
         first, another one's claim tick takes the row over once nobody holds it."""
+        self._hand_over(self.service.grant_due, request_id, "grants", "grant")
+
+    def revoke_soon(self, request_id: int) -> None:
+        """A person ended a grant (Revoke now): remove the role now on the revocation timers'
+        threads, which claim the revoking row like any due work (``service.finish_due``)."""
+        self._hand_over(self.service.finish_due, request_id, "default", "revocation")
+
+    def _hand_over(self, work, request_id: int, executor: str, what: str) -> None:
         if not self._aps.running:
-            return  # stopping: the row stays approved, and the next start's catch-up grants it
-        with self._grants_done:
-            self._grants_pending += 1
+            return  # stopping: the row stays due, and the next start's catch-up takes it
+        with self._handed_done:
+            self._handed_pending += 1
         try:
             self._aps.add_job(
-                self._grant,
+                self._run_handed,
                 "date",
                 run_date=datetime.now(UTC),
-                args=[request_id],
-                executor="grants",
+                args=[work, request_id, what],
+                executor=executor,
             )
         except Exception:
-            self._grant_finished()
+            self._handed_finished()
             raise
 
-    def _grant(self, request_id: int) -> None:
+    def _run_handed(self, work, request_id: int, what: str) -> None:
         try:
-            self.service.grant_due(request_id)
-        except Exception:  # the row stays approved: the claim tick or the sweep retries it
-            log.exception("grant of request #%s failed; it stays due", request_id)
+            work(request_id)
+        except Exception:  # the row stays due: the claim tick or the sweep retries it
+            log.exception("%s of request #%s failed; it stays due", what, request_id)
         finally:
-            self._grant_finished()
+            self._handed_finished()
 
-    def _grant_finished(self) -> None:
-        with self._grants_done:
-            self._grants_pending -= 1
-            self._grants_done.notify_all()
+    def _handed_finished(self) -> None:
+        with self._handed_done:
+            self._handed_pending -= 1
+            self._handed_done.notify_all()
 
     def idle(self, timeout: float) -> bool:
-        """Wait until every grant handed over so far has finished (tests, benchmarks)."""
-        with self._grants_done:
-            return self._grants_done.wait_for(lambda: self._grants_pending <= 0, timeout)
+        """Wait until every grant and revocation handed over so far has finished (tests,
+        benchmarks)."""
+        with self._handed_done:
+            return self._handed_done.wait_for(lambda: self._handed_pending <= 0, timeout)
 
     def stop(self, wait: bool = True) -> None:
         if self._aps.running:

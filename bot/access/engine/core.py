@@ -112,6 +112,9 @@ class Core:
         #: the process that took the click only recorded it). None: grant at once, here
         #: (the in-memory unit tests, a caller that wants the facade synchronous).
         self.on_grant_due: Callable[[int], None] | None = None
+        #: Likewise when a person ended a grant (Revoke now): the row is revoking, and the
+        #: worker removes the role. None: remove it at once, here.
+        self.on_revoke_due: Callable[[int], None] | None = None
         #: The API key's ID (``ELASTIC_CLOUD_API_KEY_ID``): set, its expiry is watched.
         self.api_key_id: str | None = None
         #: How Elastic behaves where it documents nothing: what ``python -m bot probe``
@@ -182,6 +185,10 @@ class Part:
     @property
     def on_grant_due(self) -> Callable[[int], None] | None:
         return self.core.on_grant_due
+
+    @property
+    def on_revoke_due(self) -> Callable[[int], None] | None:
+        return self.core.on_revoke_due
 
 
 def not_yours(request_id: int) -> str:

@@ -82,8 +82,17 @@ class Revocation(Part):
             raise AlreadyDecided(f"{request.ref} is already ending.")
         if self.on_ended:
             self.on_ended(request_id)
-        self.finish(request_id)
+        self.due(request_id)
         return self.core.people.get(request_id)
+
+    def due(self, request_id: int) -> None:
+        """A revoking row is ready to finish: hand it to the worker (which claims it from the
+        database), or finish it here when nobody takes hand-offs. Why: the process that
+        took the click answers Slack; the Elastic calls and their retries are the worker's."""
+        if self.on_revoke_due is not None:
+            self.on_revoke_due(request_id)
+        else:
+            self.finish(request_id)
 
     def _remove(self, user_id: str, units: set[Unit]) -> str | None:
         """Remove ``units``; a deployment deleted since the grant counts as removed.

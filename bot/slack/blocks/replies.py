@@ -68,6 +68,12 @@ def extension(request: AccessRequest) -> str:
 
 
 def revoked(request: AccessRequest) -> str:
+    """The answer to Revoke now: the removal is recorded; the role goes on the worker."""
+    if request.state is State.REVOKING:
+        return (
+            f"Request {request.ref} is ending: the role is being removed now, and the "
+            "requester gets a DM once it is gone."
+        )
     return f"Request {request.ref} is {request.state.value}: the role has been removed."
 
 

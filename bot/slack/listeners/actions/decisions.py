@@ -6,6 +6,7 @@ from __future__ import annotations
 from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
+from bot.slack.blocks import replies
 from bot.slack.listeners.replies import tell
 
 
@@ -44,7 +45,7 @@ def deny_extension(later, body: dict, runtime) -> None:
 def revoke_now(later, body: dict, respond: Respond, client: WebClient, runtime) -> None:
     request_id, _ = later.value
     request = runtime.service.revoke(request_id, body["user"]["id"])
-    tell(body, respond, client, f"{request.ref}: access removed.")
+    tell(body, respond, client, replies.revoked(request))
 
 
 def acknowledge_parked(later, body: dict, respond: Respond, client: WebClient, runtime) -> None:
