@@ -12,17 +12,14 @@ import threading
 from bot.access.states import State
 from bot.standins.slack.text import text_of
 from tests.harness import OWNER, REQUESTER
-from tests.slack_view import buttons
+from tests.slack_view import buttons, cards
 
 DEPLOYMENT = "d" * 32
 ALICE = "1000000001"
 
 
 def _card(slack, user):
-    return slack.wait_for(
-        lambda: [m for m in slack.messages_to(user) if "approve" in buttons(m)],
-        message="approval card",
-    )[0]
+    return slack.wait_for(lambda: cards(slack, user), message="approval card")[0]
 
 
 def test_the_approval_is_recorded_and_shown_while_elastic_is_still_answering(bot, slack, elastic):
