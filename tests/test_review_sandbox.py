@@ -58,12 +58,6 @@ def _raw(port: int, request: bytes, wait: float = 3.0) -> bytes:
 # -- findings ----------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the sandbox's HTTP clients (World.http, the bot's ElasticClient via httpx and its "
-    "slack_sdk WebClient) honour HTTP(S)_PROXY, so with a proxy in the shell every signed "
-    "Slack event and every Elastic call (with its ApiKey header) goes to the proxy host",
-)
 def test_no_sandbox_traffic_goes_to_a_proxy_named_in_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -99,11 +93,6 @@ def test_no_sandbox_traffic_goes_to_a_proxy_named_in_the_environment(
     assert seen == [], f"{len(seen)} request(s) went to the proxy, first: {seen[:3]}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="no X-Frame-Options and no CSP frame-ancestors: any web page can frame the "
-    "sandbox and clickjack Approve / Revoke now / fault switches / +1d",
-)
 def test_another_site_cannot_frame_the_page(running: tuple[World, SandboxServer, str]) -> None:
     _, _, url = running
     with _client() as client:
@@ -114,13 +103,6 @@ def test_another_site_cannot_frame_the_page(running: tuple[World, SandboxServer,
     assert "frame-ancestors 'none'" in csp or framing == "DENY", (csp, framing)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the sandbox's response_url names are sequential (sandbox-1, sandbox-2, ...) and "
-    "the fake Slack reads a webhook body as JSON whatever its Content-Type, so a "
-    "cross-origin no-cors text/plain POST puts a forged 'private reply' (with working "
-    "buttons and links) on the page",
-)
 def test_another_origin_cannot_forge_a_private_reply(
     running: tuple[World, SandboxServer, str],
 ) -> None:
@@ -152,12 +134,6 @@ def test_another_origin_cannot_forge_a_private_reply(
     assert shown == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="web.py: int(Content-Length) is unguarded (a non-number raises, a negative one "
-    "makes rfile.read(-1) wait for EOF) and json.loads' RecursionError is not caught: the "
-    "connection is dropped (or held) with a traceback on stderr instead of a 400",
-)
 @pytest.mark.parametrize(
     ("length", "body"),
     [

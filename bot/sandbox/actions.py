@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import secrets
 import threading
 import time
 from dataclasses import dataclass, field
@@ -199,7 +200,9 @@ class Actions:
         view = self.slack.view(modal.view_id)
         assert view is not None
         state = form_state(view, values)
-        block = next(b for b in view["blocks"] if b.get("block_id") == block_id)
+        block = next((b for b in view["blocks"] if b.get("block_id") == block_id), None)
+        if block is None or "element" not in block:
+            raise ActionError(f"the form has no input {block_id!r}")
         element = block["element"]
         chosen = state.get(block_id, {}).get(element.get("action_id", block_id), {})
         action = {
@@ -369,7 +372,9 @@ class Actions:
     # -- plumbing --------------------------------------------------------------------------
     def _hook(self, user: str, origin: str, replaces: int | None = None) -> str:
         with self._lock:
-            name = f"sandbox-{next(self._ids)}"
+            # Unguessable: a web page that found the fake Slack's port must not be able to
+            # post a "private reply" of its own onto the sandbox page.
+            name = f"sandbox-{secrets.token_urlsafe(16)}"
             self._hooks[name] = _Hook(user, origin, replaces)
             return name
 

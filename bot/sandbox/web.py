@@ -90,14 +90,19 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(403, {"error": "the sandbox answers on 127.0.0.1 only"})
         if not (self.headers.get("Content-Type") or "").startswith("application/json"):
             return self._json(415, {"error": "send JSON"})
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return self._json(400, {"error": "Content-Length is not a number"})
+        if length < 0:
+            return self._json(400, {"error": "Content-Length is negative"})
         if length > _MAX_BODY:
             return self._json(413, {"error": "too large"})
         try:
             body = json.loads(self.rfile.read(length) or b"{}")
             if not isinstance(body, dict):
                 raise ValueError("not an object")
-        except ValueError:
+        except (ValueError, RecursionError):
             return self._json(400, {"error": "send a JSON object"})
         route = urlsplit(self.path).path.removeprefix("/api/")
         handler = _ROUTES.get(route)
@@ -126,9 +131,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Cache-Control", "no-store")
         self.send_header("X-Content-Type-Options", "nosniff")
+        self.send_header("X-Frame-Options", "DENY")  # no clickjacking from another site
         self.send_header(
             "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'",
+            "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+            "frame-ancestors 'none'",
         )
         self.end_headers()
         self.wfile.write(data)

@@ -117,12 +117,13 @@ class World:
         self.runtime: Runtime | None = None
         self.url = ""
         self._server: Any = None
-        self.http = httpx.Client(timeout=30)
+        self.http = httpx.Client(timeout=30, trust_env=False)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> World:
         """Start the stand-ins, seed them, then start the bot (raises ConfigError on a bad
         policy file, after stopping whatever it started)."""
+        _bypass_proxies_for_loopback()
         self.slack.start()
         self.elastic.start()
         try:
@@ -349,3 +350,12 @@ def _idle(executor: ThreadPoolExecutor, timeout: float) -> None:
     for _ in range(workers):
         executor.submit(barrier.wait, timeout)
     barrier.wait(timeout)
+
+
+def _bypass_proxies_for_loopback() -> None:
+    """Keep the sandbox's traffic on 127.0.0.1 when the shell names a proxy (HTTPS_PROXY
+    behind a corporate network): httpx and urllib (so slack_sdk) both skip proxies for the
+    hosts in ``NO_PROXY``, and nothing the sandbox calls is anywhere else."""
+    for name in ("NO_PROXY", "no_proxy"):
+        hosts = [h.strip() for h in os.environ.get(name, "").split(",") if h.strip()]
+        os.environ[name] = ",".join(dict.fromkeys([*hosts, "127.0.0.1", "localhost"]))

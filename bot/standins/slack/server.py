@@ -43,13 +43,26 @@ class _Serving(_SlackState):
 
     def _serve(self, req: BaseHTTPRequestHandler) -> None:
         parts = urlsplit(req.path)
-        length = int(req.headers.get("Content-Length") or 0)
+        host = (req.headers.get("Host") or "").rsplit(":", 1)[0].strip("[]")
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            # Only this machine's clients (a page elsewhere reaching it by DNS rebinding is
+            # not one): the stand-in answers on 127.0.0.1 alone.
+            return self._send(req, _Reply(403, {"ok": False, "error": "local_only"}, {}))
+        try:
+            length = max(0, int(req.headers.get("Content-Length") or 0))
+        except ValueError:
+            return self._send(req, _Reply(400, {"ok": False, "error": "bad_length"}, {}))
         raw = req.rfile.read(length) if length else b""
         path = parts.path
         if path.startswith("/api/"):
             reply = self._api(unquote(path[len("/api/") :]), req, parts.query, raw)
         elif path.startswith("/webhook/"):
-            reply = self._webhook(unquote(path[len("/webhook/") :]), raw)
+            if not (req.headers.get("Content-Type") or "").startswith("application/json"):
+                # Slack takes response_url posts as JSON; a text/plain one is what another
+                # origin's no-cors fetch can send without asking.
+                reply = _Reply(415, {"ok": False, "error": "invalid_content_type"}, {})
+            else:
+                reply = self._webhook(unquote(path[len("/webhook/") :]), raw)
         elif path.startswith("/upload/"):
             reply = self._upload(unquote(path[len("/upload/") :]), raw)
         else:
