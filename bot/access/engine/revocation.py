@@ -31,7 +31,6 @@ from bot.logs import about_request
 
 log = logging.getLogger(__name__)
 
-
 #: Roles that can give themselves or others more: what appears during their grants is
 #: reported to the integration owners when they end.
 ADMIN_ROLES = ("organization-admin", "deployment-admin")
@@ -199,23 +198,8 @@ class Revocation(Part):
             planning.shown_otherwise(removed - held, held, request.held_before, needed)
         )
 
-    def _confirmed(self, request_id: int) -> bool:
-        """Whether a read once showed this grant's entry exactly as sent (it became active):
-        then Elastic lists its ``application_roles`` faithfully, and an entry of the same
-        role without them is somebody else's, not this one shown otherwise."""
-        return any(e["kind"] == "granted" for e in self.store.events(request_id))
-
-    def _removals_sent(self, request_id: int) -> set[Unit]:
-        """The units this grant's revocation has asked Elastic to remove, as recorded."""
-        return self.recorded_units(request_id, "elastic_remove_sent", "units")
-
     def recorded_units(self, request_id: int, kind: str, key: str) -> set[Unit]:
-        return {
-            Unit.parse(text)
-            for event in self.store.events(request_id)
-            if event["kind"] == kind
-            for text in event["detail"].get(key, [])
-        }
+        return _recorded(self.store.events(request_id), kind, key)
 
     @about_request
     def expire(self, request_id: int) -> None:
@@ -270,7 +254,11 @@ class Revocation(Part):
                 member = self.elastic.member(user_id, max_age=PLANNING_READ_AGE)
                 if member is not None and candidates - member.units:
                     member = self.elastic.member(user_id, max_age=0)
-                confirmed = self._confirmed(request.id)
+                events = self.store.events(request.id)  # the record so far, read once
+                # Once a read showed the grant's entry exactly as sent (it became active),
+                # Elastic lists its application_roles faithfully: an entry of the same role
+                # without them is somebody else's, not this one shown otherwise.
+                confirmed = any(e["kind"] == "granted" for e in events)
                 if member is not None:
                     to_remove = planning.to_remove(candidates, member.units)
                     if not confirmed:
@@ -283,7 +271,7 @@ class Revocation(Part):
                     # Removals sent by earlier passes (a crash or a failure may have come
                     # between the DELETE and the restore): their restores are due on every
                     # pass, against a read that starts after the removal.
-                    removed = self._removals_sent(request.id) | to_remove
+                    removed = _recorded(events, "elastic_remove_sent", "units") | to_remove
                     if to_remove:
                         self.store.event(
                             request.id,
@@ -303,14 +291,12 @@ class Revocation(Part):
                             "elastic_remove",
                             {"units": [u.text for u in to_remove]},
                         )
-                    put_back = beside | self.recorded_units(
-                        request.id, "elastic_remove_sent", "beside"
-                    )
+                    put_back = beside | _recorded(events, "elastic_remove_sent", "beside")
                     if (
                         to_remove
                         or put_back
                         or any(u.target == "*" for u in removed)
-                        or self.recorded_units(request.id, "granted", "displaced")
+                        or _recorded(events, "granted", "displaced")
                     ):
                         member = self.elastic.member(user_id)
                     if member is not None and not gone:
@@ -461,3 +447,13 @@ class Revocation(Part):
             self.core.people.integration_owners(),
             alerts.RolesAppeared(request, user_id, tuple(appeared), names),
         )
+
+
+def _recorded(events: list[dict], kind: str, key: str) -> set[Unit]:
+    """The units the events of ``kind`` list under ``key`` (what a pass sent or put back)."""
+    return {
+        Unit.parse(text)
+        for event in events
+        if event["kind"] == kind
+        for text in event["detail"].get(key, [])
+    }
