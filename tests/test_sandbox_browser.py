@@ -137,19 +137,17 @@ def test_request_approve_grant_and_revoke_by_clicking_in_the_page(page, browser)
     # The resource type-ahead asks the bot; picking one narrows the roles (views.update).
     box = browser.find_element(By.CSS_SELECTOR, ".bk-typeahead-input")
     box.send_keys("prod")
-    choice = wait(
-        browser,
-        lambda d: next(
-            (
-                li
-                for li in d.find_elements(By.CSS_SELECTOR, ".bk-suggestions li")
-                if li.text == "Deployment prod-search"
-            ),
-            None,
-        ),
-        what="the type-ahead's options",
-    )
-    choice.click()
+
+    def pick_prod_search(d) -> bool:
+        """Click the option in one go: the list is drawn again as answers come in, so an
+        element found a moment earlier may be gone (stale) by the click; wait retries."""
+        for li in d.find_elements(By.CSS_SELECTOR, ".bk-suggestions li"):
+            if li.text == "Deployment prod-search":
+                li.click()
+                return True
+        return False
+
+    wait(browser, pick_prod_search, what="the type-ahead's options")
     wait(
         browser,
         lambda d: (
