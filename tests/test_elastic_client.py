@@ -209,3 +209,47 @@ def test_a_burst_of_checks_shares_member_reads(client, elastic):
     reads = len(elastic.calls_to("GET", "/members")) - before
     # One read per gap at most (plus the first and the last), not one per check or two.
     assert 1 <= reads <= spread / 0.05 + 2, f"{reads} reads for 40 checks in {spread:.2f}s"
+
+
+def test_one_members_assignments_of_the_wrong_type_leave_the_others_readable(elastic, caplog):
+    """The member list is decoded with each member's assignments left raw: one member whose
+    ``role_assignments`` is not an object is read as holding something (never as holding
+    nothing) and logged; everyone else, and fields the bot does not know, read as usual."""
+    good = {
+        "user_id": "1",
+        "organization_id": ORG_ID,
+        "email": "good@example.com",
+        "a_field_from_a_newer_api": {"nested": [1, 2, 3]},
+        "role_assignments": {
+            "organization": [{"role_id": "organization-member", "organization_id": ORG_ID}]
+        },
+    }
+    odd = {"user_id": "2", "organization_id": ORG_ID, "role_assignments": ["billing-admin"]}
+
+    def handler(request):
+        return httpx.Response(200, json={"members": [good, odd], "next_page": None})
+
+    c = _answering(handler)
+    assert c.member("1").units == {Unit("organization", "organization-member", ORG_ID)}
+    strange = c.member("2", max_age=60)
+    assert strange is not None and strange.units == frozenset()
+    assert strange.holds_nothing is False  # unsure, so held: never taken for "no access"
+    assert "role_assignments is list" in caplog.text
+
+
+def test_a_member_without_a_user_id_of_the_right_type_is_reported_with_where(elastic):
+    def handler(request):
+        return httpx.Response(200, json={"members": [{"user_id": 7, "organization_id": ORG_ID}]})
+
+    c = _answering(handler)
+    with pytest.raises(ElasticError, match=r"cannot read \(members\.0\.user_id: Expected `str`"):
+        c.members()
+
+
+def test_a_truncated_member_list_is_not_json(elastic):
+    def handler(request):
+        return httpx.Response(200, content=b'{"members": [{"user_id": "1", "organiz')
+
+    c = _answering(handler)
+    with pytest.raises(ElasticError, match="not JSON"):
+        c.members()

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import msgspec
 import tenacity
 
 from bot.access.ports import Member
@@ -23,6 +24,7 @@ from bot.access.resources import Unit
 from bot.elastic.assignments import holds_nothing, read_leniently, to_body
 from bot.elastic.errors import ElasticError
 from bot.elastic.models import (
+    MEMBER_LIST,
     DeploymentsSearchResponse,
     MemberList,
     Organization,
@@ -67,8 +69,19 @@ def _retryable(exc: BaseException) -> bool:
     return isinstance(exc, ElasticError) and exc.retryable
 
 
-def _unreadable(exc: ValueError) -> str:
+def _unreadable(exc: Exception) -> str:
     """What was wrong with a body: not JSON at all (a proxy page), or not the documented shape."""
+    if isinstance(exc, msgspec.ValidationError):
+        # "Expected `array`, got `str` - at `$.members`" -> "members: Expected `array`, …"
+        what, _, where = str(exc).partition(" - at `$")
+        where = where.rstrip("`").lstrip(".").replace("[", ".").replace("]", "")
+        return (
+            f"a body the bot cannot read ({where}: {what})"
+            if where
+            else f"a body the bot cannot read ({what})"
+        )
+    if isinstance(exc, msgspec.DecodeError):
+        return "a body that is not JSON"
     errors = getattr(exc, "errors", None)
     if not callable(errors) or errors()[0].get("type") == "json_invalid":
         return "a body that is not JSON"
@@ -102,7 +115,7 @@ class _Snapshot:
         self.started = started
         self._organization_id = organization_id
         self._raw = {m.user_id: m for m in data.members}
-        self._emails = {m.email.lower(): m.user_id for m in data.members if m.email}
+        self._emails: dict[str, str] | None = None  # built on the first look-up by email
         self._built: dict[str, Member] = {}
 
     def by_id(self, user_id: str) -> Member | None:
@@ -110,7 +123,11 @@ class _Snapshot:
         if member is None and (raw := self._raw.get(user_id)) is not None:
             # Read leniently: a malformed entry is logged and read as holding more, so it
             # never blocks this member's grants and revocations.
-            units, problems = read_leniently(raw.role_assignments, self._organization_id)
+            try:
+                listed = msgspec.json.decode(raw.role_assignments)
+            except msgspec.DecodeError:  # not reachable: the whole body was valid JSON
+                listed = "unreadable"
+            units, problems = read_leniently(listed, self._organization_id)
             if problems:
                 log.warning(
                     "Elastic Cloud listed member %s with malformed role assignments (%s); "
@@ -118,13 +135,13 @@ class _Snapshot:
                     user_id,
                     "; ".join(problems[:5]),
                 )
-            member = Member(
-                raw.user_id, raw.email or "", units, holds_nothing(raw.role_assignments)
-            )
+            member = Member(raw.user_id, raw.email or "", units, holds_nothing(listed))
             self._built[user_id] = member
         return member
 
     def by_email(self, email: str) -> Member | None:
+        if self._emails is None:  # two threads may both build it: the same dict either way
+            self._emails = {m.email.lower(): m.user_id for m in self._raw.values() if m.email}
         user_id = self._emails.get(email.strip().lower())
         return self.by_id(user_id) if user_id else None
 
@@ -211,10 +228,12 @@ class ElasticClient:
         if not response.content:
             return model.model_validate({}) if model is not None else {}
         try:
-            if model is not None:  # parse and validate in one pass (large member lists)
+            if isinstance(model, msgspec.json.Decoder):
+                return model.decode(response.content)
+            if model is not None:  # parse and validate in one pass
                 return model.model_validate_json(response.content)
             return response.json()
-        except ValueError as exc:
+        except (ValueError, msgspec.DecodeError) as exc:
             raise ElasticError(
                 f"Elastic Cloud answered HTTP {response.status_code} with {_unreadable(exc)}",
                 status=502,
@@ -300,7 +319,7 @@ class ElasticClient:
             data = self._call(
                 "GET",
                 f"/api/v1/organizations/{self.organization_id}/members",
-                model=MemberList,
+                model=MEMBER_LIST,
             )
             snap = _Snapshot(started, data, self.organization_id)
             with self._members_cond:

@@ -1,4 +1,5 @@
-"""Pydantic models of the Elastic Cloud bodies the bot reads and writes.
+"""Models of the Elastic Cloud bodies the bot reads and writes (pydantic; the member list,
+read on every expiry, with msgspec).
 
 Only the fields the bot uses are modelled; unknown fields are kept out of the way
 (``extra="ignore"``) so a newer API adding fields never breaks a revocation.
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 
@@ -55,26 +57,33 @@ class RoleAssignments(_Model):
     project: ProjectRoleAssignments | None = None
 
 
-class OrganizationMembership(_Model):
-    """One member as listed, with its role assignments left unread (see MemberList)."""
+class OrganizationMembership(msgspec.Struct, frozen=True):
+    """One member as listed, with its role assignments left as raw JSON (see MemberList)."""
 
     user_id: str
     organization_id: str
     email: str | None = None
     name: str | None = None
-    role_assignments: dict[str, Any] | None = None
+    role_assignments: msgspec.Raw = msgspec.Raw(b"null")
 
 
-class MemberList(_Model):
+class MemberList(msgspec.Struct, frozen=True):
     """``GET …/members``: who is in the organization.
 
-    Each member's role assignments are validated (``RoleAssignments``) only when that member
-    is looked at: a check reads the whole organization to learn about one person, and fully
-    validating every member's assignments took twice as long as parsing the body
-    (docs/benchmark-history.md).
+    Decoded with msgspec, not pydantic: every expiry check reads the whole organization to
+    learn about one or a few people, and a burst of revocations reads it every
+    ``READ_GAP``. msgspec checks each member's fields (unknown ones ignored, as above) and
+    keeps each ``role_assignments`` as its raw JSON without building it, about ten times
+    cheaper than building it all with pydantic (docs/benchmark-history.md). A member's
+    assignments are read, leniently, only when that member is looked at.
     """
 
-    members: list[OrganizationMembership] = Field(default_factory=list)
+    members: list[OrganizationMembership] = msgspec.field(default_factory=list)
+
+
+#: Decodes a ``GET …/members`` body; raises ``msgspec.DecodeError`` (not JSON) or its
+#: subclass ``msgspec.ValidationError`` (JSON of the wrong shape).
+MEMBER_LIST = msgspec.json.Decoder(MemberList)
 
 
 class MetadataItem(_Model):
