@@ -130,3 +130,44 @@ def test_a_revocation_whose_hand_off_was_lost_is_finished_by_the_claim_tick(bot,
     assert bot.state(1) is State.REVOKED
     assert ("deployment", "deployment-viewer", DEPLOYMENT) not in elastic.holdings(ALICE)
     assert len(elastic.calls_to("DELETE", "/role_assignments")) == 1
+
+
+def test_a_leavers_grant_is_removed_by_the_worker_not_by_the_event_listener(bot, slack, elastic):
+    """A deactivated requester's grant ends at once in the database when ``user_change``
+    arrives; the DELETE runs on the worker's threads, as for Revoke now, so a front end
+    that takes Slack's events makes no change in Elastic itself."""
+    from tests.test_trust_boundary import user_change
+
+    bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-9 leaver drill")
+    bot.click(OWNER, "approve", "1", _card(slack, OWNER))
+    bot.settle()
+    assert bot.state(1) is State.ACTIVE
+    release = threading.Event()
+    real_remove = bot.runtime.elastic.remove_units
+    real_changed = bot.runtime.service.person_changed
+    removing: list[str] = []
+    rechecking: list[str] = []
+
+    def slow_remove(user_id, units):
+        removing.append(threading.current_thread().name)
+        assert release.wait(20), "the test never released the removal"
+        return real_remove(user_id, units)
+
+    def changed(user_id):
+        rechecking.append(threading.current_thread().name)
+        return real_changed(user_id)
+
+    bot.runtime.elastic.remove_units = slow_remove  # type: ignore[method-assign]
+    bot.runtime.service.person_changed = changed  # type: ignore[method-assign]
+    slack.set_user_deleted(REQUESTER)
+    user_change(bot, REQUESTER)
+    slack.wait_for(lambda: removing, message="the removal under way")
+    # Ended on the record before Elastic answered, by the system, for the leaver.
+    assert bot.state(1) is State.REVOKING and bot.request(1).ended_by == "offboarding"
+    assert rechecking and removing[0] not in rechecking, (removing, rechecking)
+    assert not removing[0].startswith(("work", "bolt", "slack_bolt")), removing
+    release.set()
+    bot.settle()
+    assert bot.state(1) is State.REVOKED
+    assert ("deployment", "deployment-viewer", DEPLOYMENT) not in elastic.holdings(ALICE)
+    assert len(elastic.calls_to("DELETE", "/role_assignments")) == 1

@@ -113,7 +113,9 @@ class Leavers(Part):
                         if self.on_ended:
                             self.on_ended(moved.id)
                         ended.append(moved)
-                        self.core.revocation.finish(moved.id)
+                        # The removal is the worker's, as for Revoke now: a front end that
+                        # took the user_change event makes no change in Elastic itself.
+                        self.core.revocation.due(moved.id)
                         break
                 else:
                     break
