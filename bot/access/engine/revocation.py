@@ -120,15 +120,22 @@ class Revocation(Part):
             raise
 
     def restore_shadowed(
-        self, request: AccessRequest, user_id: str, removed: set[Unit], member, now: datetime
+        self,
+        request: AccessRequest,
+        user_id: str,
+        removed: set[Unit],
+        member,
+        now: datetime,
+        displaced: set[Unit],
     ):
         """Put back specific assignments an ``all`` assignment had absorbed.
 
         Adding ``all: true`` for a role may replace the member's per-deployment (or per-project)
         assignments of that role; removing it then takes those away too. Whatever the member
         held before this grant, or another live grant still needs, is added back here.
+        ``displaced``: what the grant's role replaced on the same resource, as recorded when
+        it was granted (the caller has the request's events at hand).
         """
-        displaced = self.recorded_units(request.id, "granted", "displaced")
         if not any(u.target == "*" for u in removed) and not displaced:
             return member
         others = self.store.units_needed_by_others(user_id, request.id)
@@ -197,9 +204,6 @@ class Revocation(Part):
         return not confirmed and bool(
             planning.shown_otherwise(removed - held, held, request.held_before, needed)
         )
-
-    def recorded_units(self, request_id: int, kind: str, key: str) -> set[Unit]:
-        return _recorded(self.store.events(request_id), kind, key)
 
     @about_request
     def expire(self, request_id: int) -> None:
@@ -292,17 +296,16 @@ class Revocation(Part):
                             {"units": [u.text for u in to_remove]},
                         )
                     put_back = beside | _recorded(events, "elastic_remove_sent", "beside")
-                    if (
-                        to_remove
-                        or put_back
-                        or any(u.target == "*" for u in removed)
-                        or _recorded(events, "granted", "displaced")
-                    ):
+                    # What the grant's role replaced on the resource (recorded when granted).
+                    displaced = _recorded(events, "granted", "displaced")
+                    if to_remove or put_back or any(u.target == "*" for u in removed) or displaced:
                         member = self.elastic.member(user_id)
                     if member is not None and not gone:
                         member = self._put_back(request, user_id, put_back, member, now)
                     if member is not None:
-                        member = self.restore_shadowed(request, user_id, removed, member, now)
+                        member = self.restore_shadowed(
+                            request, user_id, removed, member, now, displaced
+                        )
                         # A deleted deployment's assignment may linger (harmless); skip the check.
                         if (
                             member is not None
