@@ -8,6 +8,7 @@ for what each number means; ``--only 1,4`` runs a subset (the report then shows 
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import dataclasses
 import json
@@ -993,6 +994,10 @@ class Suite:
         for call in emulator.calls_to("DELETE", "/role_assignments"):
             uid = call["path"].split("/users/", 1)[1].split("/", 1)[0]
             done.setdefault(uid, call["time"] + offset)
+        calls = collections.Counter(
+            f"{call['method']} {'members' if call['path'].endswith('/members') else call['path'].split('/')[-1]}"
+            for call in emulator.calls_to("*", "/")
+        )
         emulator.stop()
         late = [done.get(uid, math.inf) - expires for uid, expires in expiry.items()]
         ready_wall = ready + offset
@@ -1010,6 +1015,7 @@ class Suite:
             "other": other,
             "states": states,
             "cpu": cpu,
+            "calls": calls,
         }
 
     def _revocation_rows(self, results: dict[str, dict[str, Any]], restart: bool) -> None:

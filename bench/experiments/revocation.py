@@ -5,7 +5,7 @@
 (``BENCH_BOT_LAUNCHER=path/to/script.py`` runs a script of yours instead of ``-m bot``, to
 profile the bot without editing it; see bench/common.py.)
 
-Runs the bot (never the floor) on the same seeded grants as ``bench.run`` and prints
+Runs the bot (or, with ``--floor``, the floor revoker) on the same seeded grants as ``bench.run`` and prints
 lateness (expiry runs) or process-start → DELETE (``--restart``) with the same statistics.
 """
 
@@ -27,6 +27,7 @@ def main() -> int:
     parser.add_argument("--first", type=float, default=20.0, help="first expiry, s after seeding")
     parser.add_argument("--window", type=float, default=20.0, help="expiries spread over (s)")
     parser.add_argument("--restart", action="store_true", help="start on overdue grants")
+    parser.add_argument("--floor", action="store_true", help="run the floor revoker instead")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="elastic-access-bench-revocation-"))
     c.snapshot_bot(work)
@@ -39,7 +40,7 @@ def main() -> int:
     )
     suite = run.Suite(plan, work, {3})
     try:
-        result = suite._revocation_run("bot", args.restart)
+        result = suite._revocation_run("floor" if args.floor else "bot", args.restart)
     finally:
         suite.close()
         shutil.rmtree(work, ignore_errors=True)
@@ -60,9 +61,10 @@ def main() -> int:
         f"{label}: median {s.median:.2f}s p99 {s.p99:.2f}s max {s.maximum:.2f}s; "
         f"not revoked {missing}; last DELETE {finished - result['first_expiry']:.1f}s after the "
         f"first expiry, {finished - result['ready_wall']:.1f}s after ready; process CPU per "
-        f"grant {result['cpu'] / args.grants * 1000:.0f} ms; other CPU load "
+        f"grant {result['cpu'] / args.grants * 1000:.2f} ms ({result['cpu']:.2f} s in all); other CPU load "
         f"{result['other']:.2f} cores"
     )
+    print("Elastic calls:", ", ".join(f"{k} {v}" for k, v in result["calls"].most_common()))
     return 0
 
 
