@@ -211,10 +211,11 @@ def test_a_burst_of_checks_shares_member_reads(client, elastic):
     assert 1 <= reads <= spread / 0.05 + 2, f"{reads} reads for 40 checks in {spread:.2f}s"
 
 
-def test_one_members_assignments_of_the_wrong_type_leave_the_others_readable(elastic, caplog):
-    """The member list is decoded with each member's assignments left raw: one member whose
-    ``role_assignments`` is not an object is read as holding something (never as holding
-    nothing) and logged; everyone else, and fields the bot does not know, read as usual."""
+def test_one_members_unreadable_assignments_leave_the_others_readable(elastic, caplog):
+    """The member list is decoded with each member's assignments left raw. A member whose
+    ``role_assignments`` cannot be read at all (not an object, a scope that is not a list)
+    is unreadable, alone: taken as holding nothing, a revocation would end the grant and
+    leave the role. Everyone else, and fields the bot does not know, read as usual."""
     good = {
         "user_id": "1",
         "organization_id": ORG_ID,
@@ -224,17 +225,31 @@ def test_one_members_assignments_of_the_wrong_type_leave_the_others_readable(ela
             "organization": [{"role_id": "organization-member", "organization_id": ORG_ID}]
         },
     }
-    odd = {"user_id": "2", "organization_id": ORG_ID, "role_assignments": ["billing-admin"]}
+    odd = [
+        {"user_id": "2", "organization_id": ORG_ID, "role_assignments": ["billing-admin"]},
+        {"user_id": "3", "organization_id": ORG_ID, "role_assignments": {"deployment": "all"}},
+        {
+            "user_id": "4",
+            "organization_id": ORG_ID,
+            "role_assignments": {"project": {"security": {"role_id": "security-admin"}}},
+        },
+    ]
+    nobody = {"user_id": "5", "organization_id": ORG_ID, "role_assignments": None}
 
     def handler(request):
-        return httpx.Response(200, json={"members": [good, odd], "next_page": None})
+        return httpx.Response(200, json={"members": [good, *odd, nobody], "next_page": None})
 
     c = _answering(handler)
     assert c.member("1").units == {Unit("organization", "organization-member", ORG_ID)}
-    strange = c.member("2", max_age=60)
-    assert strange is not None and strange.units == frozenset()
-    assert strange.holds_nothing is False  # unsure, so held: never taken for "no access"
-    assert "role_assignments is list" in caplog.text
+    for user_id, why in (
+        ("2", "role_assignments is list"),
+        ("3", "deployment is str"),
+        ("4", "project.security is dict"),
+    ):
+        with pytest.raises(ElasticError, match=f"member {user_id} .*cannot read \\({why}") as e:
+            c.member(user_id, max_age=60)
+        assert e.value.retryable
+    assert c.member("5", max_age=60).holds_nothing  # null: listed as holding nothing
 
 
 def test_a_member_without_a_user_id_of_the_right_type_is_reported_with_where(elastic):

@@ -320,6 +320,32 @@ def test_a_malformed_assignment_blocks_neither_grant_nor_revocation(bot, slack, 
     assert elastic.spec_violations() == []
 
 
+def test_an_unreadable_listing_never_ends_a_grant_with_the_role_still_held(bot, slack, elastic):
+    """Elastic lists the grantee's role assignments in a shape nobody documented (a scope
+    that is not a list). Read as "holds nothing", the expiry would record the grant as ended
+    and never send the DELETE. It stays revoking and is retried; once the listing reads
+    again, the role is removed and the grant ends."""
+    rid = ask(bot, "prod-search deployment-viewer 1h odd listing")
+    approve(bot, rid)
+    assert bot.state(rid) is State.ACTIVE
+    elastic.list_assignments_as(ALICE, {"deployment": "all of them"})
+    from bot.elastic.errors import ElasticError
+
+    with pytest.raises(ElasticError, match="cannot read"):  # and the bot's read is this one
+        bot.runtime.elastic.member(ALICE, max_age=0)
+    bot.advance(timedelta(hours=1, seconds=1))
+    assert bot.state(rid) is State.REVOKING
+    assert "cannot read (deployment is str" in bot.request(rid).last_error
+    assert VIEWER_ON_PROD in elastic.holdings(ALICE)
+    assert elastic.calls_to("DELETE", "/role_assignments") == []
+    elastic.list_assignments_as(ALICE, clear=True)
+    assert bot.runtime.elastic.member(ALICE, max_age=0) is not None  # (no 2 s wait for it)
+    bot.advance(timedelta(minutes=10))
+    assert bot.state(rid) is State.EXPIRED
+    assert VIEWER_ON_PROD not in elastic.holdings(ALICE)
+    assert len(elastic.calls_to("DELETE", "/role_assignments")) == 1
+
+
 def test_an_invitation_whose_answer_was_lost_is_adopted_not_sent_twice(bot, slack, elastic):
     """#13 item 4: the invitation POST is never repeated blindly; after a lost answer the
     bot lists the invitations and adopts the one it asked for."""

@@ -109,6 +109,32 @@ def _apps(listed: list[str] | None) -> tuple[str, ...] | None:
     return None if listed is None else tuple(listed)
 
 
+def unreadable(raw: Any) -> str | None:
+    """Why a member's ``role_assignments``, as listed, cannot be read at all (None when it
+    can): not an object, or a scope that is not a list (``project`` not an object).
+
+    Such a listing could hold anything, and no lenient reading of it errs towards *more*:
+    skipped, the member would look as if they held nothing, and a revocation would end the
+    grant without removing the role. The member is unreadable instead, so what depends on
+    it is retried (and the owners alerted when a grant's end is overdue)."""
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        return f"role_assignments is {type(raw).__name__}, not an object"
+    for scope in ("organization", "deployment"):
+        if raw.get(scope) is not None and not isinstance(raw[scope], list):
+            return f"{scope} is {type(raw[scope]).__name__}, not a list"
+    projects = raw.get("project")
+    if projects is None:
+        return None
+    if not isinstance(projects, dict):
+        return f"project is {type(projects).__name__}, not an object"
+    for kind in PROJECT_TYPES:
+        if projects.get(kind) is not None and not isinstance(projects[kind], list):
+            return f"project.{kind} is {type(projects[kind]).__name__}, not a list"
+    return None
+
+
 def holds_nothing(raw: Any) -> bool:
     """Whether a member's ``role_assignments``, as listed, hold nothing at all: every list
     in it, at any depth, is empty. Scopes the bot does not model (``platform``, connected

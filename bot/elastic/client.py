@@ -21,7 +21,7 @@ import tenacity
 
 from bot.access.ports import Member
 from bot.access.resources import Unit
-from bot.elastic.assignments import holds_nothing, read_leniently, to_body
+from bot.elastic.assignments import holds_nothing, read_leniently, to_body, unreadable
 from bot.elastic.errors import ElasticError
 from bot.elastic.models import (
     MEMBER_LIST,
@@ -122,11 +122,16 @@ class _Snapshot:
         member = self._built.get(user_id)
         if member is None and (raw := self._raw.get(user_id)) is not None:
             # Read leniently: a malformed entry is logged and read as holding more, so it
-            # never blocks this member's grants and revocations.
-            try:
-                listed = msgspec.json.decode(raw.role_assignments)
-            except msgspec.DecodeError:  # not reachable: the whole body was valid JSON
-                listed = "unreadable"
+            # never blocks this member's grants and revocations. A listing that cannot be
+            # read at all makes this member (only) unreadable: nothing may take it for
+            # "holds nothing".
+            listed = msgspec.json.decode(raw.role_assignments)  # valid: the body was
+            if (why := unreadable(listed)) is not None:
+                raise ElasticError(
+                    f"Elastic Cloud listed member {user_id} with role assignments the bot "
+                    f"cannot read ({why}); nothing is decided on them",
+                    status=502,
+                )
             units, problems = read_leniently(listed, self._organization_id)
             if problems:
                 log.warning(

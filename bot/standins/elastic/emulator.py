@@ -114,6 +114,8 @@ class ElasticEmulator(_Handlers, _Pipeline):
         self._lost_replies: list[tuple[str, re.Pattern[str], int]] = []
         #: Entries listed verbatim after a member's own (``add_raw_assignment``).
         self._raw_assignments: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        #: A member's whole ``role_assignments`` as listed, replaced (``list_assignments_as``).
+        self._listed_as: dict[str, Any] = {}
         self._seq = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -385,6 +387,16 @@ class ElasticEmulator(_Handlers, _Pipeline):
         is listed as such: scopes the live service has and the copied spec may not."""
         with self._lock:
             self._raw_assignments.setdefault(user_id, []).append((kind, dict(entry)))
+
+    def list_assignments_as(self, user_id: str, listed: Any = None, *, clear: bool = False) -> None:
+        """List the member's ``role_assignments`` as ``listed``, verbatim (until ``clear``),
+        whatever they hold: an Elastic Cloud that answers otherwise than documented. What the
+        member holds, and every call's effect, stay as they are."""
+        with self._lock:
+            if clear:
+                self._listed_as.pop(user_id, None)
+            else:
+                self._listed_as[user_id] = listed
 
     def remove_project(self, project_id: str) -> None:
         with self._lock:

@@ -80,7 +80,11 @@ class _Render(_OrgState):
             "name": member.name,
             "email": member.email,
             "member_since": member.member_since,
-            "role_assignments": self._role_assignments_json(member),
+            "role_assignments": (
+                self._listed_as[member.user_id]
+                if member.user_id in self._listed_as
+                else self._role_assignments_json(member)
+            ),
         }
 
     def _invitation_json(self, invitation: _Invitation) -> dict[str, Any]:

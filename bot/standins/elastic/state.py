@@ -164,6 +164,7 @@ class _OrgState:
     _invitations: dict[str, _Invitation]
     _cursors: dict[str, _Cursor]
     _raw_assignments: dict[str, list[tuple[str, dict[str, Any]]]]
+    _listed_as: dict[str, Any]
     _api_keys: dict[str, dict[str, Any]]
     _seq: int
 
