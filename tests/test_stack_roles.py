@@ -189,6 +189,33 @@ def test_console_only_admin_grants_application_roles_empty(make_bot, slack, elas
     assert elastic.entries(ALICE) == set()
 
 
+def test_roles_appearing_during_a_console_only_admin_grant_are_reported(make_bot, slack, elastic):
+    """A console-only project admin is still an admin grant: a role the member gained while
+    it lasted (here, organization billing admin, added by hand) is reported to the owners
+    when it ends, and left in place; only the grant's own entry is removed."""
+    import httpx
+
+    bot = started(make_bot, elastic)
+    assert "filed" in bot.say(
+        REQUESTER, "request search-prod elasticsearch-admin:console-only 1h INC-2 ilm"
+    )
+    approve(bot, slack)
+    given = httpx.post(
+        f"{elastic.url}/api/v1/users/{ALICE}/role_assignments",
+        json={"organization": [{"role_id": "billing-admin", "organization_id": ORG_ID}]},
+        headers={"Authorization": f"ApiKey {API_KEY}"},
+    )
+    assert given.status_code == 200, given.text
+    bot.advance(timedelta(hours=1, minutes=1))
+    slack.wait_for(lambda: bot.state(1) is State.EXPIRED)
+    assert elastic.holdings(ALICE) == {("organization", "billing-admin", ORG_ID)}
+    reports = slack.wait_for(
+        lambda: [m for m in slack.messages_to(OWNER) if "did not hold before" in text_of(m)],
+        message="the owners' report",
+    )
+    assert len(reports) == 1 and "billing-admin" in text_of(reports[0])
+
+
 def test_deployment_stack_roles_from_policy(make_bot, slack, elastic):
     bot = started(
         make_bot,

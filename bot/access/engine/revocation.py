@@ -22,7 +22,7 @@ from bot.access.errors import AccessError, AlreadyDecided, NotAllowed
 from bot.access.model import AccessRequest
 from bot.access.planning import holds
 from bot.access.ports import Member, UpstreamError
-from bot.access.resources import Unit
+from bot.access.resources import CONSOLE_ONLY, CONSOLE_ONLY_OF, Unit
 from bot.access.states import State
 from bot.access.text import escape
 from bot.access.vocabulary import Outcome
@@ -32,8 +32,9 @@ from bot.logs import about_request
 log = logging.getLogger(__name__)
 
 #: Roles that can give themselves or others more: what appears during their grants is
-#: reported to the integration owners when they end.
-ADMIN_ROLES = ("organization-admin", "deployment-admin")
+#: reported to the integration owners when they end. The serverless projects' admin roles
+#: are the deployment admin's counterparts; a console-only variant is the same Cloud role.
+ADMIN_ROLES = frozenset({"organization-admin"}) | CONSOLE_ONLY_OF
 #: The error code of a removal Elastic refuses because the deployment is stopped (hidden).
 STOPPED = "deployment_stopped"
 
@@ -417,10 +418,11 @@ class Revocation(Part):
         return f"Acknowledged {request.ref}: {escape(request.parked)}. Recorded in the audit trail."
 
     def _appeared(self, request: AccessRequest, user_id: str, member: Member) -> list[Unit]:
-        """After an admin grant (organization owner, deployment admin) is removed: the roles
+        """After an admin grant (organization owner, deployment or project admin, console-only
+        or not) is removed: the roles
         the member holds now that they did not hold before the grant and that no grant of
         the bot gives (self-assigned, or added by the grantee). Reported, never removed."""
-        if request.role_id not in ADMIN_ROLES:
+        if request.role_id.removesuffix(CONSOLE_ONLY) not in ADMIN_ROLES:
             return []
         expected = (
             set(request.held_before)
