@@ -390,3 +390,47 @@ def test_bad_stack_roles_are_a_configuration_error_naming_the_rule():
         assert "rule 'ops'" in str(raised.value) and said in str(raised.value)
     ok = PolicyRuleConfig(resources=["deployment:*", "project:*:*"], stack_roles=["ops_*", "a.b"])
     assert ok.stack_roles == ["ops_*", "a.b"]
+
+
+# -- the role gone between filing and granting ---------------------------------------------------
+
+
+def test_a_custom_role_deleted_before_the_grant_fails_it_and_grants_nothing(
+    make_bot, slack, elastic
+):
+    """The project's role list is read again when the grant is made: a role deleted (or
+    renamed) after the request was filed is not sent to Elastic with a name that means
+    nothing there; the request fails, and the requester hears why."""
+    bot = started(make_bot, elastic)
+    assert "filed" in bot.say(REQUESTER, "request search-prod marketing-reader 1h INC-4 report")
+    elastic.set_project_roles(SEARCH_PROD, ["Team_Writer"])  # marketing-reader deleted
+    card = slack.wait_for(lambda: cards(slack, OWNER))[0]
+    bot.click(OWNER, "approve", "1", card)
+    slack.wait_for(lambda: bot.state(1) is State.FAILED)
+    assert writes(elastic) == []
+    assert "no longer has the role `marketing-reader`" in bot.request(1).last_error
+    slack.wait_for(
+        lambda: [
+            m
+            for m in slack.messages_to(REQUESTER)
+            if "no longer has the role" in text_of(m) and "marketing-reader" in text_of(m)
+        ],
+        message="the requester told why",
+    )
+
+
+def test_the_roles_endpoint_failing_at_grant_time_retries_the_grant(make_bot, slack, elastic):
+    bot = started(make_bot, elastic)
+    assert "filed" in bot.say(REQUESTER, "request search-prod marketing-reader 1h INC-5 report")
+    elastic.script("GET", r"/roles$", 503, times=20)
+    card = slack.wait_for(lambda: cards(slack, OWNER))[0]
+    bot.click(OWNER, "approve", "1", card)
+    slack.wait_for(lambda: bot.request(1).last_error is not None)
+    bot.settle()
+    assert bot.state(1) is State.APPROVED and writes(elastic) == []
+    elastic.clear_scripts()
+    bot.advance(timedelta(minutes=5))
+    slack.wait_for(lambda: bot.state(1) is State.ACTIVE)
+    assert elastic.entries(ALICE) >= {
+        ("elasticsearch", "elasticsearch-viewer", SEARCH_PROD, ("marketing-reader",))
+    }

@@ -331,7 +331,8 @@ class MemoryCatalogue:
         was added with, or ``live[resource.id]``; ``failing`` raises as Elastic down would."""
         if self.failing is not None:
             raise self.failing
-        return self.live.get(resource.id, resource.stack_roles)
+        added = next((r.stack_roles for r in self.resources if r.id == resource.id), ())
+        return self.live.get(resource.id, added)
 
 
 # -- the world: people, resources and the service wired together ----------------------------------

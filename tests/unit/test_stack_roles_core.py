@@ -13,7 +13,7 @@ from bot.access.errors import AccessError, InvalidRequest, NotAllowed
 from bot.access.ports import UpstreamError
 from bot.access.resources import Resource, ResourceKind, Unit
 from bot.access.states import State
-from tests.unit.memory import ALICE_ELASTIC, World
+from tests.unit.memory import ALICE_ELASTIC, OLIVIA, World
 
 PROJECT_ID = "c" * 32
 SCOPE = "project:elasticsearch"
@@ -66,3 +66,14 @@ def test_beside_a_plain_viewer_entry_there_is_refused_at_filing(world, project):
     with pytest.raises(NotAllowed, match="You already hold elasticsearch-viewer there"):
         world.file(role="marketing-reader", resource="search-prod")
     assert world.store.list_requests()[1] == 0
+
+
+def test_a_role_gone_between_filing_and_granting_fails_the_grant(world, project):
+    """Read again when granted: a role the project stopped listing after the request was
+    filed is never sent; the request fails with the reason."""
+    request = world.file(role="marketing-reader", resource="search-prod")
+    world.catalogue.live[PROJECT_ID] = ("other-role",)
+    world.service.decide(request.id, OLIVIA.id, approve=True)
+    assert world.state(request.id) is State.FAILED
+    assert "no longer has the role `marketing-reader`" in world.service.get(request.id).last_error
+    assert MARKETING not in world.alice_holds()

@@ -21,7 +21,9 @@ from bot.access.engine.core import (
 from bot.access.model import AccessRequest
 from bot.access.planning import holds
 from bot.access.ports import Member, UpstreamError
+from bot.access.resources import ResourceKind
 from bot.access.states import State
+from bot.access.text import escape
 from bot.faults import crash_point
 from bot.logs import about_request
 
@@ -57,6 +59,9 @@ class Granting(Part):
             return
         expires_at = now + request.duration
         try:
+            if why := self._stack_roles_gone(request):
+                self.core.failures.fail(request, why)
+                return
             member = self._planning_read(request.requester_email)
         except UpstreamError as exc:
             self.core.keys.refused(exc, now)
@@ -124,6 +129,26 @@ class Granting(Part):
             self.on_expiry_set(moved.id, expires_at)
         crash_point("after_grant_row")
         apply(moved)
+
+    def _stack_roles_gone(self, request: AccessRequest) -> str | None:
+        """Why a project's custom role the request names can no longer be granted: the
+        project no longer lists it (deleted or renamed since the request was filed, maybe
+        days ago). Read again now, once per such grant; Elastic not answering raises, and
+        the grant is retried. Deployments' stack roles come from policy and are not listed
+        anywhere the bot can read."""
+        unit = request.unit
+        if not unit.application_roles or request.resource.kind is not ResourceKind.PROJECT:
+            return None
+        listed = set(self.catalogue.stack_roles(request.resource))
+        missing = [r for r in unit.application_roles if r not in listed]
+        if not missing:
+            return None
+        return (
+            f"{escape(request.resource.label)} no longer has the role "
+            + ", ".join(f"`{escape(r)}`" for r in missing)
+            + " (deleted or renamed since the request was filed); nothing was granted. "
+            "Ask again for a role the project has."
+        )
 
     def _planning_read(self, email: str) -> Member | None:
         """The requester as a member, read recently enough to plan a grant on.
