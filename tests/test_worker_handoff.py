@@ -76,6 +76,35 @@ def test_an_approval_whose_hand_off_was_lost_is_granted_by_the_claim_tick(bot, s
     assert len(granted) == 1, [text_of(m) for m in slack.messages_to(REQUESTER)]
 
 
+def test_a_hand_off_the_scheduler_refuses_is_no_error_for_the_approver(bot, slack, elastic):
+    """The scheduler refusing the job (a full queue, a scheduler shutting down) is not the
+    approver's problem: the approval is recorded and shown, nobody sees an error, and a
+    claim tick grants the row."""
+    real_add_job = bot.runtime.scheduler._aps.add_job
+
+    def refusing(func, *args, **kwargs):
+        if kwargs.get("executor") == "grants":
+            raise RuntimeError("scheduler refused the job")
+        return real_add_job(func, *args, **kwargs)
+
+    bot.runtime.scheduler._aps.add_job = refusing
+    bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-8 refused job")
+    assert bot.click(OWNER, "approve", "1", _card(slack, OWNER)).status_code == 200
+    bot.settle()
+    assert bot.state(1) is State.APPROVED
+    slack.wait_for(
+        lambda: any("Approved by" in text_of(m) for m in slack.messages_to(OWNER)),
+        message="the card says who approved",
+    )
+    said = [p["text"] for p in slack.webhook_posts(f"click-{OWNER}")]
+    assert not any("went wrong" in t.lower() for t in said), said
+    bot.runtime.scheduler._aps.add_job = real_add_job
+    bot.runtime.scheduler.claim_due()
+    bot.settle()
+    assert bot.state(1) is State.ACTIVE
+    assert len(elastic.calls_to("POST", "/role_assignments")) == 1
+
+
 def _grant_dm(slack):
     return slack.wait_for(
         lambda: [m for m in slack.messages_to(REQUESTER) if "revoke_now" in buttons(m)],

@@ -337,8 +337,14 @@ class Scheduler:
                 executor=executor,
             )
         except Exception:
+            # The decision is on the record already: the person who clicked must not hear
+            # of a failure that is not theirs. The row stays due; a claim tick takes it.
             self._handed_finished()
-            raise
+            log.exception(
+                "could not hand the %s of request #%s to a thread; a claim tick takes it",
+                what,
+                request_id,
+            )
 
     def _run_handed(self, work, request_id: int, what: str) -> None:
         try:
