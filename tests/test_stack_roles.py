@@ -434,3 +434,33 @@ def test_the_roles_endpoint_failing_at_grant_time_retries_the_grant(make_bot, sl
     assert elastic.entries(ALICE) >= {
         ("elasticsearch", "elasticsearch-viewer", SEARCH_PROD, ("marketing-reader",))
     }
+
+
+# -- a stack role for someone not yet in the organization ------------------------------------------
+
+
+def test_a_custom_role_by_invitation_carries_its_application_roles_and_ends_exactly(
+    make_bot, slack, elastic
+):
+    """A requester who is not a member is invited with the custom role's entry (the viewer
+    role with ``application_roles``); once they accept they hold exactly that entry, and at
+    the end it is removed with the same body and the membership the invitation made goes."""
+    bot = started(make_bot, elastic)
+    slack.add_user("U0NEWBIE1", email="newbie@example.com", name="newbie")
+    assert "filed" in bot.say("U0NEWBIE1", "request search-prod marketing-reader 1h INC-6 report")
+    card = slack.wait_for(lambda: cards(slack, OWNER))[0]
+    bot.click(OWNER, "approve", "1", card)
+    slack.wait_for(lambda: bot.state(1) is State.ACTIVE)
+    bot.settle()
+    (invitation,) = elastic.invitations()
+    assert invitation["role_assignments"] == {"project": {"elasticsearch": [MARKETING]}}
+    user_id = elastic.accept_invitation(invitation["token"])
+    assert elastic.entries(user_id) == {
+        ("elasticsearch", "elasticsearch-viewer", SEARCH_PROD, ("marketing-reader",))
+    }
+    bot.advance(timedelta(hours=1, minutes=1))
+    slack.wait_for(lambda: bot.state(1) is State.EXPIRED)
+    assert elastic.user_id_for("newbie@example.com") is None
+    (delete,) = elastic.calls_to("DELETE", "/role_assignments")
+    assert delete["body"] == {"project": {"elasticsearch": [MARKETING]}}
+    assert elastic.spec_violations() == []
