@@ -158,7 +158,6 @@ def test_a_malformed_assignment_is_read_leniently_and_blocks_no_one(elastic, cap
                     "all": True,
                     "deployment_ids": ["e" * 32],
                 },
-                {"organization_id": ORG_ID, "all": True},
             ],
             "organization": [{"role_id": "billing-admin"}],
         },
@@ -229,6 +228,11 @@ def test_one_members_unreadable_assignments_leave_the_others_readable(elastic, c
         {"user_id": "2", "organization_id": ORG_ID, "role_assignments": ["billing-admin"]},
         {"user_id": "3", "organization_id": ORG_ID, "role_assignments": {"deployment": "all"}},
         {
+            "user_id": "6",
+            "organization_id": ORG_ID,
+            "role_assignments": {"deployment": [{"organization_id": ORG_ID, "all": True}]},
+        },
+        {
             "user_id": "4",
             "organization_id": ORG_ID,
             "role_assignments": {"project": {"security": {"role_id": "security-admin"}}},
@@ -245,11 +249,14 @@ def test_one_members_unreadable_assignments_leave_the_others_readable(elastic, c
         ("2", "role_assignments is list"),
         ("3", "deployment is str"),
         ("4", "project.security is dict"),
+        ("6", "deployment.0. names no role"),
     ):
         with pytest.raises(ElasticError, match=f"member {user_id} .*cannot read \\({why}") as e:
             c.member(user_id, max_age=60)
         assert e.value.retryable
-    assert c.member("5", max_age=60).holds_nothing  # null: listed as holding nothing
+    # Null (or left out): not known, never "holds nothing", and units prove nothing gone.
+    unknown = c.member("5", max_age=60)
+    assert not unknown.listed and not unknown.holds_nothing and unknown.units == frozenset()
 
 
 def test_a_member_without_a_user_id_of_the_right_type_is_reported_with_where(elastic):

@@ -70,6 +70,9 @@ class Member:
     #: The listed role assignments hold nothing at all, scopes the bot does not model
     #: included (only then may a membership the bot created be removed).
     holds_nothing: bool = False
+    #: Elastic listed the member's role assignments (False: left out or null, so what they
+    #: hold is not known; ``units`` is then empty and proves nothing gone).
+    listed: bool = True
 
 
 class Directory(Protocol):
@@ -115,7 +118,14 @@ class ElasticPort(Protocol):
 
     def pending_invitations(self) -> dict[str, str]: ...
 
-    def members(self, max_age: float = 0.0) -> list[Member]: ...
+    def members(self, max_age: float = 0.0, skip_unreadable: bool = False) -> list[Member]:
+        """Every member; ``skip_unreadable``: one whose role assignments cannot be read is
+        left out instead of failing the whole read."""
+        ...
+
+    def member_ids(self, max_age: float = 0.0) -> set[str]:
+        """Who is a member (nobody's role assignments read)."""
+        ...
 
     def invitation_states(self) -> dict[str, str]:
         """token → ``pending``, ``expired`` or ``accepted``, for every listed invitation."""

@@ -110,28 +110,62 @@ def _apps(listed: list[str] | None) -> tuple[str, ...] | None:
 
 
 def unreadable(raw: Any) -> str | None:
-    """Why a member's ``role_assignments``, as listed, cannot be read at all (None when it
-    can): not an object, or a scope that is not a list (``project`` not an object).
+    """Why a member's ``role_assignments``, as listed, cannot be read without dropping
+    something (None when it can): not an object; a scope that is not a list (``project``
+    not an object); an entry that is not an object or names no role; IDs that are not a list
+    of IDs (unless the entry is read as ``all``); ``application_roles`` that are not a list
+    of names.
 
-    Such a listing could hold anything, and no lenient reading of it errs towards *more*:
-    skipped, the member would look as if they held nothing, and a revocation would end the
-    grant without removing the role. The member is unreadable instead, so what depends on
-    it is retried (and the owners alerted when a grant's end is overdue)."""
+    No lenient reading of those errs towards *more*: dropped, the grant's own entry could be
+    the one missing, and a revocation would end the grant without removing the role. The
+    member is unreadable instead, so what depends on it is retried (and the owners alerted
+    when a grant's end is overdue). Null (not listed) is not unreadable: see ``Member.listed``.
+    """
     if raw is None:
         return None
     if not isinstance(raw, dict):
         return f"role_assignments is {type(raw).__name__}, not an object"
-    for scope in ("organization", "deployment"):
-        if raw.get(scope) is not None and not isinstance(raw[scope], list):
-            return f"{scope} is {type(raw[scope]).__name__}, not a list"
+    scopes: list[tuple[str, str | None, Any]] = [
+        ("organization", None, raw.get("organization")),
+        ("deployment", "deployment_ids", raw.get("deployment")),
+    ]
     projects = raw.get("project")
-    if projects is None:
+    if projects is not None:
+        if not isinstance(projects, dict):
+            return f"project is {type(projects).__name__}, not an object"
+        scopes += [(f"project.{k}", "project_ids", projects.get(k)) for k in PROJECT_TYPES]
+    for where, ids_key, listed in scopes:
+        if listed is None:
+            continue
+        if not isinstance(listed, list):
+            return f"{where} is {type(listed).__name__}, not a list"
+        for index, entry in enumerate(listed):
+            if (why := _entry_unreadable(entry, ids_key)) is not None:
+                return f"{where}[{index}] {why}"
+    return None
+
+
+def _entry_unreadable(entry: Any, ids_key: str | None) -> str | None:
+    if not isinstance(entry, dict):
+        return f"is {type(entry).__name__}, not an object"
+    role = entry.get("role_id")
+    if not isinstance(role, str) or not role:
+        return "names no role"
+    apps = entry.get("application_roles")
+    if apps is not None and (
+        not isinstance(apps, list) or not all(isinstance(a, str) and a for a in apps)
+    ):
+        return "has application_roles that are not a list of names"
+    if ids_key is None:
         return None
-    if not isinstance(projects, dict):
-        return f"project is {type(projects).__name__}, not an object"
-    for kind in PROJECT_TYPES:
-        if projects.get(kind) is not None and not isinstance(projects[kind], list):
-            return f"project.{kind} is {type(projects[kind]).__name__}, not a list"
+    every = entry.get("all")
+    if every is not None and every is not False:
+        return None  # read as all (a non-boolean too): the IDs add nothing to it
+    ids = entry.get(ids_key)
+    if ids is None or isinstance(ids, str) and ids:
+        return None
+    if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+        return f"has {ids_key} that are not a list of IDs"
     return None
 
 
@@ -152,10 +186,12 @@ def read_leniently(raw: Any, organization_id: str) -> tuple[frozenset[Unit], lis
     """A member's ``role_assignments`` as listed, read entry by entry; returns the units and
     what was wrong (for the log).
 
-    A malformed entry never makes the member unreadable: it is read so that the bot believes
-    the member holds *more*, never less (a unit wrongly thought held is at worst removed once
-    more; one wrongly thought gone could outlive its grant). ``all: true`` with IDs counts as
-    both; an ``all`` that is not a boolean counts as all; an entry without a role is skipped.
+    What can be read as *more* is: ``all: true`` with IDs counts as both; an ``all`` that is
+    not a boolean counts as all; an organization entry without an organization ID is taken
+    as ours (a unit wrongly thought held is at worst removed once more; one wrongly thought
+    gone could outlive its grant). What could only be read as less (an entry without a
+    role, IDs that are not IDs) makes the member unreadable instead: the client asks
+    :func:`unreadable` first, and the skips below are a second line only.
     """
     problems: list[str] = []
     units: set[Unit] = set()

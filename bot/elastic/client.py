@@ -29,6 +29,7 @@ from bot.elastic.models import (
     MemberList,
     Organization,
     OrganizationInvitations,
+    OrganizationMembership,
     ProjectList,
     ProjectRolesByProjectID,
     RoleMapping,
@@ -82,6 +83,8 @@ def _unreadable(exc: Exception) -> str:
         )
     if isinstance(exc, msgspec.DecodeError):
         return "a body that is not JSON"
+    if isinstance(exc, RecursionError):
+        return "a body nested too deeply to read"
     errors = getattr(exc, "errors", None)
     if not callable(errors) or errors()[0].get("type") == "json_invalid":
         return "a body that is not JSON"
@@ -114,44 +117,91 @@ class _Snapshot:
     def __init__(self, started: float, data: MemberList, organization_id: str = "") -> None:
         self.started = started
         self._organization_id = organization_id
-        self._raw = {m.user_id: m for m in data.members}
+        # Every listing of a user ID: one listed twice is read as holding what either shows.
+        self._raw: dict[str, list[OrganizationMembership]] = {}
+        for listed in data.members:
+            self._raw.setdefault(listed.user_id, []).append(listed)
         self._emails: dict[str, str] | None = None  # built on the first look-up by email
         self._built: dict[str, Member] = {}
 
     def by_id(self, user_id: str) -> Member | None:
         member = self._built.get(user_id)
-        if member is None and (raw := self._raw.get(user_id)) is not None:
-            # Read leniently: a malformed entry is logged and read as holding more, so it
-            # never blocks this member's grants and revocations. A listing that cannot be
-            # read at all makes this member (only) unreadable: nothing may take it for
-            # "holds nothing".
-            listed = msgspec.json.decode(raw.role_assignments)  # valid: the body was
-            if (why := unreadable(listed)) is not None:
-                raise ElasticError(
-                    f"Elastic Cloud listed member {user_id} with role assignments the bot "
-                    f"cannot read ({why}); nothing is decided on them",
-                    status=502,
-                )
-            units, problems = read_leniently(listed, self._organization_id)
-            if problems:
-                log.warning(
-                    "Elastic Cloud listed member %s with malformed role assignments (%s); "
-                    "read as holding the most they could mean",
-                    user_id,
-                    "; ".join(problems[:5]),
-                )
-            member = Member(raw.user_id, raw.email or "", units, holds_nothing(listed))
+        if member is None and (listings := self._raw.get(user_id)) is not None:
+            member = self._read(user_id, listings)
             self._built[user_id] = member
         return member
 
+    def _read(self, user_id: str, listings: list[OrganizationMembership]) -> Member:
+        """Read leniently: a malformed entry is logged and read as holding more, so it never
+        blocks this member's grants and revocations. A listing that cannot be read without
+        dropping something (:func:`unreadable`) makes this member, alone, unreadable:
+        nothing may take it for "holds less". Left out or null, the assignments are not
+        known: no units, and never "holds nothing" (``listed`` False)."""
+        units: set[Unit] = set()
+        nothing, listed, problems = True, True, []
+        for raw in listings:
+            try:
+                assignments = msgspec.json.decode(raw.role_assignments)
+            except (msgspec.DecodeError, RecursionError) as exc:
+                raise _unreadable_member(user_id, f"not JSON the bot can read: {exc}") from None
+            if (why := unreadable(assignments)) is not None:
+                raise _unreadable_member(user_id, why)
+            read, found = read_leniently(assignments, self._organization_id)
+            units |= read
+            problems += found
+            listed = listed and assignments is not None
+            nothing = nothing and assignments is not None and holds_nothing(assignments)
+        if problems:
+            log.warning(
+                "Elastic Cloud listed member %s with malformed role assignments (%s); "
+                "read as holding the most they could mean",
+                user_id,
+                "; ".join(problems[:5]),
+            )
+        if len(listings) > 1:
+            log.warning(
+                "Elastic Cloud listed member %s %d times; read as holding what any listing shows",
+                user_id,
+                len(listings),
+            )
+        first = listings[0]
+        return Member(user_id, first.email or "", frozenset(units), nothing, listed)
+
     def by_email(self, email: str) -> Member | None:
         if self._emails is None:  # two threads may both build it: the same dict either way
-            self._emails = {m.email.lower(): m.user_id for m in self._raw.values() if m.email}
+            self._emails = {
+                m.email.lower(): m.user_id for ms in self._raw.values() for m in ms if m.email
+            }
         user_id = self._emails.get(email.strip().lower())
         return self.by_id(user_id) if user_id else None
 
-    def all(self) -> list[Member]:
-        return [m for m in (self.by_id(u) for u in self._raw) if m is not None]
+    def all(self, skip_unreadable: bool = False) -> list[Member]:
+        """Every member; one that cannot be read raises, or with ``skip_unreadable`` is left
+        out (logged), for a caller that only looks for someone else."""
+        members: list[Member] = []
+        for user_id in self._raw:
+            try:
+                member = self.by_id(user_id)
+            except ElasticError as exc:
+                if not skip_unreadable:
+                    raise
+                log.warning("%s; left out of this look-up", exc)
+                continue
+            if member is not None:
+                members.append(member)
+        return members
+
+    def ids(self) -> set[str]:
+        """Who is a member, without reading anyone's role assignments."""
+        return set(self._raw)
+
+
+def _unreadable_member(user_id: str, why: str) -> ElasticError:
+    return ElasticError(
+        f"Elastic Cloud listed member {user_id} with role assignments the bot cannot read "
+        f"({why}); nothing is decided on them",
+        status=502,
+    )
 
 
 class ElasticClient:
@@ -231,6 +281,11 @@ class ElasticClient:
             raise error
         self.credentials_rejected = None
         if not response.content:
+            if isinstance(model, msgspec.json.Decoder):  # a list must say who is in it
+                raise ElasticError(
+                    f"Elastic Cloud answered HTTP {response.status_code} with an empty body",
+                    status=502,
+                )
             return model.model_validate({}) if model is not None else {}
         try:
             if isinstance(model, msgspec.json.Decoder):
@@ -238,7 +293,7 @@ class ElasticClient:
             if model is not None:  # parse and validate in one pass
                 return model.model_validate_json(response.content)
             return response.json()
-        except (ValueError, msgspec.DecodeError) as exc:
+        except (ValueError, msgspec.DecodeError, RecursionError) as exc:
             raise ElasticError(
                 f"Elastic Cloud answered HTTP {response.status_code} with {_unreadable(exc)}",
                 status=502,
@@ -270,8 +325,12 @@ class ElasticClient:
         when = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
         return when if when.tzinfo else when.replace(tzinfo=UTC)
 
-    def members(self, max_age: float = 0.0) -> list[Member]:
-        return self._snapshot(max_age).all()
+    def members(self, max_age: float = 0.0, skip_unreadable: bool = False) -> list[Member]:
+        return self._snapshot(max_age).all(skip_unreadable)
+
+    def member_ids(self, max_age: float = 0.0) -> set[str]:
+        """The organization's user IDs (nobody's assignments read)."""
+        return self._snapshot(max_age).ids()
 
     def find_member(
         self, email: str, max_age: float = 0.0, consistent: bool = True

@@ -64,6 +64,7 @@ class OrganizationMembership(msgspec.Struct, frozen=True):
     organization_id: str
     email: str | None = None
     name: str | None = None
+    #: Left out or null: not known (the spec has it optional), never "holds nothing".
     role_assignments: msgspec.Raw = msgspec.Raw(b"null")
 
 
@@ -78,7 +79,9 @@ class MemberList(msgspec.Struct, frozen=True):
     assignments are read, leniently, only when that member is looked at.
     """
 
-    members: list[OrganizationMembership] = msgspec.field(default_factory=list)
+    #: Required, as the spec has it: a 200 without it is not an organization with nobody
+    #: in it (every revocation would then find its grantee gone and send nothing).
+    members: list[OrganizationMembership]
 
 
 #: Decodes a ``GET …/members`` body; raises ``msgspec.DecodeError`` (not JSON) or its

@@ -96,9 +96,13 @@ class MemoryElastic:
         m = self._members.get(user_id)
         return self._snapshot(m) if m else None
 
-    def members(self, max_age: float = 0.0) -> list[Member]:
+    def members(self, max_age: float = 0.0, skip_unreadable: bool = False) -> list[Member]:
         self._maybe_fail("members")
         return [self._snapshot(m) for m in self._members.values()]
+
+    def member_ids(self, max_age: float = 0.0) -> set[str]:
+        self._maybe_fail("members")
+        return set(self._members)
 
     def add_units(self, user_id: str, units: Iterable[Unit]) -> None:
         units = sorted(units)

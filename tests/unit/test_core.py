@@ -309,6 +309,22 @@ def test_a_requester_who_is_deactivated_loses_their_grant_at_once(world: World):
     assert left.args["owners"] == [OLIVIA.id, OSCAR.id]
 
 
+def test_a_leavers_grant_waiting_for_a_retry_is_due_at_once(world: World):
+    """A grant whose role assignment failed waits for its retry; if its requester leaves
+    meanwhile, the removal is due now (not at that retry time) even when the hand-off to
+    the worker is lost: the claim tick finds it at once."""
+    world.elastic.fail("add_units", UpstreamError("HTTP 503", retryable=True))
+    request = world.granted()
+    waiting = world.service.get(request.id)
+    assert waiting.state is State.GRANTING and waiting.next_attempt_at is not None
+    world.service.on_revoke_due = lambda request_id: None  # the wake-up is lost
+    world.directory.add(Person(ALICE.id, ALICE.email, ALICE.name, ineligible="deactivated"))
+    assert world.service.person_changed(ALICE.id) == 1
+    ending = world.service.get(request.id)
+    assert ending.state is State.REVOKING and ending.next_attempt_at is None
+    assert request.id in [rid for rid, _ in world.store.due_work(world.clock.now())]
+
+
 def test_someone_not_yet_a_member_is_invited_and_an_unused_invitation_is_withdrawn(
     world: World,
 ):

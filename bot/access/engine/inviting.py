@@ -34,7 +34,7 @@ class Inviting(Part):
         Who the members are before the invitation is recorded with it: whoever accepts the
         invitation (with whatever email) is then the one new member holding the role."""
         try:
-            before = sorted(m.user_id for m in self.elastic.members(max_age=PLANNING_READ_AGE))
+            before = sorted(self.elastic.member_ids(max_age=PLANNING_READ_AGE))
         except UpstreamError as exc:
             self.core.failures.retry_later(request, exc, now)
             return
@@ -159,7 +159,9 @@ class Inviting(Part):
     def _find_invitee(self, request: AccessRequest) -> Member | None:
         """The member the invitation made: new since it was sent, with the invited email or,
         whatever their email, the only new member holding the role. None if unsure."""
-        members = self.elastic.members()  # a read that starts after the invitation was seen
+        # A read that starts after the invitation was seen; someone else's unreadable
+        # listing must not hold up finding the invitee (theirs leaves them out: unsure).
+        members = self.elastic.members(skip_unreadable=True)
         before = self._members_before(request)
         email = request.requester_email.lower()
         if before is None:  # recorded before the bot kept the members: the email only

@@ -108,6 +108,9 @@ class Leavers(Part):
                         event="revoke_requested",
                         detail={"reason": reason},
                         ended_by=OFFBOARDING,
+                        # due now: not at a retry time a grant in progress had set
+                        attempts=0,
+                        next_attempt_at=None,
                     )
                     if moved:
                         if self.on_ended:
