@@ -193,19 +193,15 @@ def test_roles_appearing_during_a_console_only_admin_grant_are_reported(make_bot
     """A console-only project admin is still an admin grant: a role the member gained while
     it lasted (here, organization billing admin, added by hand) is reported to the owners
     when it ends, and left in place; only the grant's own entry is removed."""
-    import httpx
+    from tests.test_grant_ownership import _assign_by_hand
 
     bot = started(make_bot, elastic)
     assert "filed" in bot.say(
         REQUESTER, "request search-prod elasticsearch-admin:console-only 1h INC-2 ilm"
     )
     approve(bot, slack)
-    given = httpx.post(
-        f"{elastic.url}/api/v1/users/{ALICE}/role_assignments",
-        json={"organization": [{"role_id": "billing-admin", "organization_id": ORG_ID}]},
-        headers={"Authorization": f"ApiKey {API_KEY}"},
-    )
-    assert given.status_code == 200, given.text
+    billing = {"organization": [{"role_id": "billing-admin", "organization_id": ORG_ID}]}
+    _assign_by_hand(elastic, ALICE, billing)
     bot.advance(timedelta(hours=1, minutes=1))
     slack.wait_for(lambda: bot.state(1) is State.EXPIRED)
     assert elastic.holdings(ALICE) == {("organization", "billing-admin", ORG_ID)}

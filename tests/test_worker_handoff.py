@@ -112,13 +112,18 @@ def _grant_dm(slack):
     )[0]
 
 
-def test_revoke_now_is_recorded_at_once_and_the_worker_removes_the_role(bot, slack, elastic):
-    """The click ends the grant in the database and answers; the DELETE runs on the
-    worker's revocation threads, and the requester is told once it is done."""
-    bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-9 revoke drill")
+def _active(bot, slack, why: str) -> None:
+    """Request #1, approved and granted."""
+    bot.command(REQUESTER, f"request prod-search deployment-viewer 1h INC-9 {why}")
     bot.click(OWNER, "approve", "1", _card(slack, OWNER))
     bot.settle()
     assert bot.state(1) is State.ACTIVE
+
+
+def test_revoke_now_is_recorded_at_once_and_the_worker_removes_the_role(bot, slack, elastic):
+    """The click ends the grant in the database and answers; the DELETE runs on the
+    worker's revocation threads, and the requester is told once it is done."""
+    _active(bot, slack, "revoke drill")
     release = threading.Event()
     real_remove = bot.runtime.elastic.remove_units
     removing_threads: list[str] = []
@@ -147,9 +152,7 @@ def test_revoke_now_is_recorded_at_once_and_the_worker_removes_the_role(bot, sla
 
 
 def test_a_revocation_whose_hand_off_was_lost_is_finished_by_the_claim_tick(bot, slack, elastic):
-    bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-9 lost removal")
-    bot.click(OWNER, "approve", "1", _card(slack, OWNER))
-    bot.settle()
+    _active(bot, slack, "lost removal")
     bot.runtime.service.on_revoke_due = lambda request_id: None  # the wake-up is lost
     bot.revoke(1, REQUESTER)
     assert bot.state(1) is State.REVOKING
@@ -167,10 +170,7 @@ def test_a_leavers_grant_is_removed_by_the_worker_not_by_the_event_listener(bot,
     that takes Slack's events makes no change in Elastic itself."""
     from tests.test_trust_boundary import user_change
 
-    bot.command(REQUESTER, "request prod-search deployment-viewer 1h INC-9 leaver drill")
-    bot.click(OWNER, "approve", "1", _card(slack, OWNER))
-    bot.settle()
-    assert bot.state(1) is State.ACTIVE
+    _active(bot, slack, "leaver drill")
     release = threading.Event()
     real_remove = bot.runtime.elastic.remove_units
     real_changed = bot.runtime.service.person_changed
