@@ -74,6 +74,19 @@ def test_an_owned_role_that_vanished_during_the_grant_is_reported(bot, slack, el
     assert not elastic.calls_to("POST", "/role_assignments")[1:]  # nothing put back
 
 
+def test_a_member_listed_without_role_assignments_is_not_drift(bot, slack, elastic):
+    """Null (or left out) says nothing about what the member holds: no "vanished" finding,
+    and nobody is alerted, until Elastic lists the assignments again."""
+    rid = ask(bot, "prod-search deployment-viewer 1h look")
+    approve(bot, rid)
+    elastic.list_assignments_as(ALICE, None)
+    assert bot.runtime.service.reconcile() == []
+    assert _reports(slack) == []
+    elastic.list_assignments_as(ALICE, clear=True)
+    _by_hand(elastic, "DELETE", ALICE, VIEWER_ASSIGNMENT)
+    assert [f["kind"] for f in bot.runtime.service.reconcile()] == ["vanished"]
+
+
 def test_standing_access_and_live_grants_are_not_drift(bot, slack, elastic):
     rid = ask(bot, "prod-search deployment-editor 1h fix")
     approve(bot, rid)

@@ -40,6 +40,8 @@ class Drift(Part):
             if request is None or request.state is not State.ACTIVE:
                 continue  # being granted or removed: in motion, not drift
             member = members.get(user_id)
+            if member is not None and not member.listed:
+                continue  # listed without role assignments: not known, so not "vanished"
             if member is None or not holds(member.units, unit):
                 found.append(_finding("vanished", request, user_id, unit))
         owned: dict[str, set[Unit]] = {}
