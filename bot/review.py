@@ -262,6 +262,11 @@ def _standing_note(review: Any) -> str:
         return "not read (--no-elastic): only the bot's grants are listed"
     if review.standing_error is not None:
         return f"could not be read ({review.standing_error})"
+    if review.standing_unknown:
+        return (
+            "read from Elastic Cloud's member list, except for members listed without role "
+            "assignments (not known): " + ", ".join(review.standing_unknown)
+        )
     return "read from Elastic Cloud's member list"
 
 

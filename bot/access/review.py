@@ -133,6 +133,9 @@ class Review:
     standing_error: str | None = None
     standing_skipped: bool = False
     made_at: datetime | None = field(default=None, compare=False)
+    #: Members Elastic listed without role assignments (null or left out): their standing
+    #: access is not known, which the review says rather than list them as holding none.
+    standing_unknown: tuple[str, ...] = ()
 
     @property
     def empty(self) -> bool:
@@ -216,7 +219,9 @@ def build_review(
             slot(resource)["attention"].append(Attention(request, "parked", request.parked))
         elif request.expires_at is not None and request.expires_at <= now - overdue_after:
             slot(resource)["attention"].append(Attention(request, "overdue"))
+    unknown: list[str] = []
     if members is not None:
+        unknown = sorted(m.email or m.user_id for m in members if not m.listed)
         mine: dict[str, set[Unit]] = {}
         for user_id, unit, _request_id in owned:
             mine.setdefault(user_id, set()).add(unit)
@@ -245,6 +250,7 @@ def build_review(
         standing_error=None if members is not None else standing_error,
         standing_skipped=members is None and standing_error is None and standing_skipped,
         made_at=now,
+        standing_unknown=tuple(unknown),
     )
 
 

@@ -155,3 +155,21 @@ def test_a_long_digest_stays_within_slacks_limits():
     assert all(len(t) <= 3000 for t in texts)
     assert any("more line(s)" in t for t in texts)
     assert "16 more resource(s)" in body[-2]["elements"][0]["text"]
+
+
+def test_members_listed_without_role_assignments_are_not_known_not_none():
+    """A member Elastic lists without role assignments (null or left out) holds what
+    nobody can tell: the digest and the CLI say so by name instead of listing nothing."""
+    members = [
+        Member("1000000007", "quiet@example.com", frozenset(), listed=False),
+        Member("1000000008", "", frozenset(), listed=False),
+    ]
+    review = _review(members)
+    assert review.standing_unknown == ("1000000008", "quiet@example.com")
+    text, body = digest(review)
+    said = " ".join(b["text"]["text"] for b in body if b["type"] == "section")
+    assert "`quiet@example.com`" in said and "*not known*" in said
+    from bot.review import as_data
+
+    assert "quiet@example.com" in as_data(review)["standing_access_note"]
+    assert _review([]).standing_unknown == ()

@@ -29,6 +29,18 @@ STANDING_UNREAD = (
 )
 
 
+STANDING_UNKNOWN = (
+    ":warning: Elastic Cloud listed {who} without any role assignments, so their standing "
+    'access is *not known* (not "none"). Check them in the Elastic Cloud console.'
+)
+
+
+def _unknown_words(review: Review) -> str:
+    shown = [f"`{escape(e)}`" for e in review.standing_unknown[:10]]
+    more = len(review.standing_unknown) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else "")
+
+
 def period_words(review: Review) -> str:
     return f"{when(review.period.start)} to {when(review.period.end)}"
 
@@ -59,6 +71,8 @@ def digest(review: Review) -> tuple[str, Blocks]:
     ]
     if review.standing_error is not None:
         body.append(section(STANDING_UNREAD.format(why=escape(review.standing_error))))
+    if review.standing_unknown:
+        body.append(section(STANDING_UNKNOWN.format(who=_unknown_words(review))))
     shown = review.resources[:MAX_RESOURCES]
     body.extend(section(_resource_text(r)) for r in shown)
     left = len(review.resources) - len(shown)
