@@ -9,9 +9,11 @@ wrong on our side. Only people who acted hear anything: an event's failure is on
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import BoltResponse, Respond
+from slack_bolt.util.utils import get_arg_names_of_callable
 from slack_sdk import WebClient
 
 from bot.access.errors import AccessError
@@ -61,3 +63,45 @@ def _what(body: dict) -> str:
     if body.get("type") == "event_callback":
         return f"event {(body.get('event') or {}).get('type')}"
     return str(body.get("type") or "request")
+
+
+def after_ack(listener: Callable[..., Any]) -> Callable[..., Any]:
+    """``listener``, with what it raises after it acked handed to :func:`on_error` here.
+
+    Why: Bolt's thread runner (slack-bolt 1.30), when a listener raises after calling
+    ``ack()``, sets the request's ack back to None on its "already acknowledged" path. Unless
+    Bolt's main thread happened to see the ack in the few milliseconds between, Slack gets
+    ``404 unhandled request`` after 3 seconds instead of the 200 it was given, and shows
+    the person an error on top of the refusal. (A click on someone else's "Request again"
+    or "Extend" did exactly that.) Raised before the ack, Bolt's own path still answers.
+
+    Bolt hands a listener what its parameters name; the wrapper names what it needs itself
+    and passes the listener its own names, ours (``runtime``, ``later``) from the context.
+    """
+    names = get_arg_names_of_callable(listener)
+
+    def run(ack, body, payload, command, view, action, respond, client, context, logger) -> Any:
+        given = {
+            "ack": ack,
+            "body": body,
+            "payload": payload,
+            "command": command,
+            "view": view,
+            "action": action,
+            "respond": respond,
+            "client": client,
+            "context": context,
+            "logger": logger,
+        }
+        kwargs = {n: given[n] if n in given else context[n] for n in names}
+        try:
+            return listener(**kwargs)
+        except Exception as exc:
+            if ack.response is None:
+                raise  # not acknowledged: Bolt's own error path answers Slack
+            on_error(exc, body, respond, client, None)
+            return None
+
+    run.__name__ = run.__qualname__ = getattr(listener, "__name__", "listener")
+    run.__doc__ = listener.__doc__
+    return run

@@ -20,6 +20,7 @@ from bot.slack.listeners.actions.list_page import list_page
 from bot.slack.listeners.actions.open_request_form import open_form_from_home
 from bot.slack.listeners.actions.request_again import open_again_form
 from bot.slack.listeners.actions.resource_picked import resource_picked
+from bot.slack.listeners.errors import after_ack
 
 
 def register(app: App) -> None:
@@ -30,11 +31,11 @@ def register(app: App) -> None:
         (Action.REVOKE_NOW, revoke_now),
         (Action.ACK_PARKED, acknowledge_parked),
     ):
-        app.action(action)(ack=take_click, lazy=[decide])
-    app.action(Action.DENY)(ack=open_deny_form, lazy=[deny_without_reason])
-    app.action(Action.EXTEND)(open_extend_form)
-    app.action(Action.LIST_PREV)(list_page)
-    app.action(Action.LIST_NEXT)(list_page)
-    app.action(Action.OPEN_REQUEST_MODAL)(open_form_from_home)
-    app.action(Action.REQUEST_AGAIN)(open_again_form)
-    app.action(Action.RESOURCE)(resource_picked)
+        app.action(action)(ack=after_ack(take_click), lazy=[decide])
+    app.action(Action.DENY)(ack=after_ack(open_deny_form), lazy=[deny_without_reason])
+    app.action(Action.EXTEND)(after_ack(open_extend_form))
+    app.action(Action.LIST_PREV)(after_ack(list_page))
+    app.action(Action.LIST_NEXT)(after_ack(list_page))
+    app.action(Action.OPEN_REQUEST_MODAL)(after_ack(open_form_from_home))
+    app.action(Action.REQUEST_AGAIN)(after_ack(open_again_form))
+    app.action(Action.RESOURCE)(after_ack(resource_picked))

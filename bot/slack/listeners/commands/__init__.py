@@ -6,9 +6,10 @@ from __future__ import annotations
 from slack_bolt import App
 
 from bot.slack.listeners.commands.elastic_access import act, answer
+from bot.slack.listeners.errors import after_ack
 
 COMMAND = "/elastic-access"
 
 
 def register(app: App) -> None:
-    app.command(COMMAND)(ack=answer, lazy=[act])
+    app.command(COMMAND)(ack=after_ack(answer), lazy=[act])
