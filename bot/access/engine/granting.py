@@ -23,7 +23,6 @@ from bot.access.planning import holds
 from bot.access.ports import Member, UpstreamError
 from bot.access.resources import ResourceKind
 from bot.access.states import State
-from bot.access.text import escape
 from bot.faults import crash_point
 from bot.logs import about_request
 
@@ -143,9 +142,9 @@ class Granting(Part):
         missing = [r for r in unit.application_roles if r not in listed]
         if not missing:
             return None
-        return (
-            f"{escape(request.resource.label)} no longer has the role "
-            + ", ".join(f"`{escape(r)}`" for r in missing)
+        return (  # plain text, like planning.refusal's: the message's renderer escapes it
+            f"{request.resource.label} no longer has the role "
+            + ", ".join(f"`{r}`" for r in missing)
             + " (deleted or renamed since the request was filed); nothing was granted. "
             "Ask again for a role the project has."
         )

@@ -265,12 +265,14 @@ class Revocation(Part):
                 # without them is somebody else's, not this one shown otherwise.
                 confirmed = any(e["kind"] == "granted" for e in events)
                 if member is not None:
-                    to_remove = planning.to_remove(candidates, member.units)
-                    if not member.listed:
-                        # Listed without role assignments (null or left out): what they
-                        # hold is not known, so nothing proves the grant's entry gone. The
-                        # bot removes what it owns; a DELETE of what is gone changes nothing.
-                        to_remove = set(candidates)
+                    # Listed without role assignments (null or left out), what they hold
+                    # is not known, so nothing proves the grant's entry gone: the bot
+                    # removes what it owns (a DELETE of what is gone changes nothing).
+                    to_remove = (
+                        planning.to_remove(candidates, member.units)
+                        if member.listed
+                        else set(candidates)
+                    )
                     if not confirmed:
                         to_remove |= planning.shown_otherwise(
                             candidates - to_remove, member.units, request.held_before, needed
